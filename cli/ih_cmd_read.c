@@ -1,0 +1,274 @@
+/*  =========================================================================
+    ih_cmd_read - `incuhub tail` and `incuhub replay`
+
+    The reading end of the data flow. tail follows the hub's PUB socket
+    live: it subscribes with the longest topic prefix its filters fix
+    (topic = "<district>/<site>/<type>/") and checks every message against
+    all the filters, since a type filter without a site cannot be a
+    prefix. replay reads the hub's stored log from its LMDB directory,
+    read-only, so it works next to a running hub. Both print each event as
+    one compact JSON line (ih_json_event) and nothing else on stdout.
+
+    Like any ZeroMQ subscriber, tail misses events published before its
+    subscription reached the hub; use replay for history.
+    =========================================================================*/
+#include <getopt.h>
+#include <sys/stat.h>
+#include "ih_cli.h"
+#include "ih_event.h"
+#include "ih_json.h"
+#include "ih_wire.h"
+#include "ih_log.h"
+
+#define S_JSON_LINE                                                            \
+    "  {\"hub_seq\":N,\"site\":S,\"seq\":N,\"ts\":N,\"type\":S,"               \
+    "\"received\":N,\"data\":{...}}\n"
+
+//  --------------------------------------------------------------------------
+//  tail
+
+static const char *s_tail_usage =
+    "Usage: incuhub tail --hub ENDPOINT [--district D] [--site S]\n"
+    "                    [--type T] [--count N] [--timeout MS]\n"
+    "\n"
+    "Follows the hub's live event feed (its publish endpoint) and prints\n"
+    "one compact JSON line per event on stdout, flushed at once:\n" S_JSON_LINE
+    "(ts: the site's clock, received: the hub's; both ms since the epoch).\n"
+    "Events published before tail subscribed are not shown; see replay.\n"
+    "\n"
+    "Options:\n"
+    "  -H, --hub ENDPOINT   the hub's publish endpoint\n"
+    "  -D, --district D     only events from sites of district D\n"
+    "  -s, --site S         only events from site S\n"
+    "  -t, --type T         only events of type T\n"
+    "  -n, --count N        stop after N events\n"
+    "  -T, --timeout MS     stop after MS ms without an event (default:\n"
+    "                       wait for ever); exit 1 (IH_E_TIMEOUT) if\n"
+    "                       --count was given and not reached, else 0\n"
+    "  -h, --help           this text\n"
+    "\n"
+    "SIGINT or SIGTERM stop it with exit status 0.\n";
+
+static bool
+s_filter_ok (const char *sub, const char *option, const char *value)
+{
+    if (!value || ih_event_name_valid (value))
+        return true;
+    ih_cli_fail (sub, IH_E_BADNAME, IH_CLI_USAGE,
+                 "--%s '%s' is not a valid name ([a-z0-9._-], 1 to %d bytes)",
+                 option, value, IH_NAME_MAX);
+    return false;
+}
+
+int
+ih_cmd_tail (int argc, char *argv[])
+{
+    const char *sub = "tail";
+    const char *hub = NULL, *district = NULL, *site = NULL, *type = NULL;
+    uint64_t count = 0;
+    int timeout = -1; //  zpoller: wait for ever
+    static const struct option options[] = {
+        {"hub", required_argument, NULL, 'H'},
+        {"district", required_argument, NULL, 'D'},
+        {"site", required_argument, NULL, 's'},
+        {"type", required_argument, NULL, 't'},
+        {"count", required_argument, NULL, 'n'},
+        {"timeout", required_argument, NULL, 'T'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    optind = 0;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long (argc, argv, ":H:D:s:t:n:T:h", options, NULL)) !=
+           -1) {
+        switch (opt) {
+        case 'H':
+            hub = optarg;
+            break;
+        case 'D':
+            district = optarg;
+            break;
+        case 's':
+            site = optarg;
+            break;
+        case 't':
+            type = optarg;
+            break;
+        case 'n':
+            if (!ih_cli_parse_u64 (optarg, &count) || count == 0)
+                return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
+                                    "--count wants a number >= 1, not '%s'",
+                                    optarg);
+            break;
+        case 'T':
+            if (!ih_cli_parse_timeout (sub, optarg, &timeout))
+                return IH_CLI_USAGE;
+            break;
+        case 'h':
+            fputs (s_tail_usage, stdout);
+            return IH_CLI_OK;
+        default:
+            return ih_cli_bad_option (sub, argv, opt);
+        }
+    }
+    if (optind != argc)
+        return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
+                            "unexpected argument '%s'; see --help",
+                            argv[optind]);
+    if (!hub)
+        return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
+                            "--hub is required; see --help");
+    if (!s_filter_ok (sub, "district", district) ||
+        !s_filter_ok (sub, "site", site) || !s_filter_ok (sub, "type", type))
+        return IH_CLI_USAGE;
+
+    zsock_t *sock = ih_cli_connect (sub, ZMQ_SUB, hub);
+    if (!sock)
+        return IH_CLI_USAGE;
+    char topic[3 * IH_NAME_MAX + 4];
+    ih_wire_topic_prefix (district, site, type, topic);
+    zsock_set_subscribe (sock, topic);
+
+    int rc = IH_CLI_OK;
+    uint64_t printed = 0;
+    uint64_t bad = 0; //  undecodable messages, reported and skipped
+    while (count == 0 || printed < count) {
+        zmsg_t *msg = NULL;
+        ih_err_t err = ih_cli_recv (sock, timeout, &msg);
+        if (err == IH_E_TIMEOUT) {
+            if (count > 0) {
+                rc = ih_cli_fail (sub, IH_E_TIMEOUT, IH_CLI_FAIL,
+                                  "got %" PRIu64 " of %" PRIu64
+                                  " event(s), then none for %d ms",
+                                  printed, count, timeout);
+            }
+            break;
+        }
+        if (err != IH_OK)
+            break; //  SIGINT or SIGTERM: a normal way to stop
+        ih_wire_t wire;
+        err = ih_wire_decode_pub (msg, &wire);
+        if (err == IH_OK &&
+            ih_wire_topic_match (wire.topic, district, site, type)) {
+            err = ih_cli_print_event (wire.event, wire.event_size, wire.hub_seq,
+                                      wire.received);
+            if (err == IH_OK)
+                printed++;
+        }
+        if (err != IH_OK && ++bad <= 10)
+            ih_cli_fail (sub, err, IH_CLI_FAIL,
+                         "skipped a message that does not decode%s",
+                         bad == 10 ? " (not reporting more)" : "");
+        zmsg_destroy (&msg);
+    }
+    zsock_destroy (&sock);
+    return rc;
+}
+
+//  --------------------------------------------------------------------------
+//  replay
+
+static const char *s_replay_usage =
+    "Usage: incuhub replay --data DIR [--from SEQ] [--count N]\n"
+    "\n"
+    "Prints the events stored in the hub's log (data directory DIR), in hub\n"
+    "order, one compact JSON line each on stdout:\n" S_JSON_LINE
+    "Opens the log read-only: safe while the hub runs. Does not verify\n"
+    "signatures; see audit. A record that does not decode is reported on\n"
+    "stderr and skipped, and the exit status is then 1.\n"
+    "\n"
+    "Options:\n"
+    "  -d, --data DIR     the hub's data directory\n"
+    "  -f, --from SEQ     start at hub sequence SEQ (default 1)\n"
+    "  -n, --count N      print at most N events (default: all)\n"
+    "  -h, --help         this text\n";
+
+typedef struct {
+    uint64_t bad; //  records that did not decode
+} s_replay_t;
+
+static int
+s_replay_one (uint64_t hub_seq, uint64_t received, const uint8_t *bytes,
+              size_t size, void *arg)
+{
+    s_replay_t *self = (s_replay_t *) arg;
+    //  received 0 marks a record ih_log could not split (see ih_log_read).
+    ih_err_t err = received == 0
+                       ? IH_E_MALFORMED
+                       : ih_cli_print_event (bytes, size, hub_seq, received);
+    if (err != IH_OK) {
+        self->bad++;
+        ih_cli_fail ("replay", err, IH_CLI_FAIL,
+                     "hub_seq=%" PRIu64 ": stored record does not decode; "
+                     "skipped",
+                     hub_seq);
+    }
+    return 0;
+}
+
+int
+ih_cmd_replay (int argc, char *argv[])
+{
+    const char *sub = "replay";
+    const char *dir = NULL;
+    uint64_t from = 1, count = 0;
+    static const struct option options[] = {
+        {"data", required_argument, NULL, 'd'},
+        {"from", required_argument, NULL, 'f'},
+        {"count", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    optind = 0;
+    opterr = 0;
+    int opt;
+    while ((opt = getopt_long (argc, argv, ":d:f:n:h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'd':
+            dir = optarg;
+            break;
+        case 'f':
+            if (!ih_cli_parse_u64 (optarg, &from) || from == 0)
+                return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
+                                    "--from wants a number >= 1, not '%s'",
+                                    optarg);
+            break;
+        case 'n':
+            if (!ih_cli_parse_u64 (optarg, &count) || count == 0)
+                return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
+                                    "--count wants a number >= 1, not '%s'",
+                                    optarg);
+            break;
+        case 'h':
+            fputs (s_replay_usage, stdout);
+            return IH_CLI_OK;
+        default:
+            return ih_cli_bad_option (sub, argv, opt);
+        }
+    }
+    if (optind != argc)
+        return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
+                            "unexpected argument '%s'; see --help",
+                            argv[optind]);
+    if (!dir)
+        return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
+                            "--data is required; see --help");
+    struct stat st;
+    if (stat (dir, &st) != 0 || !S_ISDIR (st.st_mode))
+        return ih_cli_fail (sub, IH_E_IO, IH_CLI_FAIL,
+                            "'%s' is not a directory", dir);
+    ih_log_t *log = ih_log_new (dir, true, 0);
+    if (!log)
+        return ih_cli_fail (sub, IH_E_STORE, IH_CLI_FAIL,
+                            "cannot open the log in %s (see above)", dir);
+    s_replay_t self = {0};
+    ih_err_t err = ih_log_read (log, from, count, s_replay_one, &self);
+    ih_log_destroy (&log);
+    if (err != IH_OK)
+        return ih_cli_fail (sub, err, IH_CLI_FAIL, "cannot read the log: %s",
+                            ih_strerror (err));
+    if (self.bad > 0)
+        return ih_cli_fail (sub, IH_E_MALFORMED, IH_CLI_FAIL,
+                            "%" PRIu64 " stored record(s) did not decode",
+                            self.bad);
+    return IH_CLI_OK;
+}

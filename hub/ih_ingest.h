@@ -1,0 +1,50 @@
+/*  =========================================================================
+    ih_ingest - the hub's ingest and store actor
+
+    Where it sits: agents send signed events to its ROUTER socket; it
+    decodes and verifies each one against the site registry, appends it to
+    the LMDB log (ih_log) in one write transaction per batch (group
+    commit), and only after the commit has returned sends the batch's
+    ACKs and publishes the stored events on the PUB socket (ih_publish).
+    Everything that is not stored gets a NAK with an ih_err_t code. No ACK
+    ever leaves before the commit that made its event durable.
+
+    It is a CZMQ actor:
+        zactor_t *ingest = zactor_new (ih_ingest_actor, NULL);
+    Commands on its pipe:
+        START data registry ingest pub map_size batch_max
+            (seven string frames; map_size in bytes, 0 = default;
+            batch_max >= 1). Opens the log and the registry, binds both
+            sockets. Replies "iss": 0, the bound ingest endpoint and the
+            bound pub endpoint (e.g. "tcp://127.0.0.1:49152"); or -1, a
+            reason and "".
+        VERBOSE  logs every ACK at debug level (no reply).
+        $TERM    ends the actor (zactor_destroy sends it).
+    ih_ingest_start wraps START for callers.
+    =========================================================================*/
+#ifndef IH_INGEST_H_INCLUDED
+#define IH_INGEST_H_INCLUDED
+
+#include <czmq.h>
+#include <stddef.h>
+
+#define IH_INGEST_BATCH_DEFAULT 1024
+#define IH_INGEST_BATCH_MAX 65536
+//  NAK log lines per second per error code before they are summarised.
+#define IH_INGEST_LOG_RATE 10
+
+//  The actor function, for zactor_new (args unused).
+void ih_ingest_actor (zsock_t *pipe, void *args);
+
+//  Sends START and waits for the answer. On success returns 0 and sets
+//  *ingest_p and *pub_p to the bound endpoints (caller frees with
+//  zstr_free). On failure returns -1 and sets *ingest_p to the reason
+//  (caller frees) and *pub_p to NULL.
+int ih_ingest_start (zactor_t *self, const char *data, const char *registry,
+                     const char *ingest, const char *pub, size_t map_size,
+                     size_t batch_max, char **ingest_p, char **pub_p);
+
+//  Selftest
+void ih_ingest_test (bool verbose);
+
+#endif

@@ -1,0 +1,978 @@
+/*  =========================================================================
+    ih_log - the hub's append-only event log in LMDB
+
+    Where it sits: the ingest actor (ih_ingest.c) verifies each signed event
+    and appends it here inside one write transaction per batch; only after
+    ih_log_commit returns IH_OK does it send the batch's ACKs and publish
+    the events. Readers (the CLI's replay, audit and tail) open the same
+    directory read-only.
+
+    Durability: why an ACK after mdb_txn_commit survives kill -9 and power
+    loss
+    ---------------------------------------------------------------------
+    LMDB is a copy-on-write B+tree in one memory-mapped file with two meta
+    pages. A write transaction never modifies a page that a committed
+    state can reach: it writes new pages, then, in mdb_txn_commit,
+    (1) writes the dirty data pages with pwrite and fdatasyncs them, and
+    only then (2) writes the alternate meta page that points at the new
+    root and fdatasyncs that. A crash at any point before (2) completes
+    leaves the previous meta page as the newest valid one, which still
+    points at an intact old tree: the transaction simply did not happen.
+    Once (2) has returned, the new tree and the meta page that names it
+    are on stable storage.
+
+    That argument needs the default flags, so this file never uses:
+      - MDB_NOSYNC / MDB_NOMETASYNC: they skip or defer the fsyncs above,
+        so a commit could return before its data or meta page is durable.
+      - MDB_WRITEMAP: data pages are then written through the map and
+        flushed with msync; an errant write or a torn flush could reach a
+        page a committed tree uses.
+      - MDB_MAPASYNC, MDB_NOLOCK: likewise weaker or unsafe.
+    With those off, a kill -9 (the kernel still holds our pwrite'n pages
+    and will write them) and a power loss (the fsyncs have completed) both
+    keep every transaction whose mdb_txn_commit returned 0. The ingest
+    actor sends an ACK only after that return, so an ACKed event is
+    durable; an event in a batch that failed is NAKed and never
+    published. This assumes the disk honours flushes (no lying write
+    caches), as every database must.
+
+    Readers: LMDB readers see a consistent snapshot and never block the
+    writer, but a reader that holds a read transaction open pins old
+    pages, so readers here use short read transactions. A reader that
+    died without closing leaves a stale slot in the lock table;
+    mdb_reader_check at start-up clears those. One environment per
+    process, never shared across fork().
+
+    Layout (see ih_log.h): the log db maps an 8-byte big-endian hub_seq to
+    an ih_record, so keys sort in log order and MDB_APPEND applies. The
+    index maps site||0x00||seq to hub_seq; sites maps site to its last seq
+    and the hash of its last signed event (the chain head). meta holds
+    "format" = "1" and "bytes", the total size of stored records, so
+    ih_log_stats need not scan.
+    =========================================================================*/
+#include <czmq.h>
+#include <lmdb.h>
+#include <sys/stat.h>
+#include "ih_log.h"
+#include "ih_record.h"
+
+#define IH_LOG_FORMAT "1"
+#define IH_LOG_SITE_VALUE (8 + IH_HASH_SIZE)
+#define IH_LOG_INDEX_KEY (IH_NAME_MAX + 1 + 8)
+
+struct _ih_log_t {
+    char *dir;          //  data directory, for log lines
+    bool readonly;      //  opened with MDB_RDONLY
+    MDB_env *env;       //  the one environment of this process
+    MDB_dbi log;        //  hub_seq -> record
+    MDB_dbi index;      //  site||0||seq -> hub_seq
+    MDB_dbi sites;      //  site -> last seq || last hash
+    MDB_dbi meta;       //  "format", "bytes"
+    MDB_txn *txn;       //  the open batch, or NULL
+    ih_err_t failed;    //  IH_OK, or the error that doomed the open batch
+    //  Committed state, kept only by the writer (readers ask LMDB)
+    uint64_t last;      //  last committed hub_seq
+    uint64_t events;    //  committed events
+    uint64_t bytes;     //  committed record bytes
+    uint64_t nsites;    //  committed sites
+    //  State of the open batch
+    uint64_t next;      //  hub_seq the next append gets
+    uint64_t batch_events;
+    uint64_t batch_bytes;
+    uint64_t batch_sites;
+};
+
+//  Translates an LMDB error where it enters our code, logging its text.
+static ih_err_t
+s_mdb_err (ih_log_t *self, const char *what, int rc)
+{
+    zsys_error ("log: %s failed in %s: %s", what, self->dir,
+                mdb_strerror (rc));
+    return rc == MDB_MAP_FULL ? IH_E_FULL : IH_E_STORE;
+}
+
+//  Begins a read transaction, adopting a map that another process grew.
+static int
+s_read_begin (ih_log_t *self, MDB_txn **txn_p)
+{
+    int rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, txn_p);
+    if (rc == MDB_MAP_RESIZED) {
+        rc = mdb_env_set_mapsize (self->env, 0);
+        if (rc == 0)
+            rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, txn_p);
+    }
+    return rc;
+}
+
+//  Reads the last hub_seq, entry counts and the bytes counter in txn.
+static int
+s_read_state (ih_log_t *self, MDB_txn *txn, uint64_t *last_p,
+              uint64_t *events_p, uint64_t *bytes_p, uint64_t *sites_p)
+{
+    MDB_stat st;
+    int rc = mdb_stat (txn, self->log, &st);
+    if (rc)
+        return rc;
+    *events_p = st.ms_entries;
+    rc = mdb_stat (txn, self->sites, &st);
+    if (rc)
+        return rc;
+    *sites_p = st.ms_entries;
+
+    MDB_val key = {5, (void *) "bytes"}, val;
+    rc = mdb_get (txn, self->meta, &key, &val);
+    if (rc == 0 && val.mv_size == 8)
+        *bytes_p = ih_record_get_u64 (val.mv_data);
+    else
+    if (rc == MDB_NOTFOUND || rc == 0)
+        *bytes_p = 0;
+    else
+        return rc;
+
+    MDB_cursor *cursor;
+    rc = mdb_cursor_open (txn, self->log, &cursor);
+    if (rc)
+        return rc;
+    rc = mdb_cursor_get (cursor, &key, &val, MDB_LAST);
+    if (rc == 0 && key.mv_size == 8)
+        *last_p = ih_record_get_u64 (key.mv_data);
+    else
+    if (rc == MDB_NOTFOUND) {
+        *last_p = 0;
+        rc = 0;
+    }
+    else
+    if (rc == 0) {
+        zsys_error ("log: bad key size %zu in log db of %s", key.mv_size,
+                    self->dir);
+        rc = MDB_CORRUPTED;
+    }
+    mdb_cursor_close (cursor);
+    return rc;
+}
+
+//  Opens the four named databases in a transaction that commits, so the
+//  handles stay valid for the life of the environment.
+static int
+s_open_dbis (ih_log_t *self)
+{
+    MDB_txn *txn;
+    int rc = self->readonly ? s_read_begin (self, &txn)
+                            : mdb_txn_begin (self->env, NULL, 0, &txn);
+    if (rc) {
+        s_mdb_err (self, "mdb_txn_begin", rc);
+        return -1;
+    }
+    unsigned flags = self->readonly ? 0 : MDB_CREATE;
+    const char *names[] = {"log", "index", "sites", "meta"};
+    MDB_dbi *dbis[] = {&self->log, &self->index, &self->sites, &self->meta};
+    for (int i = 0; i < 4; i++) {
+        rc = mdb_dbi_open (txn, names[i], flags, dbis[i]);
+        if (rc) {
+            if (rc == MDB_NOTFOUND)
+                zsys_error ("log: %s is not an incuhub log (no '%s' db)",
+                            self->dir, names[i]);
+            else
+                s_mdb_err (self, "mdb_dbi_open", rc);
+            mdb_txn_abort (txn);
+            return -1;
+        }
+    }
+    //  The format marker: written on creation, checked on every open
+    MDB_val key = {6, (void *) "format"}, val;
+    rc = mdb_get (txn, self->meta, &key, &val);
+    if (rc == MDB_NOTFOUND && !self->readonly) {
+        val.mv_size = strlen (IH_LOG_FORMAT);
+        val.mv_data = (void *) IH_LOG_FORMAT;
+        rc = mdb_put (txn, self->meta, &key, &val, 0);
+    }
+    else
+    if (rc == 0 && (val.mv_size != strlen (IH_LOG_FORMAT)
+                    || memcmp (val.mv_data, IH_LOG_FORMAT, val.mv_size))) {
+        zsys_error ("log: %s has an unknown format", self->dir);
+        mdb_txn_abort (txn);
+        return -1;
+    }
+    else
+    if (rc == MDB_NOTFOUND) {
+        zsys_error ("log: %s has no format marker", self->dir);
+        mdb_txn_abort (txn);
+        return -1;
+    }
+    if (rc == 0 && !self->readonly)
+        rc = s_read_state (self, txn, &self->last, &self->events,
+                           &self->bytes, &self->nsites);
+    if (rc) {
+        s_mdb_err (self, "opening", rc);
+        mdb_txn_abort (txn);
+        return -1;
+    }
+    rc = mdb_txn_commit (txn);
+    if (rc) {
+        s_mdb_err (self, "mdb_txn_commit", rc);
+        return -1;
+    }
+    return 0;
+}
+
+ih_log_t *
+ih_log_new (const char *dir, bool readonly, size_t map_size)
+{
+    if (!dir) {
+        zsys_error ("log: no directory given");
+        return NULL;
+    }
+    ih_log_t *self = (ih_log_t *) zmalloc (sizeof (ih_log_t));
+    assert (self);
+    self->dir = strdup (dir);
+    assert (self->dir);
+    self->readonly = readonly;
+
+    if (!readonly && mkdir (dir, 0755) && errno != EEXIST) {
+        zsys_error ("log: cannot create %s: %s", dir, strerror (errno));
+        goto failed;
+    }
+    int rc = mdb_env_create (&self->env);
+    if (rc) {
+        s_mdb_err (self, "mdb_env_create", rc);
+        self->env = NULL;
+        goto failed;
+    }
+    rc = mdb_env_set_maxdbs (self->env, 4);
+    //  A reader keeps the size the writer chose unless told otherwise
+    if (rc == 0 && (!readonly || map_size))
+        rc = mdb_env_set_mapsize (self->env,
+                                  map_size ? map_size : IH_LOG_MAP_DEFAULT);
+    if (rc) {
+        s_mdb_err (self, "mdb_env_set", rc);
+        goto failed;
+    }
+    //  Default sync behaviour on purpose: see the essay at the top
+    rc = mdb_env_open (self->env, dir, readonly ? MDB_RDONLY : 0, 0644);
+    if (rc) {
+        s_mdb_err (self, "mdb_env_open", rc);
+        goto failed;
+    }
+    int dead = 0;
+    rc = mdb_reader_check (self->env, &dead);
+    if (rc)
+        zsys_warning ("log: mdb_reader_check in %s: %s", dir,
+                      mdb_strerror (rc));
+    else
+    if (dead > 0)
+        zsys_notice ("log: cleared %d stale reader slots in %s", dead, dir);
+
+    if (s_open_dbis (self))
+        goto failed;
+    return self;
+
+failed:
+    ih_log_destroy (&self);
+    return NULL;
+}
+
+void
+ih_log_destroy (ih_log_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        ih_log_t *self = *self_p;
+        if (self->txn)
+            ih_log_abort (self);
+        if (self->env)
+            mdb_env_close (self->env);
+        free (self->dir);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+ih_err_t
+ih_log_begin (ih_log_t *self)
+{
+    assert (self);
+    if (self->readonly || self->txn)
+        return IH_E_BADARG;
+    int rc = mdb_txn_begin (self->env, NULL, 0, &self->txn);
+    if (rc) {
+        self->txn = NULL;
+        return s_mdb_err (self, "mdb_txn_begin", rc);
+    }
+    self->failed = IH_OK;
+    self->next = self->last + 1;
+    self->batch_events = 0;
+    self->batch_bytes = 0;
+    self->batch_sites = 0;
+    return IH_OK;
+}
+
+//  Builds the index key site||0x00||seq into key (IH_LOG_INDEX_KEY bytes);
+//  returns its length.
+static size_t
+s_index_key (const char *site, uint64_t seq, uint8_t *key)
+{
+    size_t len = strlen (site);
+    memcpy (key, site, len);
+    key[len] = 0;
+    ih_record_put_u64 (key + len + 1, seq);
+    return len + 1 + 8;
+}
+
+//  For seq <= last: is the stored event with this seq the same bytes?
+static ih_err_t
+s_check_duplicate (ih_log_t *self, const ih_event_t *event,
+                   const uint8_t *bytes, size_t size, uint64_t *hub_seq_p)
+{
+    uint8_t ikey[IH_LOG_INDEX_KEY];
+    MDB_val key = {s_index_key (event->site, event->seq, ikey), ikey}, val;
+    int rc = mdb_get (self->txn, self->index, &key, &val);
+    if (rc == MDB_NOTFOUND || (rc == 0 && val.mv_size != 8)) {
+        //  The sites db says seq is used but the index does not know it:
+        //  damage, not a client error. The sender cannot be helped, but
+        //  the batch of everyone else must not fail because of it.
+        zsys_error ("log: index entry missing or bad for site=%s seq=%" PRIu64
+                    " in %s",
+                    event->site, event->seq, self->dir);
+        return IH_E_CONFLICT;
+    }
+    if (rc)
+        return s_mdb_err (self, "mdb_get index", rc);
+    uint64_t hub_seq = ih_record_get_u64 (val.mv_data);
+
+    uint8_t lkey[8];
+    ih_record_put_u64 (lkey, hub_seq);
+    key.mv_size = 8;
+    key.mv_data = lkey;
+    rc = mdb_get (self->txn, self->log, &key, &val);
+    if (rc == MDB_NOTFOUND) {
+        zsys_error ("log: hub_seq=%" PRIu64 " indexed but missing in %s",
+                    hub_seq, self->dir);
+        return IH_E_CONFLICT;
+    }
+    if (rc)
+        return s_mdb_err (self, "mdb_get log", rc);
+    uint64_t received;
+    const uint8_t *stored;
+    size_t stored_size;
+    if (ih_record_decode (val.mv_data, val.mv_size, &received, &stored,
+                          &stored_size)
+        != IH_OK) {
+        zsys_error ("log: record hub_seq=%" PRIu64 " does not decode in %s",
+                    hub_seq, self->dir);
+        return IH_E_CONFLICT;
+    }
+    *hub_seq_p = hub_seq;
+    if (stored_size == size && memcmp (stored, bytes, size) == 0)
+        return IH_E_DUPLICATE;
+    return IH_E_CONFLICT;
+}
+
+//  Marks the batch doomed after an LMDB write error.
+static ih_err_t
+s_fail (ih_log_t *self, const char *what, int rc)
+{
+    self->failed = s_mdb_err (self, what, rc);
+    return self->failed;
+}
+
+ih_err_t
+ih_log_append (ih_log_t *self, const ih_event_t *event, const uint8_t *bytes,
+               size_t size, uint64_t received, uint64_t *hub_seq_p,
+               uint64_t *expected_p)
+{
+    assert (self);
+    if (!self->txn || !event || !bytes || !hub_seq_p || !expected_p)
+        return IH_E_BADARG;
+    if (self->failed != IH_OK)
+        return self->failed;
+    if (event->seq == 0 || !ih_event_name_valid (event->site))
+        return IH_E_BADARG;
+    *hub_seq_p = 0;
+    *expected_p = 0;
+
+    //  The site's chain head: last seq and hash of its last signed event
+    size_t site_len = strlen (event->site);
+    MDB_val skey = {site_len, (void *) event->site}, sval;
+    uint64_t last = 0;
+    uint8_t last_hash[IH_HASH_SIZE] = {0};
+    int rc = mdb_get (self->txn, self->sites, &skey, &sval);
+    if (rc == 0) {
+        if (sval.mv_size != IH_LOG_SITE_VALUE) {
+            zsys_error ("log: bad chain head for site=%s in %s", event->site,
+                        self->dir);
+            return IH_E_CONFLICT;
+        }
+        last = ih_record_get_u64 (sval.mv_data);
+        memcpy (last_hash, (uint8_t *) sval.mv_data + 8, IH_HASH_SIZE);
+    }
+    else
+    if (rc != MDB_NOTFOUND)
+        return s_fail (self, "mdb_get sites", rc);
+
+    if (event->seq <= last)
+        return s_check_duplicate (self, event, bytes, size, hub_seq_p);
+    if (event->seq > last + 1) {
+        *expected_p = last + 1;
+        return IH_E_GAP;
+    }
+    if (memcmp (event->prev, last_hash, IH_HASH_SIZE) != 0) {
+        *expected_p = last + 1;
+        return IH_E_CHAIN;
+    }
+
+    uint8_t *record;
+    size_t record_size;
+    ih_err_t err = ih_record_encode (received, bytes, size, &record,
+                                     &record_size);
+    if (err != IH_OK)
+        return err;
+    uint64_t hub_seq = self->next;
+    uint8_t lkey[8];
+    ih_record_put_u64 (lkey, hub_seq);
+    MDB_val key = {8, lkey}, val = {record_size, record};
+    //  hub_seq only grows, so every put is at the end of the tree
+    rc = mdb_put (self->txn, self->log, &key, &val, MDB_APPEND);
+    free (record);
+    if (rc)
+        return s_fail (self, "mdb_put log", rc);
+
+    uint8_t ikey[IH_LOG_INDEX_KEY];
+    key.mv_size = s_index_key (event->site, event->seq, ikey);
+    key.mv_data = ikey;
+    val.mv_size = 8;
+    val.mv_data = lkey;
+    rc = mdb_put (self->txn, self->index, &key, &val, MDB_NOOVERWRITE);
+    if (rc)
+        return s_fail (self, "mdb_put index", rc);
+
+    uint8_t head[IH_LOG_SITE_VALUE];
+    ih_record_put_u64 (head, event->seq);
+    ih_event_hash (bytes, size, head + 8);
+    sval.mv_size = sizeof (head);
+    sval.mv_data = head;
+    rc = mdb_put (self->txn, self->sites, &skey, &sval, 0);
+    if (rc)
+        return s_fail (self, "mdb_put sites", rc);
+
+    self->next++;
+    self->batch_events++;
+    self->batch_bytes += record_size;
+    if (last == 0)
+        self->batch_sites++;
+    *hub_seq_p = hub_seq;
+    return IH_OK;
+}
+
+ih_err_t
+ih_log_commit (ih_log_t *self)
+{
+    assert (self);
+    if (!self->txn)
+        return IH_E_BADARG;
+    if (self->failed != IH_OK) {
+        ih_err_t err = self->failed;
+        ih_log_abort (self);
+        return err;
+    }
+    if (self->batch_events == 0) {
+        //  Nothing written: nothing to make durable
+        ih_log_abort (self);
+        return IH_OK;
+    }
+    uint8_t counter[8];
+    ih_record_put_u64 (counter, self->bytes + self->batch_bytes);
+    MDB_val key = {5, (void *) "bytes"}, val = {8, counter};
+    int rc = mdb_put (self->txn, self->meta, &key, &val, 0);
+    if (rc) {
+        ih_err_t err = s_mdb_err (self, "mdb_put meta", rc);
+        ih_log_abort (self);
+        return err;
+    }
+    rc = mdb_txn_commit (self->txn);
+    self->txn = NULL; //  gone whether or not the commit succeeded
+    if (rc)
+        return s_mdb_err (self, "mdb_txn_commit", rc);
+    self->last = self->next - 1;
+    self->events += self->batch_events;
+    self->bytes += self->batch_bytes;
+    self->nsites += self->batch_sites;
+    return IH_OK;
+}
+
+void
+ih_log_abort (ih_log_t *self)
+{
+    assert (self);
+    if (self->txn) {
+        mdb_txn_abort (self->txn);
+        self->txn = NULL;
+    }
+    self->failed = IH_OK;
+}
+
+//  Readers ask LMDB, since another process writes; the writer knows.
+static void
+s_state (ih_log_t *self, uint64_t *last_p, uint64_t *events_p,
+         uint64_t *bytes_p, uint64_t *sites_p)
+{
+    *last_p = *events_p = *bytes_p = *sites_p = 0;
+    if (!self->readonly) {
+        *last_p = self->last;
+        *events_p = self->events;
+        *bytes_p = self->bytes;
+        *sites_p = self->nsites;
+        return;
+    }
+    MDB_txn *txn;
+    int rc = s_read_begin (self, &txn);
+    if (rc) {
+        s_mdb_err (self, "mdb_txn_begin", rc);
+        return;
+    }
+    rc = s_read_state (self, txn, last_p, events_p, bytes_p, sites_p);
+    if (rc)
+        s_mdb_err (self, "reading state", rc);
+    mdb_txn_abort (txn);
+}
+
+uint64_t
+ih_log_last (ih_log_t *self)
+{
+    assert (self);
+    uint64_t last, events, bytes, sites;
+    s_state (self, &last, &events, &bytes, &sites);
+    return last;
+}
+
+void
+ih_log_stats (ih_log_t *self, uint64_t *events_p, uint64_t *bytes_p,
+              uint64_t *sites_p)
+{
+    assert (self);
+    uint64_t last, events, bytes, sites;
+    s_state (self, &last, &events, &bytes, &sites);
+    if (events_p)
+        *events_p = events;
+    if (bytes_p)
+        *bytes_p = bytes;
+    if (sites_p)
+        *sites_p = sites;
+}
+
+ih_err_t
+ih_log_read (ih_log_t *self, uint64_t from, uint64_t max, ih_log_fn *fn,
+             void *arg)
+{
+    assert (self);
+    assert (fn);
+    if (self->txn) {
+        //  A thread may hold only one transaction: the writer reads
+        //  between batches
+        zsys_error ("log: read while a batch is open in %s", self->dir);
+        return IH_E_STORE;
+    }
+    MDB_txn *txn;
+    int rc = s_read_begin (self, &txn);
+    if (rc)
+        return s_mdb_err (self, "mdb_txn_begin", rc);
+    MDB_cursor *cursor;
+    rc = mdb_cursor_open (txn, self->log, &cursor);
+    if (rc) {
+        mdb_txn_abort (txn);
+        return s_mdb_err (self, "mdb_cursor_open", rc);
+    }
+    uint8_t start[8];
+    ih_record_put_u64 (start, from);
+    MDB_val key = {8, start}, val;
+    uint64_t count = 0;
+    rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
+    while (rc == 0) {
+        uint64_t hub_seq = key.mv_size == 8 ? ih_record_get_u64 (key.mv_data)
+                                            : 0;
+        uint64_t received;
+        const uint8_t *event;
+        size_t event_size;
+        if (ih_record_decode (val.mv_data, val.mv_size, &received, &event,
+                              &event_size)
+            != IH_OK) {
+            received = 0;
+            event = val.mv_data;
+            event_size = val.mv_size;
+        }
+        if (fn (hub_seq, received, event, event_size, arg))
+            break;
+        if (max && ++count >= max)
+            break;
+        rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
+    }
+    ih_err_t err = IH_OK;
+    if (rc && rc != MDB_NOTFOUND)
+        err = s_mdb_err (self, "mdb_cursor_get", rc);
+    mdb_cursor_close (cursor);
+    mdb_txn_abort (txn);
+    return err;
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest
+
+typedef struct {
+    uint64_t count;
+    uint64_t last;
+    bool ordered;
+} s_read_state_t;
+
+static int
+s_count_fn (uint64_t hub_seq, uint64_t received, const uint8_t *bytes,
+            size_t size, void *arg)
+{
+    s_read_state_t *st = (s_read_state_t *) arg;
+    ih_event_t event;
+    if (hub_seq <= st->last || received == 0
+        || ih_event_decode (bytes, size, &event) != IH_OK)
+        st->ordered = false;
+    st->last = hub_seq;
+    st->count++;
+    return 0;
+}
+
+static int
+s_stop_fn (uint64_t hub_seq, uint64_t received, const uint8_t *bytes,
+           size_t size, void *arg)
+{
+    (void) received;
+    (void) bytes;
+    (void) size;
+    *(uint64_t *) arg = hub_seq;
+    return 1;
+}
+
+//  Signs event number seq of a chain; prev is the hash of the previous.
+static uint8_t *
+s_test_event (ih_key_t *key, uint64_t seq, const uint8_t *prev,
+              const char *note, size_t *size_p)
+{
+    ih_event_t event;
+    memset (&event, 0, sizeof (event));
+    snprintf (event.site, sizeof (event.site), "%s", ih_key_name (key));
+    snprintf (event.type, sizeof (event.type), "enterprise.admitted");
+    event.seq = seq;
+    event.ts = 1577404800000ULL + seq;
+    if (prev)
+        memcpy (event.prev, prev, IH_HASH_SIZE);
+    //  msgpack {"n": <note str>} with a fixstr of up to 31 bytes or str8
+    static uint8_t data[300];
+    size_t len = strlen (note);
+    assert (len < 256);
+    size_t off = 0;
+    data[off++] = 0x81;
+    data[off++] = 0xa1;
+    data[off++] = 'n';
+    data[off++] = 0xd9;
+    data[off++] = (uint8_t) len;
+    memcpy (data + off, note, len);
+    off += len;
+    event.data = data;
+    event.data_size = off;
+    uint8_t *bytes = NULL;
+    ih_err_t err = ih_event_sign (&event, key, &bytes, size_p);
+    assert (err == IH_OK);
+    return bytes;
+}
+
+static ih_err_t
+s_test_append (ih_log_t *log, const uint8_t *bytes, size_t size,
+               uint64_t *hub_seq_p, uint64_t *expected_p)
+{
+    ih_event_t event;
+    ih_err_t err = ih_event_decode (bytes, size, &event);
+    assert (err == IH_OK);
+    return ih_log_append (log, &event, bytes, size, ih_event_now (),
+                          hub_seq_p, expected_p);
+}
+
+static void
+s_rmdir (const char *dir)
+{
+    char path[PATH_MAX];
+    snprintf (path, sizeof (path), "%s/data.mdb", dir);
+    remove (path);
+    snprintf (path, sizeof (path), "%s/lock.mdb", dir);
+    remove (path);
+    rmdir (dir);
+}
+
+void
+ih_log_test (bool verbose)
+{
+    printf (" * ih_log: ");
+    if (verbose)
+        printf ("\n");
+
+    char tmpl[] = "/tmp/ih_log_test.XXXXXX";
+    char *dir = mkdtemp (tmpl);
+    assert (dir);
+    ih_key_t *key = ih_key_new ("lh-inc-01");
+    ih_key_t *key2 = ih_key_new ("ls-inc-02");
+    assert (key && key2);
+
+    ih_log_t *log = ih_log_new (dir, false, 0);
+    assert (log);
+    assert (ih_log_last (log) == 0);
+    assert (ih_log_commit (log) == IH_E_BADARG); //  no batch open
+
+    //  A chain of three events, plus one from another site
+    uint8_t hash[3][IH_HASH_SIZE];
+    uint8_t *ev[3];
+    size_t ev_size[3];
+    for (int i = 0; i < 3; i++) {
+        ev[i] = s_test_event (key, i + 1, i ? hash[i - 1] : NULL, "x",
+                              &ev_size[i]);
+        ih_event_hash (ev[i], ev_size[i], hash[i]);
+    }
+    size_t other_size;
+    uint8_t *other = s_test_event (key2, 1, NULL, "y", &other_size);
+
+    uint64_t hub_seq, expected;
+    assert (ih_log_begin (log) == IH_OK);
+    assert (ih_log_begin (log) == IH_E_BADARG);
+    assert (s_test_append (log, ev[0], ev_size[0], &hub_seq, &expected)
+            == IH_OK);
+    assert (hub_seq == 1);
+    //  Duplicate within the same batch
+    assert (s_test_append (log, ev[0], ev_size[0], &hub_seq, &expected)
+            == IH_E_DUPLICATE);
+    assert (hub_seq == 1);
+    assert (s_test_append (log, other, other_size, &hub_seq, &expected)
+            == IH_OK);
+    assert (hub_seq == 2);
+    //  Not visible before commit
+    assert (ih_log_last (log) == 0);
+    assert (ih_log_commit (log) == IH_OK);
+    assert (ih_log_last (log) == 2);
+
+    //  Duplicate after commit, conflict, gap, chain
+    assert (ih_log_begin (log) == IH_OK);
+    assert (s_test_append (log, ev[0], ev_size[0], &hub_seq, &expected)
+            == IH_E_DUPLICATE);
+    assert (hub_seq == 1);
+    size_t alt_size;
+    uint8_t *alt = s_test_event (key, 1, NULL, "different", &alt_size);
+    assert (s_test_append (log, alt, alt_size, &hub_seq, &expected)
+            == IH_E_CONFLICT);
+    free (alt);
+    assert (s_test_append (log, ev[2], ev_size[2], &hub_seq, &expected)
+            == IH_E_GAP);
+    assert (expected == 2);
+    uint8_t bad_prev[IH_HASH_SIZE];
+    memset (bad_prev, 0xab, sizeof (bad_prev));
+    size_t broken_size;
+    uint8_t *broken = s_test_event (key, 2, bad_prev, "x", &broken_size);
+    assert (s_test_append (log, broken, broken_size, &hub_seq, &expected)
+            == IH_E_CHAIN);
+    assert (expected == 2);
+    free (broken);
+    //  Seq 1 must have a zero prev hash
+    size_t first_bad_size;
+    ih_key_t *key3 = ih_key_new ("cy-inc-03");
+    uint8_t *first_bad = s_test_event (key3, 1, bad_prev, "x",
+                                       &first_bad_size);
+    assert (s_test_append (log, first_bad, first_bad_size, &hub_seq,
+                           &expected)
+            == IH_E_CHAIN);
+    free (first_bad);
+    ih_key_destroy (&key3);
+    assert (s_test_append (log, ev[1], ev_size[1], &hub_seq, &expected)
+            == IH_OK);
+    assert (hub_seq == 3);
+    assert (s_test_append (log, ev[2], ev_size[2], &hub_seq, &expected)
+            == IH_OK);
+    assert (hub_seq == 4);
+    assert (ih_log_commit (log) == IH_OK);
+
+    //  An aborted batch leaves no trace and hub_seq is reused
+    size_t ev4_size;
+    uint8_t *ev4 = s_test_event (key, 4, hash[2], "x", &ev4_size);
+    assert (ih_log_begin (log) == IH_OK);
+    assert (s_test_append (log, ev4, ev4_size, &hub_seq, &expected)
+            == IH_OK);
+    assert (hub_seq == 5);
+    ih_log_abort (log);
+    assert (ih_log_last (log) == 4);
+
+    uint64_t events, bytes, sites;
+    ih_log_stats (log, &events, &bytes, &sites);
+    assert (events == 4 && sites == 2 && bytes > 0);
+    uint64_t bytes_before = bytes;
+    ih_log_destroy (&log);
+    ih_log_destroy (&log);
+    assert (log == NULL);
+
+    //  Reopen: everything is still there, and the chain goes on
+    log = ih_log_new (dir, false, 0);
+    assert (log);
+    assert (ih_log_last (log) == 4);
+    ih_log_stats (log, &events, &bytes, &sites);
+    assert (events == 4 && sites == 2 && bytes == bytes_before);
+    assert (ih_log_begin (log) == IH_OK);
+    assert (s_test_append (log, ev[2], ev_size[2], &hub_seq, &expected)
+            == IH_E_DUPLICATE);
+    assert (hub_seq == 4);
+    assert (s_test_append (log, ev4, ev4_size, &hub_seq, &expected)
+            == IH_OK);
+    assert (hub_seq == 5);
+    assert (ih_log_commit (log) == IH_OK);
+    //  A batch with no appends commits as a no-op
+    assert (ih_log_begin (log) == IH_OK);
+    assert (ih_log_commit (log) == IH_OK);
+
+    //  Read iteration
+    s_read_state_t st = {0, 0, true};
+    assert (ih_log_read (log, 0, 0, s_count_fn, &st) == IH_OK);
+    assert (st.count == 5 && st.last == 5 && st.ordered);
+    st = (s_read_state_t){0, 0, true};
+    assert (ih_log_read (log, 3, 0, s_count_fn, &st) == IH_OK);
+    assert (st.count == 3 && st.last == 5 && st.ordered);
+    st = (s_read_state_t){0, 0, true};
+    assert (ih_log_read (log, 2, 2, s_count_fn, &st) == IH_OK);
+    assert (st.count == 2 && st.last == 3);
+    st = (s_read_state_t){0, 0, true};
+    assert (ih_log_read (log, 6, 0, s_count_fn, &st) == IH_OK);
+    assert (st.count == 0);
+    uint64_t stopped = 0;
+    assert (ih_log_read (log, 2, 0, s_stop_fn, &stopped) == IH_OK);
+    assert (stopped == 2);
+    ih_log_destroy (&log);
+
+    //  Read-only: sees everything, cannot write
+    log = ih_log_new (dir, true, 0);
+    assert (log);
+    assert (ih_log_last (log) == 5);
+    ih_log_stats (log, &events, &bytes, &sites);
+    assert (events == 5 && sites == 2);
+    assert (ih_log_begin (log) == IH_E_BADARG);
+    st = (s_read_state_t){0, 0, true};
+    assert (ih_log_read (log, 1, 0, s_count_fn, &st) == IH_OK);
+    assert (st.count == 5 && st.ordered);
+    ih_log_destroy (&log);
+
+    //  Read-only open of something that is not a log fails cleanly
+    char tmpl2[] = "/tmp/ih_log_test.XXXXXX";
+    char *empty = mkdtemp (tmpl2);
+    assert (empty);
+    assert (ih_log_new (empty, true, 0) == NULL);
+    s_rmdir (empty);
+
+    //  A tiny map fills up: IH_E_FULL, abort, the log stays consistent
+    char tmpl3[] = "/tmp/ih_log_test.XXXXXX";
+    char *small = mkdtemp (tmpl3);
+    assert (small);
+    log = ih_log_new (small, false, 256 * 1024);
+    assert (log);
+    char note[201];
+    memset (note, 'q', 200);
+    note[200] = 0;
+    uint8_t prev[IH_HASH_SIZE] = {0};
+    uint64_t seq = 1;
+    ih_err_t err = IH_OK;
+    //  Small committed batches until the map is full
+    while (err == IH_OK && seq < 100000) {
+        assert (ih_log_begin (log) == IH_OK);
+        uint64_t batch_first = seq;
+        uint8_t batch_prev[IH_HASH_SIZE];
+        memcpy (batch_prev, prev, IH_HASH_SIZE);
+        for (int i = 0; i < 10 && err == IH_OK; i++) {
+            size_t size;
+            uint8_t *bytes = s_test_event (key, seq, prev, note, &size);
+            err = s_test_append (log, bytes, size, &hub_seq, &expected);
+            if (err == IH_OK) {
+                ih_event_hash (bytes, size, prev);
+                seq++;
+            }
+            free (bytes);
+        }
+        if (err == IH_OK)
+            err = ih_log_commit (log);
+        else {
+            //  Later appends of a doomed batch report the same error
+            assert (s_test_append (log, ev[0], ev_size[0], &hub_seq,
+                                   &expected)
+                    == err);
+            assert (ih_log_commit (log) == err);
+        }
+        if (err != IH_OK) {
+            seq = batch_first;
+            memcpy (prev, batch_prev, IH_HASH_SIZE);
+        }
+    }
+    assert (err == IH_E_FULL);
+    uint64_t last = ih_log_last (log);
+    assert (last == seq - 1);
+    st = (s_read_state_t){0, 0, true};
+    assert (ih_log_read (log, 0, 0, s_count_fn, &st) == IH_OK);
+    assert (st.count == last && st.last == last && st.ordered);
+    ih_log_destroy (&log);
+    //  And after a reopen
+    log = ih_log_new (small, true, 0);
+    assert (log);
+    assert (ih_log_last (log) == last);
+    ih_log_stats (log, &events, &bytes, &sites);
+    assert (events == last && sites == 1);
+    ih_log_destroy (&log);
+    if (verbose)
+        printf ("   map of 256 KiB held %" PRIu64 " events\n", last);
+    s_rmdir (small);
+
+    //  One huge batch fills the map inside ih_log_append: the batch is
+    //  doomed, later appends and the commit report IH_E_FULL, nothing of
+    //  it is kept, and what was committed before stays
+    char tmpl4[] = "/tmp/ih_log_test.XXXXXX";
+    small = mkdtemp (tmpl4);
+    assert (small);
+    log = ih_log_new (small, false, 256 * 1024);
+    assert (log);
+    assert (ih_log_begin (log) == IH_OK);
+    assert (s_test_append (log, ev[0], ev_size[0], &hub_seq, &expected)
+            == IH_OK);
+    assert (ih_log_commit (log) == IH_OK);
+    assert (ih_log_begin (log) == IH_OK);
+    memset (prev, 0, sizeof (prev));
+    seq = 1;
+    err = IH_OK;
+    while (err == IH_OK && seq < 100000) {
+        size_t size;
+        uint8_t *bytes = s_test_event (key2, seq, prev, note, &size);
+        err = s_test_append (log, bytes, size, &hub_seq, &expected);
+        ih_event_hash (bytes, size, prev);
+        seq++;
+        free (bytes);
+    }
+    assert (err == IH_E_FULL);
+    assert (s_test_append (log, ev[1], ev_size[1], &hub_seq, &expected)
+            == IH_E_FULL);
+    assert (ih_log_commit (log) == IH_E_FULL);
+    assert (ih_log_last (log) == 1);
+    //  The log still takes a small batch
+    assert (ih_log_begin (log) == IH_OK);
+    assert (s_test_append (log, ev[1], ev_size[1], &hub_seq, &expected)
+            == IH_OK);
+    assert (hub_seq == 2);
+    assert (ih_log_commit (log) == IH_OK);
+    ih_log_destroy (&log);
+    log = ih_log_new (small, true, 0);
+    assert (log);
+    assert (ih_log_last (log) == 2);
+    ih_log_stats (log, &events, &bytes, &sites);
+    assert (events == 2 && sites == 1);
+    ih_log_destroy (&log);
+    s_rmdir (small);
+
+    for (int i = 0; i < 3; i++)
+        free (ev[i]);
+    free (ev4);
+    free (other);
+    ih_key_destroy (&key);
+    ih_key_destroy (&key2);
+    s_rmdir (dir);
+    printf ("OK\n");
+}

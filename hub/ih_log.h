@@ -1,0 +1,85 @@
+/*  =========================================================================
+    ih_log - the hub's append-only event log in LMDB
+
+    One LMDB environment in the hub's data directory (data.mdb) with these
+    named databases:
+        log    hub_seq (u64 BE) -> ih_record (received || signed event)
+        index  site || 0x00 || seq (u64 BE) -> hub_seq (u64 BE)
+        sites  site -> last seq (u64 BE) || hash of last signed event (32)
+        meta   "format" -> "1"
+    Writers use one write transaction per batch (group commit):
+    ih_log_begin, any number of ih_log_append, ih_log_commit. Nothing is
+    visible to readers, and nothing may be acknowledged, before commit
+    returns IH_OK: the commit has then been fsynced (no MDB_NOSYNC).
+    Only one thread (the ingest actor) writes. Readers (replay, audit) open
+    the log read-only and use short read transactions.
+    =========================================================================*/
+#ifndef IH_LOG_H_INCLUDED
+#define IH_LOG_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "ih_err.h"
+#include "ih_event.h"
+
+typedef struct _ih_log_t ih_log_t;
+
+#define IH_LOG_MAP_DEFAULT ((size_t) 1 << 30) //  1 GiB
+
+//  Opens (creating if needed, unless readonly) the log in dir. map_size 0
+//  means IH_LOG_MAP_DEFAULT. Runs mdb_reader_check. Returns NULL and logs
+//  why on failure.
+ih_log_t *ih_log_new (const char *dir, bool readonly, size_t map_size);
+
+//  Closes (aborting an open batch) and frees; safe to call twice.
+void ih_log_destroy (ih_log_t **self_p);
+
+//  Starts a batch (write transaction). Errors: IH_E_STORE, IH_E_BADARG
+//  (read-only log, or a batch already open).
+ih_err_t ih_log_begin (ih_log_t *self);
+
+//  Within the open batch, checks event (decoded from bytes, signature
+//  already verified by the caller) against its site's chain and appends it.
+//  Returns:
+//    IH_OK           appended; *hub_seq_p = its new hub sequence
+//    IH_E_DUPLICATE  the identical bytes are stored; *hub_seq_p = original
+//    IH_E_CONFLICT   seq already used by different bytes
+//    IH_E_GAP        seq > last + 1; *expected_p = last + 1
+//    IH_E_CHAIN      seq == last + 1 but prev is not the last event's hash
+//    IH_E_FULL       the LMDB map is full: the batch must be aborted
+//    IH_E_STORE      other LMDB error (logged): the batch must be aborted
+ih_err_t ih_log_append (ih_log_t *self, const ih_event_t *event,
+                        const uint8_t *bytes, size_t size, uint64_t received,
+                        uint64_t *hub_seq_p, uint64_t *expected_p);
+
+//  Commits the batch durably. Errors: IH_E_FULL, IH_E_STORE (the batch is
+//  then gone, as if aborted).
+ih_err_t ih_log_commit (ih_log_t *self);
+
+//  Drops the open batch, if any.
+void ih_log_abort (ih_log_t *self);
+
+//  Last committed hub sequence (0 for an empty log).
+uint64_t ih_log_last (ih_log_t *self);
+
+//  Committed events and bytes of stored records.
+void ih_log_stats (ih_log_t *self, uint64_t *events_p, uint64_t *bytes_p,
+                   uint64_t *sites_p);
+
+//  Callback for ih_log_read: return 0 to go on, non-zero to stop.
+//  bytes is valid only during the call.
+typedef int (ih_log_fn) (uint64_t hub_seq, uint64_t received,
+                         const uint8_t *bytes, size_t size, void *arg);
+
+//  Calls fn for each committed event with hub_seq >= from, in order, at
+//  most max events (0 = all), in one read transaction. A record that does
+//  not decode is passed with received 0 and its raw value as bytes, so that
+//  audit can name it. Errors: IH_E_STORE.
+ih_err_t ih_log_read (ih_log_t *self, uint64_t from, uint64_t max,
+                      ih_log_fn *fn, void *arg);
+
+//  Selftest
+void ih_log_test (bool verbose);
+
+#endif

@@ -1,0 +1,72 @@
+/*  =========================================================================
+    ih_err - names and descriptions of incuhub's error codes
+
+    Used by every component to turn an ih_err_t into a log line, a NAK reason
+    or a command-line message. The table is indexed by code.
+    =========================================================================*/
+#include <stdbool.h>
+#include <string.h>
+#include <czmq.h>
+#include "ih_err.h"
+
+static const struct {
+    const char *name;
+    const char *text;
+} s_errors[] = {
+    {"IH_OK", "success"},
+    {"IH_E_MALFORMED", "malformed message"},
+    {"IH_E_TRAILING", "trailing bytes after message"},
+    {"IH_E_TOOBIG", "message or field too big"},
+    {"IH_E_BADSIG", "signature does not verify"},
+    {"IH_E_UNKNOWN_SITE", "unknown site"},
+    {"IH_E_STORE", "storage failure"},
+    {"IH_E_GAP", "sequence gap"},
+    {"IH_E_FRAMES", "wrong number of frames"},
+    {"IH_E_COMMAND", "unknown command"},
+    {"IH_E_VERSION", "unsupported version"},
+    {"IH_E_MISSING", "missing field"},
+    {"IH_E_TYPE", "field has wrong type"},
+    {"IH_E_CHAIN", "previous-event hash does not match"},
+    {"IH_E_CONFLICT", "sequence already used by a different event"},
+    {"IH_E_DUPLICATE", "duplicate of a stored event"},
+    {"IH_E_BADNAME", "invalid site id or event type"},
+    {"IH_E_KEY", "key file missing or invalid"},
+    {"IH_E_KEYPERM", "secret key file is readable by others"},
+    {"IH_E_IO", "file system error"},
+    {"IH_E_CONFIG", "invalid configuration"},
+    {"IH_E_FULL", "storage full"},
+    {"IH_E_TIMEOUT", "timed out"},
+    {"IH_E_BADARG", "invalid argument"},
+    {"IH_E_INTERNAL", "internal error"},
+    {"IH_E_WRONGSITE", "belongs to another site"},
+};
+
+const char *
+ih_err_name (ih_err_t err)
+{
+    if ((int) err < 0 || err > IH_E_ERR_MAX)
+        return "IH_E_UNKNOWN";
+    return s_errors[err].name;
+}
+
+const char *
+ih_strerror (ih_err_t err)
+{
+    if ((int) err < 0 || err > IH_E_ERR_MAX)
+        return "unknown error";
+    return s_errors[err].text;
+}
+
+void
+ih_err_test (bool verbose)
+{
+    if (verbose)
+        printf (" * ih_err: ");
+    assert (sizeof (s_errors) / sizeof (s_errors[0]) == IH_E_ERR_MAX + 1);
+    assert (streq (ih_err_name (IH_E_GAP), "IH_E_GAP"));
+    assert (streq (ih_err_name (IH_E_WRONGSITE), "IH_E_WRONGSITE"));
+    assert (streq (ih_err_name ((ih_err_t) 999), "IH_E_UNKNOWN"));
+    assert (strlen (ih_strerror (IH_E_BADSIG)) > 0);
+    if (verbose)
+        printf ("OK\n");
+}

@@ -1,0 +1,974 @@
+/*  =========================================================================
+    ih_wire - the ZeroMQ messages incuhub exchanges
+
+    The only place that knows a frame layout. Agents, the hub and the CLI
+    build messages with the ih_wire_* builders and take them apart with
+    ih_wire_decode (DEALER/ROUTER traffic) or ih_wire_decode_pub (the hub's
+    PUB socket); docs/protocol.md is the normative description.
+
+    Decoding order, which fixes the error code for each kind of bad input:
+    empty message -> IH_E_FRAMES; whole message over IH_WIRE_MAX ->
+    IH_E_TOOBIG; unknown command -> IH_E_COMMAND; frame count -> IH_E_FRAMES;
+    then the body frames in order. msgpack bodies are first proven
+    well-formed and bounded by ih_msgpack_check (truncated -> MALFORMED, a
+    value after the array -> TRAILING), then: not an array -> MALFORMED, too
+    few elements -> MISSING, too many -> TRAILING, then each field (wrong
+    msgpack type -> TYPE, name too long -> TOOBIG, bad name -> BADNAME).
+    The integers and strings in ACK/NAK/CONFIRM bodies need not be in
+    shortest form: these bodies are not signed or stored.
+    =========================================================================*/
+#include <stdlib.h>
+#include <string.h>
+#include <msgpack.h>
+#include <sodium.h>
+#include "ih_wire.h"
+#include "ih_msgpack.h"
+#include "ih_record.h"
+
+#define s_check(cond)                                                          \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf (stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__,  \
+                     #cond);                                                   \
+            abort ();                                                          \
+        }                                                                      \
+    } while (0)
+
+#define S_TOPIC_MAX (3 * IH_NAME_MAX + 3) //  without the NUL
+
+static const struct {
+    const char *name;
+    ih_wire_kind_t kind;
+    size_t frames_min, frames_max; //  including the command frame
+} s_commands[] = {
+    {"EVENT", IH_WIRE_EVENT, 2, 2},     {"ACK", IH_WIRE_ACK, 2, 2},
+    {"NAK", IH_WIRE_NAK, 2, 2},         {"STATUS", IH_WIRE_STATUS, 1, 2},
+    {"PUBLISH", IH_WIRE_PUBLISH, 3, 3}, {"CONFIRM", IH_WIRE_CONFIRM, 2, 2},
+};
+
+//  --------------------------------------------------------------------------
+//  Builders
+
+static zmsg_t *
+s_msg (const char *command)
+{
+    zmsg_t *msg = zmsg_new ();
+    assert (msg);
+    zmsg_addstr (msg, command);
+    return msg;
+}
+
+static void
+s_add_sbuf (zmsg_t *msg, msgpack_sbuffer *sbuf)
+{
+    zmsg_addmem (msg, sbuf->data, sbuf->size);
+    msgpack_sbuffer_destroy (sbuf);
+}
+
+static void
+s_pack_string (msgpack_packer *pk, const char *string, size_t len)
+{
+    msgpack_pack_str (pk, len);
+    msgpack_pack_str_body (pk, string, len);
+}
+
+zmsg_t *
+ih_wire_event (const uint8_t *event, size_t size)
+{
+    assert (event || size == 0);
+    zmsg_t *msg = s_msg ("EVENT");
+    zmsg_addmem (msg, event, size);
+    return msg;
+}
+
+zmsg_t *
+ih_wire_ack (const char *site, uint64_t seq, uint64_t hub_seq)
+{
+    assert (site);
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, 3);
+    s_pack_string (&pk, site, strlen (site));
+    msgpack_pack_uint64 (&pk, seq);
+    msgpack_pack_uint64 (&pk, hub_seq);
+    zmsg_t *msg = s_msg ("ACK");
+    s_add_sbuf (msg, &sbuf);
+    return msg;
+}
+
+zmsg_t *
+ih_wire_nak (ih_err_t code, const char *reason, const char *site, uint64_t seq,
+             uint64_t expected)
+{
+    if (!reason)
+        reason = ih_strerror (code);
+    //  Cut an over-long reason at a UTF-8 character boundary
+    size_t len = strlen (reason);
+    if (len > IH_WIRE_REASON_MAX) {
+        len = IH_WIRE_REASON_MAX;
+        while (len > 0 && ((uint8_t) reason[len] & 0xc0) == 0x80)
+            len--;
+    }
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, 5);
+    msgpack_pack_uint64 (&pk, (uint64_t) code);
+    s_pack_string (&pk, reason, len);
+    //  A site that is not a valid name (e.g. the one a BADNAME NAK is
+    //  about) is not echoed back: the receiver could not accept it.
+    if (site && ih_event_name_valid (site))
+        s_pack_string (&pk, site, strlen (site));
+    else
+        msgpack_pack_nil (&pk);
+    msgpack_pack_uint64 (&pk, seq);
+    msgpack_pack_uint64 (&pk, expected);
+    zmsg_t *msg = s_msg ("NAK");
+    s_add_sbuf (msg, &sbuf);
+    return msg;
+}
+
+zmsg_t *
+ih_wire_status_request (void)
+{
+    return s_msg ("STATUS");
+}
+
+zmsg_t *
+ih_wire_status_reply (const char *json)
+{
+    assert (json);
+    zmsg_t *msg = s_msg ("STATUS");
+    zmsg_addmem (msg, json, strlen (json));
+    return msg;
+}
+
+zmsg_t *
+ih_wire_publish (const char *type, const uint8_t *data, size_t size)
+{
+    assert (type);
+    assert (data || size == 0);
+    zmsg_t *msg = s_msg ("PUBLISH");
+    zmsg_addstr (msg, type);
+    zmsg_addmem (msg, data, size);
+    return msg;
+}
+
+zmsg_t *
+ih_wire_confirm (const char *site, uint64_t seq)
+{
+    assert (site);
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, 2);
+    s_pack_string (&pk, site, strlen (site));
+    msgpack_pack_uint64 (&pk, seq);
+    zmsg_t *msg = s_msg ("CONFIRM");
+    s_add_sbuf (msg, &sbuf);
+    return msg;
+}
+
+zmsg_t *
+ih_wire_pub (const char *district, const char *site, const char *type,
+             uint64_t hub_seq, uint64_t received, const uint8_t *event,
+             size_t size)
+{
+    assert (district && site && type);
+    assert (event || size == 0);
+    zmsg_t *msg = zmsg_new ();
+    assert (msg);
+    zmsg_addstrf (msg, "%s/%s/%s/", district, site, type);
+    uint8_t be[8];
+    ih_record_put_u64 (be, hub_seq);
+    zmsg_addmem (msg, be, 8);
+    ih_record_put_u64 (be, received);
+    zmsg_addmem (msg, be, 8);
+    zmsg_addmem (msg, event, size);
+    return msg;
+}
+
+//  --------------------------------------------------------------------------
+//  Topics
+
+void
+ih_wire_topic_prefix (const char *district, const char *site, const char *type,
+                      char *topic)
+{
+    assert (topic);
+    topic[0] = 0;
+    if (!district || !*district)
+        return;
+    size_t max = S_TOPIC_MAX + 1;
+    if (!site || !*site)
+        snprintf (topic, max, "%s/", district);
+    else if (!type || !*type)
+        snprintf (topic, max, "%s/%s/", district, site);
+    else
+        snprintf (topic, max, "%s/%s/%s/", district, site, type);
+}
+
+//  Splits "d/s/t/" into its three names. Errors: IH_E_TOOBIG (longer than
+//  the longest topic or a name too long), IH_E_MALFORMED (not three names
+//  each followed by '/'), IH_E_BADNAME.
+static ih_err_t
+s_topic_split (const char *topic, size_t size, char names[3][IH_NAME_MAX + 1])
+{
+    if (size > S_TOPIC_MAX)
+        return IH_E_TOOBIG;
+    if (!topic || size == 0)
+        return IH_E_MALFORMED;
+    size_t pos = 0;
+    for (int i = 0; i < 3; i++) {
+        const char *slash = memchr (topic + pos, '/', size - pos);
+        if (!slash)
+            return IH_E_MALFORMED;
+        size_t len = (size_t) (slash - (topic + pos));
+        if (len > IH_NAME_MAX)
+            return IH_E_TOOBIG;
+        memcpy (names[i], topic + pos, len);
+        names[i][len] = 0;
+        if (strlen (names[i]) != len || !ih_event_name_valid (names[i]))
+            return IH_E_BADNAME;
+        pos += len + 1;
+    }
+    return pos == size ? IH_OK : IH_E_MALFORMED;
+}
+
+bool
+ih_wire_topic_match (const char *topic, const char *district, const char *site,
+                     const char *type)
+{
+    if (!topic)
+        return false;
+    char names[3][IH_NAME_MAX + 1];
+    if (s_topic_split (topic, strlen (topic), names))
+        return false;
+    const char *filters[3] = {district, site, type};
+    for (int i = 0; i < 3; i++)
+        if (filters[i] && *filters[i] && !streq (filters[i], names[i]))
+            return false;
+    return true;
+}
+
+//  --------------------------------------------------------------------------
+//  Decoding
+
+//  Unpacks a frame that must hold exactly one msgpack array of count
+//  elements into *u.
+static ih_err_t
+s_unpack_array (zframe_t *frame, uint32_t count, msgpack_unpacked *u)
+{
+    const uint8_t *bytes = zframe_data (frame);
+    size_t size = zframe_size (frame);
+    size_t used = 0;
+    ih_err_t rc = ih_msgpack_check (bytes, size, IH_MSGPACK_DEPTH, &used);
+    if (rc)
+        return rc;
+    if (used != size)
+        return IH_E_TRAILING;
+    uint32_t have;
+    size_t header;
+    if (ih_msgpack_array_header (bytes, size, &have, &header))
+        return IH_E_MALFORMED;
+    if (have < count)
+        return IH_E_MISSING;
+    if (have > count)
+        return IH_E_TRAILING;
+    size_t off = 0;
+    if (msgpack_unpack_next (u, (const char *) bytes, size, &off) !=
+        MSGPACK_UNPACK_SUCCESS)
+        return IH_E_MALFORMED; //  cannot happen after the check above
+    return IH_OK;
+}
+
+static ih_err_t
+s_get_uint (const msgpack_object *o, uint64_t *value)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return IH_E_TYPE;
+    *value = o->via.u64;
+    return IH_OK;
+}
+
+//  A site name; with allow_empty, nil and "" give "".
+static ih_err_t
+s_get_name (const msgpack_object *o, char *out, bool allow_empty)
+{
+    out[0] = 0;
+    if (allow_empty && o->type == MSGPACK_OBJECT_NIL)
+        return IH_OK;
+    if (o->type != MSGPACK_OBJECT_STR)
+        return IH_E_TYPE;
+    uint32_t size = o->via.str.size;
+    if (allow_empty && size == 0)
+        return IH_OK;
+    if (size > IH_NAME_MAX)
+        return IH_E_TOOBIG;
+    if (size)
+        memcpy (out, o->via.str.ptr, size); //  ptr may be NULL if size is 0
+    out[size] = 0;
+    if (strlen (out) != size || !ih_event_name_valid (out))
+        return IH_E_BADNAME;
+    return IH_OK;
+}
+
+static ih_err_t
+s_decode_ack (zframe_t *body, ih_wire_t *wire)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    ih_err_t rc = s_unpack_array (body, 3, &u);
+    if (rc == IH_OK) {
+        msgpack_object *f = u.data.via.array.ptr;
+        rc = s_get_name (&f[0], wire->site, false);
+        if (!rc)
+            rc = s_get_uint (&f[1], &wire->seq);
+        if (!rc)
+            rc = s_get_uint (&f[2], &wire->hub_seq);
+    }
+    msgpack_unpacked_destroy (&u);
+    return rc;
+}
+
+static ih_err_t
+s_decode_confirm (zframe_t *body, ih_wire_t *wire)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    ih_err_t rc = s_unpack_array (body, 2, &u);
+    if (rc == IH_OK) {
+        msgpack_object *f = u.data.via.array.ptr;
+        rc = s_get_name (&f[0], wire->site, false);
+        if (!rc)
+            rc = s_get_uint (&f[1], &wire->seq);
+    }
+    msgpack_unpacked_destroy (&u);
+    return rc;
+}
+
+static ih_err_t
+s_decode_nak (zframe_t *body, ih_wire_t *wire)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    ih_err_t rc = s_unpack_array (body, 5, &u);
+    if (rc)
+        goto cleanup;
+    msgpack_object *f = u.data.via.array.ptr;
+    uint64_t code;
+    rc = s_get_uint (&f[0], &code);
+    if (rc)
+        goto cleanup;
+    //  Codes unknown to this build are kept (a newer peer may send them);
+    //  0 is not an error and cannot be a NAK.
+    if (code == 0) {
+        rc = IH_E_MALFORMED;
+        goto cleanup;
+    }
+    if (code > 0xffff) {
+        rc = IH_E_TOOBIG;
+        goto cleanup;
+    }
+    wire->code = (ih_err_t) code;
+    if (f[1].type != MSGPACK_OBJECT_STR) {
+        rc = IH_E_TYPE;
+        goto cleanup;
+    }
+    uint32_t len = f[1].via.str.size;
+    if (len > IH_WIRE_REASON_MAX) {
+        rc = IH_E_TOOBIG;
+        goto cleanup;
+    }
+    if (len)
+        memcpy (wire->reason, f[1].via.str.ptr, len);
+    wire->reason[len] = 0;
+    if (strlen (wire->reason) != len) {
+        rc = IH_E_MALFORMED; //  embedded NUL
+        goto cleanup;
+    }
+    rc = s_get_name (&f[2], wire->site, true);
+    if (!rc)
+        rc = s_get_uint (&f[3], &wire->seq);
+    if (!rc)
+        rc = s_get_uint (&f[4], &wire->expected);
+cleanup:
+    msgpack_unpacked_destroy (&u);
+    return rc;
+}
+
+static ih_err_t
+s_decode_publish (zframe_t *type, zframe_t *data, ih_wire_t *wire)
+{
+    size_t len = zframe_size (type);
+    if (len > IH_NAME_MAX)
+        return IH_E_TOOBIG;
+    if (len)
+        memcpy (wire->type, zframe_data (type), len);
+    wire->type[len] = 0;
+    if (strlen (wire->type) != len || !ih_event_name_valid (wire->type))
+        return IH_E_BADNAME;
+    const uint8_t *bytes = zframe_data (data);
+    size_t size = zframe_size (data);
+    if (size > IH_EVENT_MAX)
+        return IH_E_TOOBIG;
+    size_t used = 0;
+    ih_err_t rc = ih_msgpack_check (bytes, size, IH_MSGPACK_DEPTH, &used);
+    if (rc)
+        return rc;
+    if (used != size)
+        return IH_E_TRAILING;
+    if (!ih_msgpack_is_map (bytes, size))
+        return IH_E_TYPE;
+    wire->data = bytes;
+    wire->data_size = size;
+    return IH_OK;
+}
+
+//  The signed-event frame of EVENT and PUB: shape only.
+static ih_err_t
+s_event_frame (zframe_t *frame, ih_wire_t *wire)
+{
+    size_t size = zframe_size (frame);
+    if (size > IH_EVENT_MAX)
+        return IH_E_TOOBIG;
+    if (size == 0)
+        return IH_E_MALFORMED;
+    wire->event = zframe_data (frame);
+    wire->event_size = size;
+    return IH_OK;
+}
+
+ih_err_t
+ih_wire_decode (zmsg_t *msg, ih_wire_t *wire)
+{
+    assert (wire);
+    memset (wire, 0, sizeof (*wire));
+    if (!msg || zmsg_size (msg) == 0)
+        return IH_E_FRAMES;
+    if (zmsg_content_size (msg) > IH_WIRE_MAX)
+        return IH_E_TOOBIG;
+    zframe_t *command = zmsg_first (msg);
+    size_t i;
+    size_t count = sizeof (s_commands) / sizeof (s_commands[0]);
+    for (i = 0; i < count; i++)
+        if (zframe_streq (command, s_commands[i].name))
+            break;
+    if (i == count)
+        return IH_E_COMMAND;
+    size_t frames = zmsg_size (msg);
+    if (frames < s_commands[i].frames_min || frames > s_commands[i].frames_max)
+        return IH_E_FRAMES;
+    zframe_t *body = zmsg_next (msg);
+    ih_err_t rc = IH_OK;
+    switch (s_commands[i].kind) {
+    case IH_WIRE_EVENT:
+        rc = s_event_frame (body, wire);
+        break;
+    case IH_WIRE_ACK:
+        rc = s_decode_ack (body, wire);
+        break;
+    case IH_WIRE_NAK:
+        rc = s_decode_nak (body, wire);
+        break;
+    case IH_WIRE_STATUS:
+        if (body) {
+            //  A reply; an empty body would read as a request
+            if (zframe_size (body) == 0)
+                return IH_E_MALFORMED;
+            wire->json = (const char *) zframe_data (body);
+            wire->json_size = zframe_size (body);
+        }
+        break;
+    case IH_WIRE_PUBLISH:
+        rc = s_decode_publish (body, zmsg_next (msg), wire);
+        break;
+    case IH_WIRE_CONFIRM:
+        rc = s_decode_confirm (body, wire);
+        break;
+    default:
+        assert (false);
+    }
+    if (rc) {
+        //  Leave no half-filled view behind
+        memset (wire, 0, sizeof (*wire));
+        return rc;
+    }
+    wire->kind = s_commands[i].kind;
+    return IH_OK;
+}
+
+ih_err_t
+ih_wire_decode_pub (zmsg_t *msg, ih_wire_t *wire)
+{
+    assert (wire);
+    memset (wire, 0, sizeof (*wire));
+    if (!msg || zmsg_size (msg) != 4)
+        return IH_E_FRAMES;
+    if (zmsg_content_size (msg) > IH_WIRE_MAX)
+        return IH_E_TOOBIG;
+    zframe_t *topic = zmsg_first (msg);
+    zframe_t *hub_seq = zmsg_next (msg);
+    zframe_t *received = zmsg_next (msg);
+    zframe_t *event = zmsg_next (msg);
+    char names[3][IH_NAME_MAX + 1];
+    ih_err_t rc = s_topic_split ((const char *) zframe_data (topic),
+                                 zframe_size (topic), names);
+    if (!rc && (zframe_size (hub_seq) != 8 || zframe_size (received) != 8))
+        rc = IH_E_MALFORMED;
+    if (!rc)
+        rc = s_event_frame (event, wire);
+    if (rc) {
+        memset (wire, 0, sizeof (*wire));
+        return rc;
+    }
+    wire->kind = IH_WIRE_PUB;
+    if (zframe_size (topic))
+        memcpy (wire->topic, zframe_data (topic), zframe_size (topic));
+    wire->topic[zframe_size (topic)] = 0;
+    strcpy (wire->site, names[1]);
+    strcpy (wire->type, names[2]);
+    wire->hub_seq = ih_record_get_u64 (zframe_data (hub_seq));
+    wire->received = ih_record_get_u64 (zframe_data (received));
+    return IH_OK;
+}
+
+//  --------------------------------------------------------------------------
+//  Selftest
+
+//  Builds a message from a command and one body frame given in hex.
+static zmsg_t *
+s_msg_hex (const char *command, const char *hex)
+{
+    zmsg_t *msg = zmsg_new ();
+    zmsg_addstr (msg, command);
+    uint8_t buf[512];
+    size_t len = 0;
+    s_check (sodium_hex2bin (buf, sizeof (buf), hex, strlen (hex), " ", &len,
+                             NULL) == 0);
+    zmsg_addmem (msg, buf, len);
+    return msg;
+}
+
+static ih_err_t
+s_decode_hex (const char *command, const char *hex)
+{
+    zmsg_t *msg = s_msg_hex (command, hex);
+    ih_wire_t wire;
+    ih_err_t rc = ih_wire_decode (msg, &wire);
+    zmsg_destroy (&msg);
+    return rc;
+}
+
+static ih_err_t
+s_decode_frames (const char *f1, const char *f2, const char *f3, const char *f4)
+{
+    zmsg_t *msg = zmsg_new ();
+    const char *frames[] = {f1, f2, f3, f4};
+    for (int i = 0; i < 4; i++)
+        if (frames[i])
+            zmsg_addstr (msg, frames[i]);
+    ih_wire_t wire;
+    ih_err_t rc = ih_wire_decode (msg, &wire);
+    zmsg_destroy (&msg);
+    return rc;
+}
+
+//  Reads a fixture file into a new frame.
+static zframe_t *
+s_fixture_frame (const char *name)
+{
+    const char *dir = getenv ("IH_FIXTURES");
+    if (!dir)
+        dir = "tests/fixtures";
+    char *path = zsys_sprintf ("%s/%s", dir, name);
+    FILE *file = fopen (path, "rb");
+    if (!file)
+        fprintf (stderr,
+                 "ih_wire_test: missing fixture %s (set "
+                 "IH_FIXTURES)\n",
+                 path);
+    s_check (file);
+    uint8_t buf[4096];
+    size_t size = fread (buf, 1, sizeof (buf), file);
+    fclose (file);
+    zstr_free (&path);
+    return zframe_new (buf, size);
+}
+
+void
+ih_wire_test (bool verbose)
+{
+    if (verbose)
+        printf (" * ih_wire: ");
+    ih_wire_t wire;
+
+    //  EVENT round trip
+    const uint8_t event[] = {1, 2, 3};
+    zmsg_t *msg = ih_wire_event (event, sizeof (event));
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (wire.kind == IH_WIRE_EVENT);
+    s_check (wire.event_size == 3 && memcmp (wire.event, event, 3) == 0);
+    zmsg_destroy (&msg);
+    msg = ih_wire_event (event, 0);
+    s_check (ih_wire_decode (msg, &wire) == IH_E_MALFORMED);
+    zmsg_destroy (&msg);
+    uint8_t *big = (uint8_t *) zmalloc (IH_WIRE_MAX + 1);
+    msg = ih_wire_event (big, IH_EVENT_MAX + 1);
+    s_check (ih_wire_decode (msg, &wire) == IH_E_TOOBIG);
+    zmsg_destroy (&msg);
+    msg = ih_wire_event (big, IH_WIRE_MAX);
+    s_check (ih_wire_decode (msg, &wire) == IH_E_TOOBIG);
+    zmsg_destroy (&msg);
+    msg = ih_wire_event (big, IH_EVENT_MAX);
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    zmsg_destroy (&msg);
+
+    //  ACK round trip
+    msg = ih_wire_ack ("lh-inc-01", 42, 1000000);
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (wire.kind == IH_WIRE_ACK);
+    s_check (streq (wire.site, "lh-inc-01"));
+    s_check (wire.seq == 42 && wire.hub_seq == 1000000);
+    zmsg_destroy (&msg);
+
+    //  NAK round trips: with site, without, default reason, long reason
+    msg = ih_wire_nak (IH_E_GAP, "expected 41", "lh-inc-01", 42, 41);
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (wire.kind == IH_WIRE_NAK && wire.code == IH_E_GAP);
+    s_check (streq (wire.reason, "expected 41"));
+    s_check (streq (wire.site, "lh-inc-01"));
+    s_check (wire.seq == 42 && wire.expected == 41);
+    zmsg_destroy (&msg);
+    msg = ih_wire_nak (IH_E_MALFORMED, NULL, NULL, 0, 0);
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (wire.code == IH_E_MALFORMED);
+    s_check (streq (wire.reason, ih_strerror (IH_E_MALFORMED)));
+    s_check (streq (wire.site, "") && wire.seq == 0);
+    zmsg_destroy (&msg);
+    msg = ih_wire_nak (IH_E_BADNAME, NULL, "Bad Site", 1, 0);
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (streq (wire.site, ""));
+    zmsg_destroy (&msg);
+    char reason[400];
+    memset (reason, 'r', sizeof (reason));
+    reason[sizeof (reason) - 1] = 0;
+    //  A two-byte character straddling the cut is dropped whole
+    reason[IH_WIRE_REASON_MAX - 1] = (char) 0xc3;
+    reason[IH_WIRE_REASON_MAX] = (char) 0xa9;
+    msg = ih_wire_nak (IH_E_STORE, reason, "", 0, 0);
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (strlen (wire.reason) == IH_WIRE_REASON_MAX - 1);
+    zmsg_destroy (&msg);
+
+    //  STATUS request and reply
+    msg = ih_wire_status_request ();
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (wire.kind == IH_WIRE_STATUS && wire.json_size == 0);
+    zmsg_destroy (&msg);
+    msg = ih_wire_status_reply ("{\"ok\":true}");
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (wire.kind == IH_WIRE_STATUS && wire.json_size == 11);
+    s_check (memcmp (wire.json, "{\"ok\":true}", 11) == 0);
+    zmsg_destroy (&msg);
+    s_check (s_decode_frames ("STATUS", "", NULL, NULL) == IH_E_MALFORMED);
+    s_check (s_decode_frames ("STATUS", "{}", "{}", NULL) == IH_E_FRAMES);
+
+    //  PUBLISH
+    const uint8_t map[] = {0x81, 0xa1, 'k', 0x01};
+    msg = ih_wire_publish ("door.open", map, sizeof (map));
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (wire.kind == IH_WIRE_PUBLISH && streq (wire.type, "door.open"));
+    s_check (wire.data_size == 4 && memcmp (wire.data, map, 4) == 0);
+    zmsg_destroy (&msg);
+    const uint8_t not_map[] = {0x91, 0x01};
+    const uint8_t two_maps[] = {0x80, 0x80};
+    const uint8_t cut_map[] = {0x81, 0xa1};
+    const uint8_t deep[40] = {0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91,
+                              0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91,
+                              0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91,
+                              0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91,
+                              0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0x91, 0xc0};
+    struct {
+        const char *type;
+        const uint8_t *data;
+        size_t size;
+        ih_err_t expect;
+    } pubs[] = {
+        {"t", not_map, sizeof (not_map), IH_E_TYPE},
+        {"t", two_maps, sizeof (two_maps), IH_E_TRAILING},
+        {"t", cut_map, sizeof (cut_map), IH_E_MALFORMED},
+        {"t", map, 0, IH_E_MALFORMED},
+        {"t", deep, sizeof (deep), IH_E_TOOBIG},
+        {"", map, sizeof (map), IH_E_BADNAME},
+        {"Door", map, sizeof (map), IH_E_BADNAME},
+        {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+         map, sizeof (map), IH_E_TOOBIG},
+        {"t", big, IH_EVENT_MAX + 1, IH_E_TOOBIG},
+    };
+    for (size_t i = 0; i < sizeof (pubs) / sizeof (pubs[0]); i++) {
+        msg = ih_wire_publish (pubs[i].type, pubs[i].data, pubs[i].size);
+        ih_err_t rc = ih_wire_decode (msg, &wire);
+        if (rc != pubs[i].expect)
+            fprintf (stderr, "publish case %zu: got %s\n", i, ih_err_name (rc));
+        s_check (rc == pubs[i].expect);
+        zmsg_destroy (&msg);
+    }
+    //  A type frame with an embedded NUL
+    msg = zmsg_new ();
+    zmsg_addstr (msg, "PUBLISH");
+    zmsg_addmem (msg, "a\0b", 3);
+    zmsg_addmem (msg, map, sizeof (map));
+    s_check (ih_wire_decode (msg, &wire) == IH_E_BADNAME);
+    zmsg_destroy (&msg);
+    free (big);
+
+    //  CONFIRM
+    msg = ih_wire_confirm ("lh-inc-01", 7);
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (wire.kind == IH_WIRE_CONFIRM && streq (wire.site, "lh-inc-01"));
+    s_check (wire.seq == 7);
+    zmsg_destroy (&msg);
+
+    //  Frames and commands
+    s_check (ih_wire_decode (NULL, &wire) == IH_E_FRAMES);
+    msg = zmsg_new ();
+    s_check (ih_wire_decode (msg, &wire) == IH_E_FRAMES);
+    zmsg_destroy (&msg);
+    s_check (s_decode_frames ("EVENT", NULL, NULL, NULL) == IH_E_FRAMES);
+    s_check (s_decode_frames ("EVENT", "a", "b", NULL) == IH_E_FRAMES);
+    s_check (s_decode_frames ("ACK", NULL, NULL, NULL) == IH_E_FRAMES);
+    s_check (s_decode_frames ("NAK", "a", "b", NULL) == IH_E_FRAMES);
+    s_check (s_decode_frames ("PUBLISH", "t", NULL, NULL) == IH_E_FRAMES);
+    s_check (s_decode_frames ("PUBLISH", "t", "a", "b") == IH_E_FRAMES);
+    s_check (s_decode_frames ("CONFIRM", NULL, NULL, NULL) == IH_E_FRAMES);
+    s_check (s_decode_frames ("HELLO", "x", NULL, NULL) == IH_E_COMMAND);
+    s_check (s_decode_frames ("event", "x", NULL, NULL) == IH_E_COMMAND);
+    s_check (s_decode_frames ("", NULL, NULL, NULL) == IH_E_COMMAND);
+    s_check (s_decode_frames ("EVENTS", "x", NULL, NULL) == IH_E_COMMAND);
+    s_check (s_decode_frames ("a/b/c/", "x", "y", "z") == IH_E_COMMAND);
+
+    //  Body errors (hex), ACK = [site, seq, hub_seq]
+    struct {
+        const char *command;
+        const char *hex;
+        ih_err_t expect;
+    } bodies[] = {
+        {"ACK", "93 a1 61 01 02", IH_OK},
+        {"ACK", "93 a1 61 cd0001 ce00000002", IH_OK}, //  not canonical: ok
+        {"ACK", "", IH_E_MALFORMED},
+        {"ACK", "93 a1 61 01", IH_E_MALFORMED}, //  truncated
+        {"ACK", "c1", IH_E_MALFORMED},
+        {"ACK", "81 a1 61 01", IH_E_MALFORMED}, //  a map
+        {"ACK", "93 a1 61 01 02 c0", IH_E_TRAILING},
+        {"ACK", "94 a1 61 01 02 03", IH_E_TRAILING},
+        {"ACK", "92 a1 61 01", IH_E_MISSING},
+        {"ACK", "90", IH_E_MISSING},
+        {"ACK", "93 01 01 02", IH_E_TYPE},
+        {"ACK", "93 a1 61 ff 02", IH_E_TYPE}, //  negative seq
+        {"ACK", "93 a1 61 01 a1 32", IH_E_TYPE},
+        {"ACK", "93 a1 61 01 91 02", IH_E_TYPE},
+        {"ACK", "93 a1 41 01 02", IH_E_BADNAME},
+        {"ACK", "93 a0 01 02", IH_E_BADNAME},
+        {"ACK", "93 c0 01 02", IH_E_TYPE},
+        {"ACK", "ddffffffff", IH_E_MALFORMED}, //  huge count
+        //  NAK = [code, reason, site|nil, seq, expected]
+        {"NAK", "95 07 a3 676170 a1 61 02 01", IH_OK},
+        {"NAK", "95 07 a0 c0 00 00", IH_OK},
+        {"NAK", "95 07 a0 a0 00 00", IH_OK},
+        {"NAK", "95 cd0fff a0 c0 00 00", IH_OK},      //  future code
+        {"NAK", "95 00 a0 c0 00 00", IH_E_MALFORMED}, //  code 0
+        {"NAK", "95 ce00010000 a0 c0 00 00", IH_E_TOOBIG},
+        {"NAK", "95 ff a0 c0 00 00", IH_E_TYPE},
+        {"NAK", "95 07 c0 c0 00 00", IH_E_TYPE},             //  nil reason
+        {"NAK", "95 07 a3 610062 c0 00 00", IH_E_MALFORMED}, //  NUL
+        {"NAK", "95 07 a0 07 00 00", IH_E_TYPE},             //  int site
+        {"NAK", "95 07 a0 a1 2f 00 00", IH_E_BADNAME},
+        {"NAK", "95 07 a0 c0 c2 00", IH_E_TYPE},
+        {"NAK", "95 07 a0 c0 00 c3", IH_E_TYPE},
+        {"NAK", "94 07 a0 c0 00", IH_E_MISSING},
+        {"NAK", "96 07 a0 c0 00 00 00", IH_E_TRAILING},
+        //  CONFIRM = [site, seq]
+        {"CONFIRM", "92 a1 61 01", IH_OK},
+        {"CONFIRM", "91 a1 61", IH_E_MISSING},
+        {"CONFIRM", "93 a1 61 01 01", IH_E_TRAILING},
+        {"CONFIRM", "92 a1 61 a1 61", IH_E_TYPE},
+        {"CONFIRM", "92 a3 2e2e", IH_E_MALFORMED}, //  str cut
+        {"CONFIRM", "92 a2 2e2f 01", IH_E_BADNAME},
+        {"CONFIRM", "92 a1 61", IH_E_MALFORMED},
+    };
+    for (size_t i = 0; i < sizeof (bodies) / sizeof (bodies[0]); i++) {
+        ih_err_t rc = s_decode_hex (bodies[i].command, bodies[i].hex);
+        if (rc != bodies[i].expect)
+            fprintf (stderr, "body case %zu (%s %s): got %s\n", i,
+                     bodies[i].command, bodies[i].hex, ih_err_name (rc));
+        s_check (rc == bodies[i].expect);
+    }
+    //  A 65-byte site name
+    char hex[600] = "93 d941 ";
+    for (int i = 0; i < 65; i++)
+        strcat (hex, "61");
+    strcat (hex, " 01 01");
+    s_check (s_decode_hex ("ACK", hex) == IH_E_TOOBIG);
+    //  A 201-byte reason
+    strcpy (hex, "95 07 d9c9 ");
+    size_t hl = strlen (hex);
+    for (int i = 0; i < 201; i++, hl += 2)
+        memcpy (hex + hl, "61", 2);
+    hex[hl] = 0;
+    char *nak_hex = zsys_sprintf ("%s c0 00 00", hex);
+    s_check (s_decode_hex ("NAK", nak_hex) == IH_E_TOOBIG);
+    zstr_free (&nak_hex);
+    //  Truncated ACK body at every length
+    msg = ih_wire_ack ("lh-inc-01", 300, 70000);
+    zframe_t *body = zmsg_last (msg);
+    for (size_t len = 0; len < zframe_size (body); len++) {
+        zmsg_t *cut = zmsg_new ();
+        zmsg_addstr (cut, "ACK");
+        zmsg_addmem (cut, zframe_data (body), len);
+        s_check (ih_wire_decode (cut, &wire) == IH_E_MALFORMED);
+        zmsg_destroy (&cut);
+    }
+    zmsg_destroy (&msg);
+
+    //  Checked-in garbage bodies
+    struct {
+        const char *command;
+        const char *file;
+        ih_err_t expect;
+    } fixtures[] = {
+        {"ACK", "wire-garbage.bin", IH_E_MALFORMED},
+        {"NAK", "wire-garbage.bin", IH_E_MALFORMED},
+        {"CONFIRM", "wire-garbage.bin", IH_E_MALFORMED},
+        {"ACK", "wire-ack-trailing.bin", IH_E_TRAILING},
+        {"ACK", "wire-ack-wrongtype.bin", IH_E_TYPE},
+        {"NAK", "wire-nak-missing.bin", IH_E_MISSING},
+        {"NAK", "wire-nak-hugecount.bin", IH_E_MALFORMED},
+    };
+    for (size_t i = 0; i < sizeof (fixtures) / sizeof (fixtures[0]); i++) {
+        msg = zmsg_new ();
+        zmsg_addstr (msg, fixtures[i].command);
+        zframe_t *frame = s_fixture_frame (fixtures[i].file);
+        zmsg_append (msg, &frame);
+        ih_err_t rc = ih_wire_decode (msg, &wire);
+        if (rc != fixtures[i].expect)
+            fprintf (stderr, "fixture %s as %s: got %s\n", fixtures[i].file,
+                     fixtures[i].command, ih_err_name (rc));
+        s_check (rc == fixtures[i].expect);
+        zmsg_destroy (&msg);
+    }
+
+    //  PUB round trip and errors
+    msg = ih_wire_pub ("laoshan", "lh-inc-01", "sensor.temp", 12, 1700000000000,
+                       event, sizeof (event));
+    s_check (ih_wire_decode_pub (msg, &wire) == IH_OK);
+    s_check (wire.kind == IH_WIRE_PUB);
+    s_check (streq (wire.topic, "laoshan/lh-inc-01/sensor.temp/"));
+    s_check (streq (wire.site, "lh-inc-01") &&
+             streq (wire.type, "sensor.temp"));
+    s_check (wire.hub_seq == 12 && wire.received == 1700000000000);
+    s_check (wire.event_size == 3 && memcmp (wire.event, event, 3) == 0);
+    //  ...and it is not a command
+    s_check (ih_wire_decode (msg, &wire) == IH_E_COMMAND);
+    zmsg_destroy (&msg);
+    msg = ih_wire_event (event, sizeof (event));
+    s_check (ih_wire_decode_pub (msg, &wire) == IH_E_FRAMES);
+    zmsg_destroy (&msg);
+    s_check (ih_wire_decode_pub (NULL, &wire) == IH_E_FRAMES);
+    const char *topics[][2] = {
+        {"a/b/c/", "OK"},   {"a/b/c", "MAL"},    {"a/b/", "MAL"},
+        {"a/b/c/d", "MAL"}, {"a/b/c/d/", "MAL"}, {"A/b/c/", "BAD"},
+        {"a//c/", "BAD"},   {"", "MAL"},         {"a/b/c//", "MAL"},
+    };
+    for (size_t i = 0; i < sizeof (topics) / sizeof (topics[0]); i++) {
+        msg = zmsg_new ();
+        zmsg_addstr (msg, topics[i][0]);
+        zmsg_addmem (msg, "12345678", 8);
+        zmsg_addmem (msg, "12345678", 8);
+        zmsg_addmem (msg, event, sizeof (event));
+        ih_err_t rc = ih_wire_decode_pub (msg, &wire);
+        ih_err_t want = streq (topics[i][1], "OK")    ? IH_OK
+                        : streq (topics[i][1], "BAD") ? IH_E_BADNAME
+                                                      : IH_E_MALFORMED;
+        if (rc != want)
+            fprintf (stderr, "topic '%s': got %s\n", topics[i][0],
+                     ih_err_name (rc));
+        s_check (rc == want);
+        zmsg_destroy (&msg);
+    }
+    char long_topic[300];
+    memset (long_topic, 'a', 65);
+    strcpy (long_topic + 65, "/b/c/");
+    s_check (s_decode_frames (long_topic, "12345678", "12345678", "e") ==
+             IH_E_COMMAND);
+    msg = zmsg_new ();
+    zmsg_addstr (msg, long_topic);
+    zmsg_addmem (msg, "12345678", 8);
+    zmsg_addmem (msg, "12345678", 8);
+    zmsg_addmem (msg, event, 3);
+    s_check (ih_wire_decode_pub (msg, &wire) == IH_E_TOOBIG);
+    zmsg_destroy (&msg);
+    memset (long_topic, 'a', 250);
+    long_topic[250] = 0;
+    msg = zmsg_new ();
+    zmsg_addstr (msg, long_topic);
+    zmsg_addmem (msg, "12345678", 8);
+    zmsg_addmem (msg, "12345678", 8);
+    zmsg_addmem (msg, event, 3);
+    s_check (ih_wire_decode_pub (msg, &wire) == IH_E_TOOBIG);
+    zmsg_destroy (&msg);
+    msg = zmsg_new ();
+    zmsg_addstr (msg, "a/b/c/");
+    zmsg_addmem (msg, "1234567", 7);
+    zmsg_addmem (msg, "12345678", 8);
+    zmsg_addmem (msg, event, 3);
+    s_check (ih_wire_decode_pub (msg, &wire) == IH_E_MALFORMED);
+    zmsg_destroy (&msg);
+    msg = zmsg_new ();
+    zmsg_addstr (msg, "a/b/c/");
+    zmsg_addmem (msg, "12345678", 8);
+    zmsg_addmem (msg, "123456789", 9);
+    zmsg_addmem (msg, event, 3);
+    s_check (ih_wire_decode_pub (msg, &wire) == IH_E_MALFORMED);
+    zmsg_destroy (&msg);
+    msg = zmsg_new ();
+    zmsg_addstr (msg, "a/b/c/");
+    zmsg_addmem (msg, "12345678", 8);
+    zmsg_addmem (msg, "12345678", 8);
+    zmsg_addmem (msg, event, 0);
+    s_check (ih_wire_decode_pub (msg, &wire) == IH_E_MALFORMED);
+    zmsg_destroy (&msg);
+
+    //  Topic prefixes and matching
+    char topic[3 * IH_NAME_MAX + 4];
+    ih_wire_topic_prefix (NULL, NULL, NULL, topic);
+    s_check (streq (topic, ""));
+    ih_wire_topic_prefix ("laoshan", NULL, NULL, topic);
+    s_check (streq (topic, "laoshan/"));
+    ih_wire_topic_prefix ("laoshan", "lh-1", NULL, topic);
+    s_check (streq (topic, "laoshan/lh-1/"));
+    ih_wire_topic_prefix ("laoshan", "lh-1", "door", topic);
+    s_check (streq (topic, "laoshan/lh-1/door/"));
+    ih_wire_topic_prefix ("laoshan", NULL, "door", topic);
+    s_check (streq (topic, "laoshan/"));
+    ih_wire_topic_prefix (NULL, "lh-1", "door", topic);
+    s_check (streq (topic, ""));
+    //  A prefix must not match a longer name: "lh-1/" vs "lh-10/"
+    s_check (strncmp ("laoshan/lh-10/door/", "laoshan/lh-1/", 13) != 0);
+    s_check (ih_wire_topic_match ("laoshan/lh-1/door/", NULL, NULL, NULL));
+    s_check (
+        ih_wire_topic_match ("laoshan/lh-1/door/", "laoshan", "lh-1", "door"));
+    s_check (ih_wire_topic_match ("laoshan/lh-1/door/", NULL, NULL, "door"));
+    s_check (ih_wire_topic_match ("laoshan/lh-1/door/", NULL, "lh-1", ""));
+    s_check (!ih_wire_topic_match ("laoshan/lh-1/door/", NULL, NULL, "do"));
+    s_check (!ih_wire_topic_match ("laoshan/lh-1/door/", NULL, "lh-10", NULL));
+    s_check (!ih_wire_topic_match ("laoshan/lh-1/door/", "shinan", NULL, NULL));
+    s_check (!ih_wire_topic_match ("garbage", NULL, NULL, NULL));
+    s_check (!ih_wire_topic_match (NULL, NULL, NULL, NULL));
+    if (verbose)
+        printf ("OK\n");
+}

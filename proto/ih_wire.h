@@ -1,0 +1,122 @@
+/*  =========================================================================
+    ih_wire - the ZeroMQ messages incuhub exchanges
+
+    Every message is a ZeroMQ multipart message whose first frame is a
+    command in upper-case ASCII. Clients use DEALER sockets (no empty
+    delimiter frame); the hub's ingest socket and the agent's listen socket
+    are ROUTERs, so a received message has the peer identity in front,
+    which the caller pops before ih_wire_decode and pushes back before
+    sending a reply. Integers inside msgpack bodies are unsigned unless said.
+
+    Agent -> hub ingest (docs/protocol.md has the full text):
+        EVENT   [ "EVENT" ][ signed event ]
+        STATUS  [ "STATUS" ]
+    Hub -> agent:
+        ACK     [ "ACK" ][ msgpack [ site str, seq, hub_seq ] ]
+        NAK     [ "NAK" ][ msgpack [ code, reason str, site str|nil,
+                                     seq, expected ] ]   (0 = unknown)
+        STATUS  [ "STATUS" ][ JSON object, UTF-8 ]
+    Local client -> agent listen socket:
+        PUBLISH [ "PUBLISH" ][ type str ][ msgpack map (the payload) ]
+        STATUS  [ "STATUS" ]
+    Agent -> local client:
+        CONFIRM [ "CONFIRM" ][ msgpack [ site str, seq ] ]  (durable in outbox)
+        NAK     as above
+        STATUS  as above
+    Hub publish socket (PUB), one message per stored event:
+        [ topic ][ hub_seq, 8 bytes big-endian ][ received ms, 8 bytes BE ]
+        [ signed event ]
+        topic = "<district>/<site>/<type>/" so that a ZeroMQ prefix
+        subscription filters by district, by district+site, or exactly.
+
+    Limits: a whole message is at most IH_WIRE_MAX bytes (sockets also set
+    ZMQ_MAXMSGSIZE to it); any frame count other than the command's gives
+    IH_E_FRAMES; an unknown command IH_E_COMMAND.
+    =========================================================================*/
+#ifndef IH_WIRE_H_INCLUDED
+#define IH_WIRE_H_INCLUDED
+
+#include <czmq.h>
+#include "ih_err.h"
+#include "ih_event.h"
+
+#define IH_WIRE_MAX (IH_EVENT_MAX + 4096)
+#define IH_WIRE_REASON_MAX 200
+
+typedef enum {
+    IH_WIRE_EVENT = 1,
+    IH_WIRE_ACK,
+    IH_WIRE_NAK,
+    IH_WIRE_STATUS, //  request (no body) or reply (body is JSON)
+    IH_WIRE_PUBLISH,
+    IH_WIRE_CONFIRM,
+    IH_WIRE_PUB //  a message from the hub's PUB socket
+} ih_wire_kind_t;
+
+//  A decoded message: a view. Pointers borrow from the zmsg_t that was
+//  decoded and live as long as it does.
+typedef struct {
+    ih_wire_kind_t kind;
+    const uint8_t *event; //  EVENT, PUB: the signed event
+    size_t event_size;
+    char site[IH_NAME_MAX + 1]; //  ACK, NAK (may be ""), CONFIRM
+    uint64_t seq;               //  ACK, NAK (0 = unknown), CONFIRM
+    uint64_t hub_seq;           //  ACK, PUB
+    uint64_t expected;          //  NAK: for IH_E_GAP the next expected sequence
+    uint64_t received;          //  PUB: the hub's receive time, ms
+    ih_err_t code;              //  NAK
+    char reason[IH_WIRE_REASON_MAX + 1]; //  NAK
+    char type[IH_NAME_MAX + 1];          //  PUBLISH
+    const uint8_t *data;                 //  PUBLISH: msgpack map
+    size_t data_size;
+    const char *json; //  STATUS reply: JSON text, NOT NUL-terminated
+    size_t json_size; //  0 for a STATUS request
+    char topic[3 * IH_NAME_MAX + 4]; //  PUB
+} ih_wire_t;
+
+//  Decodes msg (peer identity already removed). Does not take ownership.
+//  Errors: IH_E_FRAMES, IH_E_COMMAND, IH_E_TOOBIG, IH_E_MALFORMED,
+//  IH_E_TRAILING, IH_E_TYPE, IH_E_MISSING, IH_E_BADNAME.
+//  It checks the shape only: an EVENT's event bytes are not decoded here.
+ih_err_t ih_wire_decode (zmsg_t *msg, ih_wire_t *wire);
+
+//  Decodes a 4-frame message from the hub's PUB socket (its first frame is
+//  the topic, not a command, so ih_wire_decode cannot tell it apart).
+//  Sets kind IH_WIRE_PUB, topic, hub_seq, received and event, and also
+//  site and type as read from the topic. Does not take ownership; the
+//  event bytes are not decoded here. Errors: IH_E_FRAMES (not 4 frames),
+//  IH_E_TOOBIG (message, topic or event too big), IH_E_MALFORMED (topic
+//  not "<district>/<site>/<type>/", an 8-byte frame of another size, empty
+//  event), IH_E_BADNAME (a topic part is not a valid name).
+ih_err_t ih_wire_decode_pub (zmsg_t *msg, ih_wire_t *wire);
+
+//  Builders. Each returns a new message the caller owns (never NULL).
+zmsg_t *ih_wire_event (const uint8_t *event, size_t size);
+zmsg_t *ih_wire_ack (const char *site, uint64_t seq, uint64_t hub_seq);
+//  site may be NULL or ""; reason NULL means ih_strerror (code).
+zmsg_t *ih_wire_nak (ih_err_t code, const char *reason, const char *site,
+                     uint64_t seq, uint64_t expected);
+zmsg_t *ih_wire_status_request (void);
+//  json is a NUL-terminated JSON object text.
+zmsg_t *ih_wire_status_reply (const char *json);
+zmsg_t *ih_wire_publish (const char *type, const uint8_t *data, size_t size);
+zmsg_t *ih_wire_confirm (const char *site, uint64_t seq);
+zmsg_t *ih_wire_pub (const char *district, const char *site, const char *type,
+                     uint64_t hub_seq, uint64_t received, const uint8_t *event,
+                     size_t size);
+
+//  Writes the subscription prefix for the given filters into topic (size
+//  3 * IH_NAME_MAX + 4): the longest prefix the filters fix. Any filter may
+//  be NULL. A filter that cannot be expressed as a prefix (e.g. type
+//  without site) must also be checked on each received message with
+//  ih_wire_topic_match.
+void ih_wire_topic_prefix (const char *district, const char *site,
+                           const char *type, char *topic);
+//  True if topic matches all the non-NULL filters.
+bool ih_wire_topic_match (const char *topic, const char *district,
+                          const char *site, const char *type);
+
+//  Selftest
+void ih_wire_test (bool verbose);
+
+#endif

@@ -1,0 +1,463 @@
+/*  =========================================================================
+    ih_testkit - process, directory and signing helpers for integration
+    tests. See ih_testkit.h.
+    =========================================================================*/
+#include <spawn.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include "ih_testkit.h"
+#include "ih_json.h"
+#include "ih_record.h"
+
+extern char **environ;
+
+#define S_MAX_PROCS 64
+#define S_MAX_DIRS 16
+
+struct _ih_proc_t {
+    pid_t pid;
+    bool reaped;
+    int status;
+    char out_path[512];
+    char err_path[512];
+};
+
+static ih_proc_t *s_procs[S_MAX_PROCS];
+static char *s_dirs[S_MAX_DIRS];
+static char s_bin[512];
+
+int64_t
+ih_tk_now (void)
+{
+    struct timespec ts;
+    clock_gettime (CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+s_nap (void)
+{
+    //  Polling interval while waiting on a condition with a deadline.
+    struct timespec ts = {0, 5 * 1000 * 1000};
+    nanosleep (&ts, NULL);
+}
+
+void
+ih_tk_fail (void)
+{
+    for (int i = 0; i < S_MAX_PROCS; i++)
+        if (s_procs[i] && !s_procs[i]->reaped) {
+            fprintf (stderr, "  child %d: stdout %s stderr %s\n",
+                     (int) s_procs[i]->pid, s_procs[i]->out_path,
+                     s_procs[i]->err_path);
+            kill (s_procs[i]->pid, SIGKILL);
+        }
+    for (int i = 0; i < S_MAX_DIRS; i++)
+        if (s_dirs[i])
+            fprintf (stderr, "  kept %s\n", s_dirs[i]);
+    exit (1);
+}
+
+const char *
+ih_tk_tempdir (void)
+{
+    for (int i = 0; i < S_MAX_DIRS; i++)
+        if (!s_dirs[i]) {
+            char tmpl[] = "/tmp/ih-test-XXXXXX";
+            char *dir = mkdtemp (tmpl);
+            IH_CHECK (dir, "mkdtemp: %s", strerror (errno));
+            s_dirs[i] = strdup (dir);
+            return s_dirs[i];
+        }
+    IH_CHECK (false, "too many temporary directories");
+    return NULL;
+}
+
+static void
+s_rmrf (const char *path)
+{
+    //  Test directories hold only files and one level of folders we made.
+    DIR *dir = opendir (path);
+    if (dir) {
+        struct dirent *entry;
+        while ((entry = readdir (dir))) {
+            if (streq (entry->d_name, ".") || streq (entry->d_name, ".."))
+                continue;
+            char child[1024];
+            snprintf (child, sizeof child, "%s/%s", path, entry->d_name);
+            struct stat st;
+            if (lstat (child, &st) == 0 && S_ISDIR (st.st_mode))
+                s_rmrf (child);
+            else
+                unlink (child);
+        }
+        closedir (dir);
+        rmdir (path);
+    }
+}
+
+void
+ih_tk_cleanup (void)
+{
+    for (int i = 0; i < S_MAX_PROCS; i++)
+        if (s_procs[i])
+            ih_proc_destroy (&s_procs[i]);
+    for (int i = 0; i < S_MAX_DIRS; i++)
+        if (s_dirs[i]) {
+            s_rmrf (s_dirs[i]);
+            free (s_dirs[i]);
+            s_dirs[i] = NULL;
+        }
+}
+
+const char *
+ih_tk_bin (const char *name)
+{
+    const char *sub = streq (name, "incuhubd")        ? "hub"
+                      : streq (name, "incuhub-agent") ? "agents"
+                                                      : "cli";
+    snprintf (s_bin, sizeof s_bin, "%s/%s/%s", IH_BIN_DIR, sub, name);
+    return s_bin;
+}
+
+ih_proc_t *
+ih_proc_start (const char *log_dir, const char *name, const char *const *args)
+{
+    return ih_proc_start_stdin (log_dir, name, args, NULL);
+}
+
+ih_proc_t *
+ih_proc_start_stdin (const char *log_dir, const char *name,
+                     const char *const *args, const char *input_path)
+{
+    static int counter = 0;
+    ih_proc_t *self = (ih_proc_t *) zmalloc (sizeof (ih_proc_t));
+    counter++;
+    snprintf (self->out_path, sizeof self->out_path, "%s/%s-%d.out", log_dir,
+              name, counter);
+    snprintf (self->err_path, sizeof self->err_path, "%s/%s-%d.err", log_dir,
+              name, counter);
+    const char *argv[64];
+    int argc = 0;
+    argv[argc++] = ih_tk_bin (name);
+    while (args && *args && argc < 63)
+        argv[argc++] = *args++;
+    argv[argc] = NULL;
+
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init (&actions);
+    posix_spawn_file_actions_addopen (
+        &actions, 0, input_path ? input_path : "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen (&actions, 1, self->out_path,
+                                      O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen (&actions, 2, self->err_path,
+                                      O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int rc = posix_spawn (&self->pid, argv[0], &actions, NULL,
+                          (char *const *) argv, environ);
+    posix_spawn_file_actions_destroy (&actions);
+    IH_CHECK (rc == 0, "posix_spawn %s: %s", argv[0], strerror (rc));
+    for (int i = 0; i < S_MAX_PROCS; i++)
+        if (!s_procs[i]) {
+            s_procs[i] = self;
+            break;
+        }
+    return self;
+}
+
+//  Reaps the child if it has exited; returns true if it has.
+static bool
+s_reap (ih_proc_t *self)
+{
+    if (self->reaped)
+        return true;
+    int status;
+    if (waitpid (self->pid, &status, WNOHANG) == self->pid) {
+        self->reaped = true;
+        self->status = WIFEXITED (status) ? WEXITSTATUS (status)
+                                          : 128 + WTERMSIG (status);
+    }
+    return self->reaped;
+}
+
+bool
+ih_proc_alive (ih_proc_t *self)
+{
+    return !s_reap (self);
+}
+
+const char *
+ih_proc_stdout (ih_proc_t *self)
+{
+    return self->out_path;
+}
+
+const char *
+ih_proc_stderr (ih_proc_t *self)
+{
+    return self->err_path;
+}
+
+char *
+ih_proc_wait_line (ih_proc_t *self, const char *prefix, int timeout_ms)
+{
+    int64_t deadline = ih_tk_now () + timeout_ms;
+    while (ih_tk_now () < deadline) {
+        FILE *file = fopen (self->out_path, "r");
+        if (file) {
+            char line[4096];
+            while (fgets (line, sizeof line, file))
+                if (strncmp (line, prefix, strlen (prefix)) == 0
+                    && strchr (line, '\n')) {
+                    fclose (file);
+                    *strchr (line, '\n') = 0;
+                    return strdup (line);
+                }
+            fclose (file);
+        }
+        if (!ih_proc_alive (self))
+            return NULL;
+        s_nap ();
+    }
+    return NULL;
+}
+
+char *
+ih_tk_field (const char *line, const char *key)
+{
+    char pattern[128];
+    snprintf (pattern, sizeof pattern, "%s=", key);
+    const char *start = strstr (line, pattern);
+    while (start && start != line && start[-1] != ' ')
+        start = strstr (start + 1, pattern);
+    if (!start)
+        return NULL;
+    start += strlen (pattern);
+    size_t len = strcspn (start, " \n");
+    return strndup (start, len);
+}
+
+void
+ih_proc_signal (ih_proc_t *self, int sig)
+{
+    if (!self->reaped)
+        kill (self->pid, sig);
+}
+
+int
+ih_proc_wait_exit (ih_proc_t *self, int timeout_ms)
+{
+    int64_t deadline = ih_tk_now () + timeout_ms;
+    while (!s_reap (self)) {
+        if (ih_tk_now () >= deadline)
+            return -1;
+        s_nap ();
+    }
+    return self->status;
+}
+
+void
+ih_proc_destroy (ih_proc_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ih_proc_t *self = *self_p;
+    if (!s_reap (self)) {
+        kill (self->pid, SIGKILL);
+        int status;
+        waitpid (self->pid, &status, 0);
+    }
+    for (int i = 0; i < S_MAX_PROCS; i++)
+        if (s_procs[i] == self)
+            s_procs[i] = NULL;
+    free (self);
+    *self_p = NULL;
+}
+
+static char *
+s_slurp (const char *path)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return strdup ("");
+    fseek (file, 0, SEEK_END);
+    long size = ftell (file);
+    fseek (file, 0, SEEK_SET);
+    char *text = (char *) zmalloc ((size_t) size + 1);
+    size_t got = fread (text, 1, (size_t) size, file);
+    text[got] = 0;
+    fclose (file);
+    return text;
+}
+
+int
+ih_tk_run (const char *log_dir, const char *name, const char *const *args,
+           const char *input, char **out_p, char **err_p, int timeout_ms)
+{
+    static int counter = 0;
+    char in_path[512];
+    snprintf (in_path, sizeof in_path, "%s/stdin-%d.txt", log_dir, ++counter);
+    FILE *file = fopen (in_path, "w");
+    IH_CHECK (file, "cannot write %s", in_path);
+    if (input)
+        fputs (input, file);
+    fclose (file);
+
+    ih_proc_t *proc = ih_proc_start_stdin (log_dir, name, args, in_path);
+    int status = ih_proc_wait_exit (proc, timeout_ms);
+    if (out_p)
+        *out_p = s_slurp (proc->out_path);
+    if (err_p)
+        *err_p = s_slurp (proc->err_path);
+    ih_proc_destroy (&proc);
+    return status;
+}
+
+void
+ih_tk_site_init (ih_tk_site_t *self, const char *dir, const char *registry,
+                 const char *site, const char *kind, const char *district)
+{
+    memset (self, 0, sizeof *self);
+    self->key = ih_key_new (site);
+    IH_CHECK (self->key, "ih_key_new %s", site);
+    IH_CHECK (ih_key_save (self->key, dir) == IH_OK, "ih_key_save %s", site);
+    snprintf (self->site, sizeof self->site, "%s", site);
+    snprintf (self->district, sizeof self->district, "%s", district);
+    if (registry) {
+        ih_site_t entry;
+        memset (&entry, 0, sizeof entry);
+        snprintf (entry.id, sizeof entry.id, "%s", site);
+        snprintf (entry.kind, sizeof entry.kind, "%s", kind);
+        snprintf (entry.district, sizeof entry.district, "%s", district);
+        memcpy (entry.key, ih_key_public (self->key), IH_KEY_PUBLIC_SIZE);
+        IH_CHECK (ih_registry_add (registry, &entry) == IH_OK,
+                  "ih_registry_add %s", site);
+    }
+}
+
+void
+ih_tk_site_fini (ih_tk_site_t *self)
+{
+    ih_key_destroy (&self->key);
+}
+
+uint8_t *
+ih_tk_site_sign (ih_tk_site_t *self, const char *type, const char *json,
+                 size_t *size_p)
+{
+    json_error_t error;
+    json_t *object = json_loads (json, 0, &error);
+    IH_CHECK (object, "bad test JSON: %s", error.text);
+    uint8_t *data;
+    size_t data_size;
+    IH_CHECK (ih_json_to_msgpack (object, &data, &data_size) == IH_OK,
+              "ih_json_to_msgpack");
+    json_decref (object);
+    ih_event_t event;
+    memset (&event, 0, sizeof event);
+    snprintf (event.site, sizeof event.site, "%s", self->site);
+    snprintf (event.type, sizeof event.type, "%s", type);
+    event.seq = self->seq + 1;
+    event.ts = ih_event_now ();
+    memcpy (event.prev, self->prev, IH_HASH_SIZE);
+    event.data = data;
+    event.data_size = data_size;
+    uint8_t *bytes;
+    IH_CHECK (ih_event_sign (&event, self->key, &bytes, size_p) == IH_OK,
+              "ih_event_sign");
+    free (data);
+    self->seq++;
+    ih_event_hash (bytes, *size_p, self->prev);
+    return bytes;
+}
+
+ih_proc_t *
+ih_tk_hub_start (const char *dir, const char *data, const char *registry,
+                 const char *ingest, const char *pub, char *ingest_out,
+                 char *pub_out)
+{
+    const char *args[] = {"--data", data,  "--registry", registry, "--ingest",
+                          ingest,   "--pub", pub,        NULL};
+    ih_proc_t *hub = ih_proc_start (dir, "incuhubd", args);
+    char *line = ih_proc_wait_line (hub, "incuhubd: ready", 20000);
+    IH_CHECK (line, "incuhubd did not become ready (see %s)",
+              ih_proc_stderr (hub));
+    char *value = ih_tk_field (line, "ingest");
+    IH_CHECK (value, "no ingest= in '%s'", line);
+    if (ingest_out)
+        snprintf (ingest_out, 256, "%s", value);
+    free (value);
+    value = ih_tk_field (line, "pub");
+    IH_CHECK (value, "no pub= in '%s'", line);
+    if (pub_out)
+        snprintf (pub_out, 256, "%s", value);
+    free (value);
+    free (line);
+    return hub;
+}
+
+zmsg_t *
+ih_tk_request (const char *endpoint, zmsg_t **request_p, ih_wire_t *wire,
+               int timeout_ms)
+{
+    zsock_t *dealer = zsock_new_dealer (endpoint);
+    IH_CHECK (dealer, "cannot connect to %s", endpoint);
+    zsock_set_rcvtimeo (dealer, timeout_ms);
+    zmsg_send (request_p, dealer);
+    zmsg_t *reply = zmsg_recv (dealer);
+    zsock_destroy (&dealer);
+    if (reply && ih_wire_decode (reply, wire) != IH_OK)
+        IH_CHECK (false, "undecodable reply from %s", endpoint);
+    return reply;
+}
+
+typedef struct {
+    zhashx_t *sites; //  site -> last seq (uint64_t *)
+    uint64_t events;
+    uint64_t last_hub_seq;
+} s_check_t;
+
+static int
+s_check_one (uint64_t hub_seq, uint64_t received, const uint8_t *bytes,
+             size_t size, void *arg)
+{
+    s_check_t *check = (s_check_t *) arg;
+    IH_CHECK (received != 0, "record %" PRIu64 " does not decode", hub_seq);
+    IH_CHECK (hub_seq == check->last_hub_seq + 1, "hub_seq %" PRIu64
+              " follows %" PRIu64, hub_seq, check->last_hub_seq);
+    check->last_hub_seq = hub_seq;
+    ih_event_t event;
+    IH_CHECK (ih_event_decode (bytes, size, &event) == IH_OK,
+              "event at hub_seq %" PRIu64 " does not decode", hub_seq);
+    uint64_t *last = (uint64_t *) zhashx_lookup (check->sites, event.site);
+    if (!last) {
+        last = (uint64_t *) zmalloc (sizeof (uint64_t));
+        zhashx_insert (check->sites, event.site, last);
+    }
+    IH_CHECK (event.seq == *last + 1,
+              "site %s: seq %" PRIu64 " after %" PRIu64 " at hub_seq %" PRIu64,
+              event.site, event.seq, *last, hub_seq);
+    *last = event.seq;
+    check->events++;
+    return 0;
+}
+
+uint64_t
+ih_tk_log_check (const char *data, zhashx_t **site_counts_p)
+{
+    ih_log_t *log = ih_log_new (data, true, 0);
+    IH_CHECK (log, "cannot open log %s read-only", data);
+    s_check_t check = {zhashx_new (), 0, 0};
+    zhashx_set_destructor (check.sites, (zhashx_destructor_fn *) zstr_free);
+    IH_CHECK (ih_log_read (log, 1, 0, s_check_one, &check) == IH_OK,
+              "ih_log_read");
+    ih_log_destroy (&log);
+    if (site_counts_p)
+        *site_counts_p = check.sites;
+    else
+        zhashx_destroy (&check.sites);
+    return check.events;
+}

@@ -1,0 +1,124 @@
+/*  =========================================================================
+    ih_testkit - what the integration tests share
+
+    Integration tests run the real binaries (incuhubd, incuhub-agent,
+    incuhub) with posix_spawn in mkdtemp directories, on ipc:// or
+    tcp://127.0.0.1:* endpoints whose real addresses they read back from the
+    daemons' "ready" lines. They never sleep for synchronisation: every wait
+    is for a condition, with a deadline, and a missed deadline fails the test
+    with a message.
+    =========================================================================*/
+#ifndef IH_TESTKIT_H_INCLUDED
+#define IH_TESTKIT_H_INCLUDED
+
+#include <czmq.h>
+#include "ih_err.h"
+#include "ih_key.h"
+#include "ih_event.h"
+#include "ih_wire.h"
+#include "ih_log.h"
+#include "ih_registry.h"
+
+//  Fails the test (prints file:line and the message, exits 1) unless cond.
+#define IH_CHECK(cond, ...)                                                    \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf (stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__,  \
+                     #cond);                                                   \
+            fprintf (stderr, __VA_ARGS__);                                     \
+            fprintf (stderr, "\n");                                            \
+            ih_tk_fail ();                                                     \
+        }                                                                      \
+    } while (0)
+
+//  Called by IH_CHECK: kills every child started by the kit, keeps the
+//  temporary directories for post-mortem, exits 1.
+void ih_tk_fail (void);
+
+//  Creates a fresh temporary directory (removed by ih_tk_cleanup unless the
+//  test failed). The string lives until ih_tk_cleanup.
+const char *ih_tk_tempdir (void);
+//  Kills remaining children and removes temporary directories.
+void ih_tk_cleanup (void);
+
+//  Path of a built binary: "incuhubd", "incuhub-agent" or "incuhub".
+const char *ih_tk_bin (const char *name);
+
+typedef struct _ih_proc_t ih_proc_t;
+
+//  Starts a binary (by name, see ih_tk_bin) with NULL-terminated argv
+//  (without argv[0]); stdout and stderr go to files in log_dir.
+ih_proc_t *ih_proc_start (const char *log_dir, const char *name,
+                          const char *const *args);
+//  The same, with standard input read from the file input_path.
+ih_proc_t *ih_proc_start_stdin (const char *log_dir, const char *name,
+                                const char *const *args,
+                                const char *input_path);
+//  Waits until a stdout line starts with prefix; returns a copy of the
+//  line (caller frees) or NULL at the deadline.
+char *ih_proc_wait_line (ih_proc_t *self, const char *prefix, int timeout_ms);
+//  Value of "key=" in a line, copied (caller frees), or NULL.
+char *ih_tk_field (const char *line, const char *key);
+//  Sends a signal.
+void ih_proc_signal (ih_proc_t *self, int sig);
+//  Waits for the process to exit; returns its exit status, 128+signal if
+//  killed, or -1 at the deadline.
+int ih_proc_wait_exit (ih_proc_t *self, int timeout_ms);
+//  True while the process runs.
+bool ih_proc_alive (ih_proc_t *self);
+//  Path of the captured stdout.
+const char *ih_proc_stdout (ih_proc_t *self);
+const char *ih_proc_stderr (ih_proc_t *self);
+//  SIGKILLs it if still running, reaps it, frees.
+void ih_proc_destroy (ih_proc_t **self_p);
+
+//  Runs a binary to completion with args and optional stdin text; returns
+//  its exit status (or -1 at the deadline), its stdout in *out_p and its
+//  stderr in *err_p (caller frees) where those are not NULL.
+int ih_tk_run (const char *log_dir, const char *name, const char *const *args,
+               const char *input, char **out_p, char **err_p,
+               int timeout_ms);
+
+//  Milliseconds on a monotonic clock.
+int64_t ih_tk_now (void);
+
+//  A site the test signs for itself (a hand-made agent): its key, registry
+//  entry, and chain state.
+typedef struct {
+    ih_key_t *key;
+    char site[IH_NAME_MAX + 1];
+    char district[IH_NAME_MAX + 1];
+    uint64_t seq;                //  last signed
+    uint8_t prev[IH_HASH_SIZE];  //  hash of the last signed event
+} ih_tk_site_t;
+
+//  Generates a key for site, saves it in dir, adds the site to registry.
+void ih_tk_site_init (ih_tk_site_t *self, const char *dir,
+                      const char *registry, const char *site,
+                      const char *kind, const char *district);
+void ih_tk_site_fini (ih_tk_site_t *self);
+//  Signs the next event of this site (seq + 1, chained) with a JSON payload
+//  text; returns malloc'ed bytes.
+uint8_t *ih_tk_site_sign (ih_tk_site_t *self, const char *type,
+                          const char *json, size_t *size_p);
+
+//  Starts incuhubd on data dir and registry with the given endpoints;
+//  waits for its ready line and copies the resolved endpoints into
+//  ingest_out / pub_out (256 bytes each; may be NULL).
+ih_proc_t *ih_tk_hub_start (const char *dir, const char *data,
+                            const char *registry, const char *ingest,
+                            const char *pub, char *ingest_out, char *pub_out);
+
+//  Sends a request on a fresh DEALER to endpoint and waits for one reply
+//  (decoded into *wire; the message is returned for the borrowed pointers;
+//  caller destroys). NULL on timeout.
+zmsg_t *ih_tk_request (const char *endpoint, zmsg_t **request_p,
+                       ih_wire_t *wire, int timeout_ms);
+
+//  Counts per site in a log opened read-only: checks that each site's
+//  sequences appear exactly once, in order, from 1. Returns the number of
+//  events; fails the test on any violation. site_counts, if not NULL, gets
+//  site -> count (as a zhashx of uint64_t values, caller destroys).
+uint64_t ih_tk_log_check (const char *data, zhashx_t **site_counts_p);
+
+#endif

@@ -1,0 +1,216 @@
+/*  =========================================================================
+    it_flow - three agents, 1,000 events each, end to end over TCP
+
+    A hub on tcp://127.0.0.1:*, three real agents (a district office, an
+    incubator and an offshore base), `incuhub publish` feeding each 1,000
+    JSON lines, and a subscriber on the hub's PUB socket. Checks: every
+    event is in the log exactly once and in per-site order, the subscriber
+    receives every one of them live, every agent drains to an empty
+    outbox, and `incuhub audit` passes.
+    =========================================================================*/
+#include "ih_testkit.h"
+#include "ih_json.h"
+
+#define S_SITES 3
+#define S_EVENTS 1000
+
+static const char *s_site[S_SITES] = {"shinan-district", "laoshan-inc-01",
+                                      "sg-offshore-01"};
+static const char *s_kind[S_SITES] = {"district", "incubator", "offshore"};
+static const char *s_district[S_SITES] = {"shinan", "laoshan", "laoshan"};
+
+//  Starts an agent for site i and returns it; its listen endpoint in listen.
+static ih_proc_t *
+s_agent_start (const char *dir, int i, const char *hub, char *listen)
+{
+    char key[512], outbox[512], bind[256];
+    snprintf (key, sizeof key, "%s/%s.key", dir, s_site[i]);
+    snprintf (outbox, sizeof outbox, "%s/outbox-%s", dir, s_site[i]);
+    snprintf (bind, sizeof bind, "ipc://%s/agent-%d.sock", dir, i);
+    const char *args[] = {"--site",   s_site[i], "--key",    key, "--hub", hub,
+                          "--outbox", outbox,    "--listen", bind, NULL};
+    ih_proc_t *agent = ih_proc_start (dir, "incuhub-agent", args);
+    char *line = ih_proc_wait_line (agent, "incuhub-agent: ready", 20000);
+    IH_CHECK (line, "agent %s not ready (see %s)", s_site[i],
+              ih_proc_stderr (agent));
+    free (line);
+    snprintf (listen, 256, "%s", bind);
+    return agent;
+}
+
+static json_t *
+s_status (const char *endpoint)
+{
+    zmsg_t *request = ih_wire_status_request ();
+    ih_wire_t wire;
+    zmsg_t *reply = ih_tk_request (endpoint, &request, &wire, 5000);
+    IH_CHECK (reply, "no STATUS reply from %s", endpoint);
+    IH_CHECK (wire.kind == IH_WIRE_STATUS && wire.json_size > 0,
+              "STATUS reply kind %d", wire.kind);
+    json_t *status = json_loadb (wire.json, wire.json_size, 0, NULL);
+    IH_CHECK (status, "STATUS reply is not JSON");
+    zmsg_destroy (&reply);
+    return status;
+}
+
+int
+main (void)
+{
+    const char *dir = ih_tk_tempdir ();
+    char data[512], registry[512], ingest[256], pub[256];
+    snprintf (data, sizeof data, "%s/data", dir);
+    snprintf (registry, sizeof registry, "%s/registry.json", dir);
+    ih_tk_site_t sites[S_SITES];
+    for (int i = 0; i < S_SITES; i++)
+        ih_tk_site_init (&sites[i], dir, registry, s_site[i], s_kind[i],
+                         s_district[i]);
+    ih_proc_t *hub =
+        ih_tk_hub_start (dir, data, registry, "tcp://127.0.0.1:*",
+                         "tcp://127.0.0.1:*", ingest, pub);
+    ih_proc_t *agents[S_SITES];
+    char listen[S_SITES][256];
+    for (int i = 0; i < S_SITES; i++)
+        agents[i] = s_agent_start (dir, i, ingest, listen[i]);
+
+    //  The subscriber. A SUB socket is live only once its subscription has
+    //  reached the PUB side, so publish warm-up events until one arrives.
+    zsock_t *sub = zsock_new (ZMQ_SUB);
+    zsock_set_rcvhwm (sub, 0);
+    zsock_set_subscribe (sub, "");
+    IH_CHECK (zsock_connect (sub, "%s", pub) == 0, "connect %s", pub);
+    zsock_set_rcvtimeo (sub, 500);
+    uint64_t warmups = 0;
+    zmsg_t *first = NULL;
+    int64_t deadline = ih_tk_now () + 20000;
+    while (!first && ih_tk_now () < deadline) {
+        const char *args[] = {"publish", "--agent", listen[0],
+                              "--type",  "test.warmup",
+                              "--data", "{}", NULL};
+        IH_CHECK (ih_tk_run (dir, "incuhub", args, NULL, NULL, NULL, 10000) == 0,
+                  "warm-up publish failed");
+        warmups++;
+        first = zmsg_recv (sub);
+    }
+    IH_CHECK (first, "subscriber never received a warm-up event");
+    zmsg_destroy (&first);
+    zsock_set_rcvtimeo (sub, 100);
+
+    //  Feed each agent 1,000 JSON lines through `incuhub publish`.
+    char *input = (char *) zmalloc (S_EVENTS * 128);
+    char *cursor = input;
+    for (int n = 1; n <= S_EVENTS; n++)
+        cursor += sprintf (cursor,
+                           "{\"type\":\"enterprise.admitted\",\"data\":"
+                           "{\"enterprise\":\"ent-%04d\",\"n\":%d}}\n",
+                           n, n);
+    char in_path[512];
+    snprintf (in_path, sizeof in_path, "%s/events.jsonl", dir);
+    FILE *file = fopen (in_path, "w");
+    fputs (input, file);
+    fclose (file);
+    free (input);
+
+    //  Three publishers run at once, each reading the file on stdin.
+    ih_proc_t *publishers[S_SITES];
+    for (int i = 0; i < S_SITES; i++) {
+        const char *args[] = {"publish", "--agent", listen[i], NULL};
+        publishers[i] = ih_proc_start_stdin (dir, "incuhub", args, in_path);
+    }
+
+    //  Collect live events while the publishers run.
+    uint64_t received[S_SITES] = {0, 0, 0};
+    uint64_t last_seq[S_SITES] = {0, 0, 0};
+    uint64_t total = 0;
+    deadline = ih_tk_now () + 120000;
+    while (total < S_SITES * S_EVENTS && ih_tk_now () < deadline) {
+        zmsg_t *msg = zmsg_recv (sub);
+        if (!msg)
+            continue;
+        ih_wire_t wire;
+        IH_CHECK (ih_wire_decode_pub (msg, &wire) == IH_OK, "bad PUB message");
+        ih_event_t event;
+        IH_CHECK (ih_event_decode (wire.event, wire.event_size, &event)
+                      == IH_OK,
+                  "bad event on PUB");
+        for (int i = 0; i < S_SITES; i++)
+            if (streq (event.site, s_site[i])
+                && streq (event.type, "enterprise.admitted")) {
+                IH_CHECK (event.seq > last_seq[i],
+                          "site %s: seq %" PRIu64 " after %" PRIu64,
+                          s_site[i], event.seq, last_seq[i]);
+                last_seq[i] = event.seq;
+                received[i]++;
+                total++;
+            }
+        zmsg_destroy (&msg);
+    }
+    for (int i = 0; i < S_SITES; i++)
+        IH_CHECK (received[i] == S_EVENTS,
+                  "subscriber got %" PRIu64 " of %d events from %s",
+                  received[i], S_EVENTS, s_site[i]);
+
+    for (int i = 0; i < S_SITES; i++) {
+        IH_CHECK (ih_proc_wait_exit (publishers[i], 60000) == 0,
+                  "publisher %d failed (see %s)", i,
+                  ih_proc_stderr (publishers[i]));
+        ih_proc_destroy (&publishers[i]);
+    }
+    //  Every agent drains: backlog reaches 0.
+    for (int i = 0; i < S_SITES; i++) {
+        deadline = ih_tk_now () + 30000;
+        json_int_t backlog = -1;
+        while (ih_tk_now () < deadline) {
+            json_t *status = s_status (listen[i]);
+            backlog = json_integer_value (json_object_get (status, "backlog"));
+            json_decref (status);
+            if (backlog == 0)
+                break;
+        }
+        IH_CHECK (backlog == 0, "agent %s backlog stays %lld", s_site[i],
+                  (long long) backlog);
+    }
+
+    //  The log: exactly once, per-site order (checked inside), counts.
+    zhashx_t *counts;
+    uint64_t events = ih_tk_log_check (data, &counts);
+    IH_CHECK (events == S_SITES * S_EVENTS + warmups,
+              "log holds %" PRIu64 " events, expected %" PRIu64, events,
+              (uint64_t) S_SITES * S_EVENTS + warmups);
+    for (int i = 0; i < S_SITES; i++) {
+        uint64_t *last = (uint64_t *) zhashx_lookup (counts, s_site[i]);
+        IH_CHECK (last && *last == S_EVENTS + (i == 0 ? warmups : 0),
+                  "site %s last seq wrong", s_site[i]);
+    }
+    zhashx_destroy (&counts);
+
+    //  The hub's own STATUS agrees.
+    json_t *status = s_status (ingest);
+    IH_CHECK (json_integer_value (json_object_get (status, "events"))
+                  == (json_int_t) events,
+              "hub STATUS events disagrees with the log");
+    json_decref (status);
+
+    //  The audit passes.
+    const char *audit[] = {"audit", "--data", data, "--registry", registry,
+                           NULL};
+    char *out = NULL;
+    IH_CHECK (ih_tk_run (dir, "incuhub", audit, NULL, &out, NULL, 60000) == 0,
+              "audit failed: %s", out);
+    IH_CHECK (strstr (out, "audit: OK"), "audit output: %s", out);
+    free (out);
+
+    zsock_destroy (&sub);
+    for (int i = 0; i < S_SITES; i++) {
+        ih_proc_signal (agents[i], SIGTERM);
+        IH_CHECK (ih_proc_wait_exit (agents[i], 10000) == 0,
+                  "agent did not stop cleanly on SIGTERM");
+    }
+    ih_proc_signal (hub, SIGTERM);
+    IH_CHECK (ih_proc_wait_exit (hub, 10000) == 0,
+              "hub did not stop cleanly on SIGTERM");
+    for (int i = 0; i < S_SITES; i++)
+        ih_tk_site_fini (&sites[i]);
+    ih_tk_cleanup ();
+    printf ("it_flow: OK (%" PRIu64 " events)\n", events);
+    return 0;
+}

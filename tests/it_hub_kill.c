@@ -1,0 +1,228 @@
+/*  =========================================================================
+    it_hub_kill - SIGKILL the hub mid-stream; nothing acknowledged is lost
+
+    Phase 1: the test itself plays an agent, streams signed events to the
+    hub with a window in flight, and SIGKILLs the hub at a random moment.
+    Every event the hub acknowledged before the kill must be in the log.
+    Phase 2: a restarted hub with two real agents fed by `incuhub publish`
+    is SIGKILLed again mid-stream and restarted on the same files; the test
+    also resends phase 1's events from the start (duplicates must be ACKed
+    with their original hub sequence, not stored twice). After the agents
+    drain, every published event is in the log exactly once and the audit
+    passes.
+    =========================================================================*/
+#include "ih_testkit.h"
+#include "ih_json.h"
+
+#define S_DIRECT 1500
+#define S_EVENTS 1000
+#define S_WINDOW 64
+
+static json_t *
+s_status (const char *endpoint)
+{
+    zmsg_t *request = ih_wire_status_request ();
+    ih_wire_t wire;
+    zmsg_t *reply = ih_tk_request (endpoint, &request, &wire, 5000);
+    if (!reply)
+        return NULL;
+    json_t *status = json_loadb (wire.json, wire.json_size, 0, NULL);
+    zmsg_destroy (&reply);
+    return status;
+}
+
+static json_int_t
+s_status_int (const char *endpoint, const char *field)
+{
+    json_t *status = s_status (endpoint);
+    IH_CHECK (status, "no STATUS from %s", endpoint);
+    json_int_t value = json_integer_value (json_object_get (status, field));
+    json_decref (status);
+    return value;
+}
+
+int
+main (void)
+{
+    srandom ((unsigned) (getpid () ^ time (NULL)));
+    const char *dir = ih_tk_tempdir ();
+    char data[512], registry[512], ingest[256], pub[256];
+    snprintf (data, sizeof data, "%s/data", dir);
+    snprintf (registry, sizeof registry, "%s/registry.json", dir);
+    snprintf (ingest, sizeof ingest, "ipc://%s/ingest.sock", dir);
+    snprintf (pub, sizeof pub, "ipc://%s/pub.sock", dir);
+
+    ih_tk_site_t direct;
+    ih_tk_site_init (&direct, dir, registry, "jimo-inc-07", "incubator",
+                     "jimo");
+    static uint8_t *events[S_DIRECT + 1];
+    static size_t sizes[S_DIRECT + 1];
+    for (int n = 1; n <= S_DIRECT; n++) {
+        char json[128];
+        snprintf (json, sizeof json, "{\"enterprise\":\"ent-%d\"}", n);
+        events[n] = ih_tk_site_sign (&direct, "enterprise.admitted", json,
+                                     &sizes[n]);
+    }
+
+    //  Phase 1: stream, kill at a random number of ACKs.
+    ih_proc_t *hub =
+        ih_tk_hub_start (dir, data, registry, ingest, pub, NULL, NULL);
+    uint64_t kill_after = 200 + (uint64_t) (random () % 1000);
+    zsock_t *dealer = zsock_new_dealer (ingest);
+    zsock_set_rcvtimeo (dealer, 5000);
+    uint64_t sent = 0, acked = 0;
+    while (acked < kill_after) {
+        while (sent < S_DIRECT && sent - acked < S_WINDOW) {
+            sent++;
+            zmsg_t *msg = ih_wire_event (events[sent], sizes[sent]);
+            zmsg_send (&msg, dealer);
+        }
+        zmsg_t *reply = zmsg_recv (dealer);
+        IH_CHECK (reply, "no ACK after %" PRIu64 " acks", acked);
+        ih_wire_t wire;
+        IH_CHECK (ih_wire_decode (reply, &wire) == IH_OK
+                      && wire.kind == IH_WIRE_ACK,
+                  "expected ACK");
+        IH_CHECK (wire.seq == acked + 1, "ACK for %" PRIu64 " after %" PRIu64,
+                  wire.seq, acked);
+        acked = wire.seq;
+        zmsg_destroy (&reply);
+    }
+    ih_proc_signal (hub, SIGKILL);
+    IH_CHECK (ih_proc_wait_exit (hub, 10000) == 128 + SIGKILL,
+              "hub did not die of SIGKILL");
+    ih_proc_destroy (&hub);
+    zsock_destroy (&dealer);
+    zhashx_t *counts;
+    ih_tk_log_check (data, &counts);
+    uint64_t *last = (uint64_t *) zhashx_lookup (counts, direct.site);
+    IH_CHECK (last && *last >= acked,
+              "acked %" PRIu64 " before the kill but the log ends at %" PRIu64,
+              acked, last ? *last : 0);
+    printf ("phase 1: killed after %" PRIu64 " acks, log holds %" PRIu64
+            ", %" PRIu64 " sent\n",
+            acked, *last, sent);
+    zhashx_destroy (&counts);
+
+    //  Phase 2: two real agents, kill the hub again mid-stream.
+    const char *names[2] = {"licang-inc-02", "de-offshore-01"};
+    const char *kinds[2] = {"incubator", "offshore"};
+    ih_tk_site_t sites[2];
+    ih_proc_t *agents[2], *publishers[2];
+    char listen[2][256];
+    for (int i = 0; i < 2; i++)
+        ih_tk_site_init (&sites[i], dir, registry, names[i], kinds[i],
+                         "licang");
+    hub = ih_tk_hub_start (dir, data, registry, ingest, pub, NULL, NULL);
+    for (int i = 0; i < 2; i++) {
+        char key[512], outbox[512];
+        snprintf (key, sizeof key, "%s/%s.key", dir, names[i]);
+        snprintf (outbox, sizeof outbox, "%s/outbox-%d", dir, i);
+        snprintf (listen[i], sizeof listen[i], "ipc://%s/agent-%d.sock", dir,
+                  i);
+        const char *args[] = {"--site",   names[i], "--key",    key,
+                              "--hub",    ingest,   "--outbox", outbox,
+                              "--listen", listen[i], NULL};
+        agents[i] = ih_proc_start (dir, "incuhub-agent", args);
+        char *line = ih_proc_wait_line (agents[i], "incuhub-agent: ready",
+                                        20000);
+        IH_CHECK (line, "agent %d not ready", i);
+        free (line);
+    }
+    char in_path[512];
+    snprintf (in_path, sizeof in_path, "%s/events.jsonl", dir);
+    FILE *file = fopen (in_path, "w");
+    for (int n = 1; n <= S_EVENTS; n++)
+        fprintf (file,
+                 "{\"type\":\"financing.round_closed\",\"data\":"
+                 "{\"enterprise\":\"ent-%d\",\"round\":\"angel\","
+                 "\"amount_cny\":%d}}\n",
+                 n, n * 1000);
+    fclose (file);
+    for (int i = 0; i < 2; i++) {
+        const char *args[] = {"publish", "--agent", listen[i], NULL};
+        publishers[i] = ih_proc_start_stdin (dir, "incuhub", args, in_path);
+    }
+    //  Kill when the log has grown by a random amount.
+    json_int_t base = s_status_int (ingest, "events");
+    json_int_t target = base + 100 + random () % 900;
+    int64_t deadline = ih_tk_now () + 60000;
+    while (s_status_int (ingest, "events") < target)
+        IH_CHECK (ih_tk_now () < deadline, "log did not reach %lld",
+                  (long long) target);
+    ih_proc_signal (hub, SIGKILL);
+    IH_CHECK (ih_proc_wait_exit (hub, 10000) == 128 + SIGKILL,
+              "hub did not die of SIGKILL");
+    ih_proc_destroy (&hub);
+    hub = ih_tk_hub_start (dir, data, registry, ingest, pub, NULL, NULL);
+
+    //  Resend phase 1's stream from the start: old ones are duplicates.
+    dealer = zsock_new_dealer (ingest);
+    zsock_set_rcvtimeo (dealer, 10000);
+    uint64_t next_ack = 1;
+    sent = 0;
+    uint64_t first_hub_seq = 0;
+    while (next_ack <= S_DIRECT) {
+        while (sent < S_DIRECT && sent + 1 - next_ack < S_WINDOW) {
+            sent++;
+            zmsg_t *msg = ih_wire_event (events[sent], sizes[sent]);
+            zmsg_send (&msg, dealer);
+        }
+        zmsg_t *reply = zmsg_recv (dealer);
+        IH_CHECK (reply, "no reply to resend %" PRIu64, next_ack);
+        ih_wire_t wire;
+        IH_CHECK (ih_wire_decode (reply, &wire) == IH_OK
+                      && wire.kind == IH_WIRE_ACK,
+                  "expected ACK for resend, got kind %d code %s", wire.kind,
+                  ih_err_name (wire.code));
+        IH_CHECK (wire.seq == next_ack, "ACK %" PRIu64 " expected %" PRIu64,
+                  wire.seq, next_ack);
+        if (wire.seq == 1)
+            first_hub_seq = wire.hub_seq;
+        next_ack++;
+        zmsg_destroy (&reply);
+    }
+    IH_CHECK (first_hub_seq == 1,
+              "duplicate of the first event acked with hub_seq %" PRIu64
+              " instead of its original 1",
+              first_hub_seq);
+    zsock_destroy (&dealer);
+
+    for (int i = 0; i < 2; i++) {
+        IH_CHECK (ih_proc_wait_exit (publishers[i], 120000) == 0,
+                  "publisher %d failed (see %s)", i,
+                  ih_proc_stderr (publishers[i]));
+        ih_proc_destroy (&publishers[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        deadline = ih_tk_now () + 60000;
+        while (s_status_int (listen[i], "backlog") != 0)
+            IH_CHECK (ih_tk_now () < deadline, "agent %d does not drain", i);
+    }
+    uint64_t events_n = ih_tk_log_check (data, &counts);
+    IH_CHECK (events_n == S_DIRECT + 2 * S_EVENTS,
+              "log holds %" PRIu64 " events, expected %d", events_n,
+              S_DIRECT + 2 * S_EVENTS);
+    for (int i = 0; i < 2; i++) {
+        last = (uint64_t *) zhashx_lookup (counts, names[i]);
+        IH_CHECK (last && *last == S_EVENTS, "site %s incomplete", names[i]);
+    }
+    zhashx_destroy (&counts);
+    const char *audit[] = {"audit", "--data", data, "--registry", registry,
+                           NULL};
+    IH_CHECK (ih_tk_run (dir, "incuhub", audit, NULL, NULL, NULL, 60000) == 0,
+              "audit failed after the crashes");
+
+    for (int i = 0; i < 2; i++) {
+        ih_proc_destroy (&agents[i]);
+        ih_tk_site_fini (&sites[i]);
+    }
+    ih_proc_signal (hub, SIGTERM);
+    IH_CHECK (ih_proc_wait_exit (hub, 10000) == 0, "hub did not stop");
+    for (int n = 1; n <= S_DIRECT; n++)
+        free (events[n]);
+    ih_tk_site_fini (&direct);
+    ih_tk_cleanup ();
+    printf ("it_hub_kill: OK (%" PRIu64 " events)\n", events_n);
+    return 0;
+}
