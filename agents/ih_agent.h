@@ -23,14 +23,14 @@
 #include "ih_err.h"
 
 typedef struct {
-    const char *site;       //  site id; must match the key's name
-    const char *key;        //  path of the site's secret key file (.key)
-    const char *hub;        //  hub ingest endpoint to connect to
-    const char *outbox;     //  outbox directory (created if missing)
-    const char *listen;     //  endpoint for local publishers, or NULL
-    uint32_t window;        //  events in flight; 0 = default (256)
-    uint32_t ack_timeout;   //  ms without ACK progress before resend; 0 = 3000
-    uint64_t outbox_map;    //  LMDB map size in bytes; 0 = 1 GiB
+    const char *site;     //  site id; must match the key's name
+    const char *key;      //  path of the site's secret key file (.key)
+    const char *hub;      //  hub ingest endpoint to connect to
+    const char *outbox;   //  outbox directory (created if missing)
+    const char *listen;   //  endpoint for local publishers, or NULL
+    uint32_t window;      //  events in flight; 0 = default (256)
+    uint32_t ack_timeout; //  ms without ACK progress before resend; 0 = 3000
+    uint64_t outbox_map;  //  LMDB map size in bytes; 0 = 1 GiB
 } ih_agent_config_t;
 
 typedef struct _ih_agent_t ih_agent_t;

@@ -35,12 +35,12 @@ typedef enum { S_REPLY_ACK, S_REPLY_NAK, S_REPLY_STATUS } s_reply_t;
 
 //  One received message and the reply it will get after the commit.
 typedef struct {
-    zframe_t *identity;       //  peer routing id (owned)
-    zmsg_t *msg;              //  the message; owns the event bytes
+    zframe_t *identity; //  peer routing id (owned)
+    zmsg_t *msg;        //  the message; owns the event bytes
     s_reply_t reply;
-    ih_err_t code;            //  NAK code
-    bool appended;            //  reached ih_log_append (fate tied to commit)
-    bool stored;              //  newly appended: publish after commit
+    ih_err_t code; //  NAK code
+    bool appended; //  reached ih_log_append (fate tied to commit)
+    bool stored;   //  newly appended: publish after commit
     char site[IH_NAME_MAX + 1];
     char type[IH_NAME_MAX + 1];
     char district[IH_NAME_MAX + 1];
@@ -48,32 +48,32 @@ typedef struct {
     uint64_t hub_seq;
     uint64_t expected;
     uint64_t received;
-    const uint8_t *event;     //  into msg
+    const uint8_t *event; //  into msg
     size_t event_size;
 } s_item_t;
 
 //  Rate limit of NAK log lines, per error code.
 typedef struct {
-    int64_t window;           //  second (monotonic) of the current window
-    unsigned lines;           //  lines logged in it
-    unsigned suppressed;      //  lines not logged in it
+    int64_t window;      //  second (monotonic) of the current window
+    unsigned lines;      //  lines logged in it
+    unsigned suppressed; //  lines not logged in it
 } s_limit_t;
 
 typedef struct {
-    zsock_t *pipe;            //  to the caller
-    zpoller_t *poller;        //  pipe, and router once started
-    zsock_t *router;          //  ingest socket
-    ih_publish_t *publish;    //  PUB socket
-    ih_log_t *log;            //  the store; only this thread writes
-    ih_registry_t *registry;  //  known sites
-    char *data;               //  data directory, for STATUS
-    size_t batch_max;         //  messages per batch
-    s_item_t *items;          //  the batch's replies, batch_max of them
+    zsock_t *pipe;           //  to the caller
+    zpoller_t *poller;       //  pipe, and router once started
+    zsock_t *router;         //  ingest socket
+    ih_publish_t *publish;   //  PUB socket
+    ih_log_t *log;           //  the store; only this thread writes
+    ih_registry_t *registry; //  known sites
+    char *data;              //  data directory, for STATUS
+    size_t batch_max;        //  messages per batch
+    s_item_t *items;         //  the batch's replies, batch_max of them
     size_t nitems;
-    bool batch_open;          //  ih_log_begin done for this batch
-    ih_err_t batch_failed;    //  storage error that dooms the batch
+    bool batch_open;       //  ih_log_begin done for this batch
+    ih_err_t batch_failed; //  storage error that dooms the batch
     s_limit_t limits[IH_E_ERR_MAX + 1];
-    int64_t started;          //  zclock_mono at START
+    int64_t started; //  zclock_mono at START
     bool verbose;
     bool terminated;
 } s_self_t;
@@ -137,15 +137,12 @@ s_start (s_self_t *self, zmsg_t *request)
 
     if (self->router)
         reason = strdup ("already started");
-    else
-    if (!data || !registry || !ingest || !pub || !map_text || !batch_text
-        || zmsg_size (request) != 0)
+    else if (!data || !registry || !ingest || !pub || !map_text ||
+             !batch_text || zmsg_size (request) != 0)
         reason = strdup ("START needs six arguments");
-    else
-    if (s_parse_size (map_text, 0, SIZE_MAX, &map_size))
+    else if (s_parse_size (map_text, 0, SIZE_MAX, &map_size))
         reason = zsys_sprintf ("bad map size '%s'", map_text);
-    else
-    if (s_parse_size (batch_text, 1, IH_INGEST_BATCH_MAX, &batch_max))
+    else if (s_parse_size (batch_text, 1, IH_INGEST_BATCH_MAX, &batch_max))
         reason = zsys_sprintf ("bad batch size '%s'", batch_text);
     if (reason)
         goto cleanup;
@@ -171,6 +168,10 @@ s_start (s_self_t *self, zmsg_t *request)
     zsock_set_router_mandatory (self->router, 0);
     //  An agent that reconnects with the same identity takes over
     zsock_set_router_handover (self->router, 1);
+    //  Room for many batches of replies to an agent that sends a long
+    //  burst before reading; beyond it replies are dropped and the agent
+    //  resends (and gets a duplicate ACK)
+    zsock_set_sndhwm (self->router, IH_INGEST_REPLY_HWM);
     if (zsock_bind (self->router, "%s", ingest) == -1) {
         reason = zsys_sprintf ("cannot bind %s: %s", ingest,
                                zmq_strerror (zmq_errno ()));
@@ -195,7 +196,8 @@ s_start (s_self_t *self, zmsg_t *request)
                  " last_hub_seq=%" PRIu64 " registry=%s sites=%zu",
                  data, events, ih_log_last (self->log), registry,
                  ih_registry_size (self->registry));
-    zsock_send (self->pipe, "iss", 0, bound, ih_publish_endpoint (self->publish));
+    zsock_send (self->pipe, "iss", 0, bound,
+                ih_publish_endpoint (self->publish));
     zstr_free (&bound);
 
 cleanup:
@@ -228,11 +230,9 @@ s_handle_pipe (s_self_t *self)
     assert (command); //  the pipe is ours: a frameless message is a bug
     if (streq (command, "$TERM"))
         self->terminated = true;
-    else
-    if (streq (command, "START"))
+    else if (streq (command, "START"))
         s_start (self, request);
-    else
-    if (streq (command, "VERBOSE"))
+    else if (streq (command, "VERBOSE"))
         self->verbose = true;
     else {
         zsys_error ("ingest: invalid pipe command '%s'", command);
@@ -265,8 +265,7 @@ s_log_nak (s_self_t *self, const s_item_t *item)
         zsys_error ("ingest: NAK site=%s seq=%" PRIu64 " err=%s",
                     item->site[0] ? item->site : "-", item->seq,
                     ih_err_name (item->code));
-    else
-    if (item->expected)
+    else if (item->expected)
         zsys_warning ("ingest: NAK site=%s seq=%" PRIu64
                       " err=%s expected=%" PRIu64,
                       item->site[0] ? item->site : "-", item->seq,
@@ -277,12 +276,12 @@ s_log_nak (s_self_t *self, const s_item_t *item)
                       ih_err_name (item->code));
 }
 
-//  Logs the summary of windows that ended with suppressed lines.
-//  Returns true if some window still has suppressed lines to report.
+//  Logs the summary of windows that ended (all of them if final) with
+//  suppressed lines. Returns true if some window still has lines to report.
 static bool
-s_flush_limits (s_self_t *self)
+s_flush_limits (s_self_t *self, bool final)
 {
-    int64_t now = zclock_mono () / 1000;
+    int64_t now = final ? -1 : zclock_mono () / 1000;
     bool pending = false;
     for (int code = 0; code <= IH_E_ERR_MAX; code++) {
         s_limit_t *limit = &self->limits[code];
@@ -294,8 +293,7 @@ s_flush_limits (s_self_t *self)
             limit->suppressed = 0;
             limit->lines = 0;
             limit->window = now;
-        }
-        else
+        } else
             pending = true;
     }
     return pending;
@@ -356,9 +354,7 @@ s_ingest_event (s_self_t *self, s_item_t *item, const ih_wire_t *wire)
     if (err == IH_OK) {
         item->reply = S_REPLY_ACK;
         item->stored = true;
-    }
-    else
-    if (err == IH_E_DUPLICATE)
+    } else if (err == IH_E_DUPLICATE)
         item->reply = S_REPLY_ACK; //  ACKed again with its original hub_seq
     else {
         if (err == IH_E_FULL || err == IH_E_STORE)
@@ -393,11 +389,9 @@ s_receive (s_self_t *self)
     ih_err_t err = ih_wire_decode (msg, &wire);
     if (err != IH_OK)
         s_nak (item, err);
-    else
-    if (wire.kind == IH_WIRE_STATUS && wire.json_size == 0)
+    else if (wire.kind == IH_WIRE_STATUS && wire.json_size == 0)
         item->reply = S_REPLY_STATUS;
-    else
-    if (wire.kind == IH_WIRE_EVENT)
+    else if (wire.kind == IH_WIRE_EVENT)
         s_ingest_event (self, item, &wire);
     else
         s_nak (item, IH_E_COMMAND); //  a message only the hub sends
@@ -408,12 +402,16 @@ s_status_reply (s_self_t *self)
 {
     uint64_t events, bytes, sites;
     ih_log_stats (self->log, &events, &bytes, &sites);
+    //  A path need not be UTF-8; JSON strings must be
+    json_t *data = json_string (self->data);
+    if (!data)
+        data = json_string ("(not UTF-8)");
     json_t *status = json_pack (
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "events", (json_int_t) events,
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "events", (json_int_t) events,
         "last_hub_seq", (json_int_t) ih_log_last (self->log), "bytes",
         (json_int_t) bytes, "sites", (json_int_t) sites, "registry_sites",
         (json_int_t) ih_registry_size (self->registry), "uptime_ms",
-        (json_int_t) (zclock_mono () - self->started), "data", self->data);
+        (json_int_t) (zclock_mono () - self->started), "data", data);
     assert (status);
     char *text = json_dumps (status, JSON_COMPACT | JSON_PRESERVE_ORDER);
     assert (text);
@@ -462,14 +460,11 @@ s_flush (s_self_t *self)
                             " hub_seq=%" PRIu64 "%s",
                             item->site, item->seq, item->hub_seq,
                             item->stored ? "" : " (duplicate)");
-        }
-        else
-        if (item->reply == S_REPLY_NAK) {
+        } else if (item->reply == S_REPLY_NAK) {
             reply = ih_wire_nak (item->code, NULL, item->site, item->seq,
                                  item->expected);
             s_log_nak (self, item);
-        }
-        else
+        } else
             reply = s_status_reply (self);
         assert (reply);
         zmsg_prepend (reply, &item->identity);
@@ -495,8 +490,8 @@ s_flush (s_self_t *self)
 static void
 s_handle_router (s_self_t *self)
 {
-    while (self->nitems < self->batch_max
-           && (zsock_events (self->router) & ZMQ_POLLIN))
+    while (self->nitems < self->batch_max &&
+           (zsock_events (self->router) & ZMQ_POLLIN))
         s_receive (self);
     s_flush (self);
 }
@@ -513,14 +508,13 @@ ih_ingest_actor (zsock_t *pipe, void *args)
         void *which = zpoller_wait (self->poller, pending ? 1000 : -1);
         if (which == self->pipe)
             s_handle_pipe (self);
-        else
-        if (which && which == self->router)
+        else if (which && which == self->router)
             s_handle_router (self);
-        else
-        if (zpoller_terminated (self->poller))
+        else if (zpoller_terminated (self->poller))
             break;
-        pending = s_flush_limits (self);
+        pending = s_flush_limits (self, false);
     }
+    s_flush_limits (self, true);
     s_self_destroy (&self);
 }
 
@@ -559,8 +553,7 @@ ih_ingest_start (zactor_t *self, const char *data, const char *registry,
 //  Selftest: a real actor in a temporary directory, an agent as a DEALER.
 
 static uint8_t *
-s_test_event (ih_key_t *key, uint64_t seq, const uint8_t *prev,
-              size_t *size_p)
+s_test_event (ih_key_t *key, uint64_t seq, const uint8_t *prev, size_t *size_p)
 {
     ih_event_t event;
     memset (&event, 0, sizeof (event));
@@ -596,8 +589,8 @@ s_test_call (zsock_t *dealer, zmsg_t *msg, ih_wire_t *wire)
 }
 
 static void
-s_test_expect (zsock_t *dealer, zmsg_t *msg, ih_wire_kind_t kind,
-               ih_err_t code, uint64_t value)
+s_test_expect (zsock_t *dealer, zmsg_t *msg, ih_wire_kind_t kind, ih_err_t code,
+               uint64_t value)
 {
     ih_wire_t wire;
     zmsg_t *reply = s_test_call (dealer, msg, &wire);
@@ -615,7 +608,7 @@ static void
 s_test_remove_tree (const char *dir)
 {
     const char *files[] = {"data/data.mdb", "data/lock.mdb", "registry.json",
-                           "data", "lh-inc-01.key", "lh-inc-01.pub"};
+                           "data",          "lh-inc-01.key", "lh-inc-01.pub"};
     for (size_t i = 0; i < sizeof (files) / sizeof (files[0]); i++) {
         char *path = zsys_sprintf ("%s/%s", dir, files[i]);
         remove (path);
@@ -656,17 +649,16 @@ ih_ingest_test (bool verbose)
     char *ingest_ep = NULL, *pub_ep = NULL;
     //  Bad arguments are refused, and the actor can still start
     assert (ih_ingest_start (ingest, data, registry, "tcp://127.0.0.1:*",
-                             "tcp://127.0.0.1:*", 0, 0, &ingest_ep, &pub_ep)
-            == -1);
+                             "tcp://127.0.0.1:*", 0, 0, &ingest_ep,
+                             &pub_ep) == -1);
     zstr_free (&ingest_ep);
     assert (ih_ingest_start (ingest, data, "/nonexistent/registry.json",
                              "tcp://127.0.0.1:*", "tcp://127.0.0.1:*", 0, 4,
-                             &ingest_ep, &pub_ep)
-            == -1);
+                             &ingest_ep, &pub_ep) == -1);
     zstr_free (&ingest_ep);
     assert (ih_ingest_start (ingest, data, registry, "tcp://127.0.0.1:*",
-                             "tcp://127.0.0.1:*", 0, 4, &ingest_ep, &pub_ep)
-            == 0);
+                             "tcp://127.0.0.1:*", 0, 4, &ingest_ep,
+                             &pub_ep) == 0);
     assert (strncmp (ingest_ep, "tcp://127.0.0.1:", 16) == 0);
     assert (strncmp (pub_ep, "tcp://127.0.0.1:", 16) == 0);
     if (verbose)
@@ -745,15 +737,13 @@ ih_ingest_test (bool verbose)
     json_t *status = json_loadb (wire.json, wire.json_size, 0, &jerr);
     assert (status);
     assert (json_integer_value (json_object_get (status, "events")) == 4);
-    assert (json_integer_value (json_object_get (status, "last_hub_seq"))
-            == 4);
+    assert (json_integer_value (json_object_get (status, "last_hub_seq")) == 4);
     assert (json_integer_value (json_object_get (status, "sites")) == 2);
-    assert (json_integer_value (json_object_get (status, "registry_sites"))
-            == 2);
+    assert (json_integer_value (json_object_get (status, "registry_sites")) ==
+            2);
     assert (json_integer_value (json_object_get (status, "bytes")) > 0);
     assert (json_is_integer (json_object_get (status, "uptime_ms")));
-    assert (streq (json_string_value (json_object_get (status, "data")),
-                   data));
+    assert (streq (json_string_value (json_object_get (status, "data")), data));
     json_decref (status);
     zmsg_destroy (&reply);
 
@@ -770,8 +760,8 @@ ih_ingest_test (bool verbose)
         size_t size;
         uint8_t *bytes = s_test_event (stranger, seq++, prev, &size);
         ih_event_hash (bytes, size, prev);
-        s_test_expect (dealer, ih_wire_event (bytes, size), IH_WIRE_ACK,
-                       IH_OK, ++last_hub_seq);
+        s_test_expect (dealer, ih_wire_event (bytes, size), IH_WIRE_ACK, IH_OK,
+                       ++last_hub_seq);
         while (!seen && zpoller_wait (poller, 100) == sub) {
             reply = zmsg_recv (sub);
             assert (ih_wire_decode_pub (reply, &wire) == IH_OK);

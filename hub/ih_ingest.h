@@ -32,6 +32,8 @@
 #define IH_INGEST_BATCH_MAX 65536
 //  NAK log lines per second per error code before they are summarised.
 #define IH_INGEST_LOG_RATE 10
+//  Replies queued per agent before the ROUTER drops them.
+#define IH_INGEST_REPLY_HWM 100000
 
 //  The actor function, for zactor_new (args unused).
 void ih_ingest_actor (zsock_t *pipe, void *args);

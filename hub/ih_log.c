@@ -61,22 +61,22 @@
 #define IH_LOG_INDEX_KEY (IH_NAME_MAX + 1 + 8)
 
 struct _ih_log_t {
-    char *dir;          //  data directory, for log lines
-    bool readonly;      //  opened with MDB_RDONLY
-    MDB_env *env;       //  the one environment of this process
-    MDB_dbi log;        //  hub_seq -> record
-    MDB_dbi index;      //  site||0||seq -> hub_seq
-    MDB_dbi sites;      //  site -> last seq || last hash
-    MDB_dbi meta;       //  "format", "bytes"
-    MDB_txn *txn;       //  the open batch, or NULL
-    ih_err_t failed;    //  IH_OK, or the error that doomed the open batch
+    char *dir;       //  data directory, for log lines
+    bool readonly;   //  opened with MDB_RDONLY
+    MDB_env *env;    //  the one environment of this process
+    MDB_dbi log;     //  hub_seq -> record
+    MDB_dbi index;   //  site||0||seq -> hub_seq
+    MDB_dbi sites;   //  site -> last seq || last hash
+    MDB_dbi meta;    //  "format", "bytes"
+    MDB_txn *txn;    //  the open batch, or NULL
+    ih_err_t failed; //  IH_OK, or the error that doomed the open batch
     //  Committed state, kept only by the writer (readers ask LMDB)
-    uint64_t last;      //  last committed hub_seq
-    uint64_t events;    //  committed events
-    uint64_t bytes;     //  committed record bytes
-    uint64_t nsites;    //  committed sites
+    uint64_t last;   //  last committed hub_seq
+    uint64_t events; //  committed events
+    uint64_t bytes;  //  committed record bytes
+    uint64_t nsites; //  committed sites
     //  State of the open batch
-    uint64_t next;      //  hub_seq the next append gets
+    uint64_t next; //  hub_seq the next append gets
     uint64_t batch_events;
     uint64_t batch_bytes;
     uint64_t batch_sites;
@@ -86,8 +86,7 @@ struct _ih_log_t {
 static ih_err_t
 s_mdb_err (ih_log_t *self, const char *what, int rc)
 {
-    zsys_error ("log: %s failed in %s: %s", what, self->dir,
-                mdb_strerror (rc));
+    zsys_error ("log: %s failed in %s: %s", what, self->dir, mdb_strerror (rc));
     return rc == MDB_MAP_FULL ? IH_E_FULL : IH_E_STORE;
 }
 
@@ -123,8 +122,7 @@ s_read_state (ih_log_t *self, MDB_txn *txn, uint64_t *last_p,
     rc = mdb_get (txn, self->meta, &key, &val);
     if (rc == 0 && val.mv_size == 8)
         *bytes_p = ih_record_get_u64 (val.mv_data);
-    else
-    if (rc == MDB_NOTFOUND || rc == 0)
+    else if (rc == MDB_NOTFOUND || rc == 0)
         *bytes_p = 0;
     else
         return rc;
@@ -136,13 +134,10 @@ s_read_state (ih_log_t *self, MDB_txn *txn, uint64_t *last_p,
     rc = mdb_cursor_get (cursor, &key, &val, MDB_LAST);
     if (rc == 0 && key.mv_size == 8)
         *last_p = ih_record_get_u64 (key.mv_data);
-    else
-    if (rc == MDB_NOTFOUND) {
+    else if (rc == MDB_NOTFOUND) {
         *last_p = 0;
         rc = 0;
-    }
-    else
-    if (rc == 0) {
+    } else if (rc == 0) {
         zsys_error ("log: bad key size %zu in log db of %s", key.mv_size,
                     self->dir);
         rc = MDB_CORRUPTED;
@@ -185,23 +180,19 @@ s_open_dbis (ih_log_t *self)
         val.mv_size = strlen (IH_LOG_FORMAT);
         val.mv_data = (void *) IH_LOG_FORMAT;
         rc = mdb_put (txn, self->meta, &key, &val, 0);
-    }
-    else
-    if (rc == 0 && (val.mv_size != strlen (IH_LOG_FORMAT)
-                    || memcmp (val.mv_data, IH_LOG_FORMAT, val.mv_size))) {
+    } else if (rc == 0 && (val.mv_size != strlen (IH_LOG_FORMAT) ||
+                           memcmp (val.mv_data, IH_LOG_FORMAT, val.mv_size))) {
         zsys_error ("log: %s has an unknown format", self->dir);
         mdb_txn_abort (txn);
         return -1;
-    }
-    else
-    if (rc == MDB_NOTFOUND) {
+    } else if (rc == MDB_NOTFOUND) {
         zsys_error ("log: %s has no format marker", self->dir);
         mdb_txn_abort (txn);
         return -1;
     }
     if (rc == 0 && !self->readonly)
-        rc = s_read_state (self, txn, &self->last, &self->events,
-                           &self->bytes, &self->nsites);
+        rc = s_read_state (self, txn, &self->last, &self->events, &self->bytes,
+                           &self->nsites);
     if (rc) {
         s_mdb_err (self, "opening", rc);
         mdb_txn_abort (txn);
@@ -258,8 +249,7 @@ ih_log_new (const char *dir, bool readonly, size_t map_size)
     if (rc)
         zsys_warning ("log: mdb_reader_check in %s: %s", dir,
                       mdb_strerror (rc));
-    else
-    if (dead > 0)
+    else if (dead > 0)
         zsys_notice ("log: cleared %d stale reader slots in %s", dead, dir);
 
     if (s_open_dbis (self))
@@ -355,8 +345,7 @@ s_check_duplicate (ih_log_t *self, const ih_event_t *event,
     const uint8_t *stored;
     size_t stored_size;
     if (ih_record_decode (val.mv_data, val.mv_size, &received, &stored,
-                          &stored_size)
-        != IH_OK) {
+                          &stored_size) != IH_OK) {
         zsys_error ("log: record hub_seq=%" PRIu64 " does not decode in %s",
                     hub_seq, self->dir);
         return IH_E_CONFLICT;
@@ -404,9 +393,7 @@ ih_log_append (ih_log_t *self, const ih_event_t *event, const uint8_t *bytes,
         }
         last = ih_record_get_u64 (sval.mv_data);
         memcpy (last_hash, (uint8_t *) sval.mv_data + 8, IH_HASH_SIZE);
-    }
-    else
-    if (rc != MDB_NOTFOUND)
+    } else if (rc != MDB_NOTFOUND)
         return s_fail (self, "mdb_get sites", rc);
 
     if (event->seq <= last)
@@ -422,8 +409,8 @@ ih_log_append (ih_log_t *self, const ih_event_t *event, const uint8_t *bytes,
 
     uint8_t *record;
     size_t record_size;
-    ih_err_t err = ih_record_encode (received, bytes, size, &record,
-                                     &record_size);
+    ih_err_t err =
+        ih_record_encode (received, bytes, size, &record, &record_size);
     if (err != IH_OK)
         return err;
     uint64_t hub_seq = self->next;
@@ -587,14 +574,13 @@ ih_log_read (ih_log_t *self, uint64_t from, uint64_t max, ih_log_fn *fn,
     uint64_t count = 0;
     rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
     while (rc == 0) {
-        uint64_t hub_seq = key.mv_size == 8 ? ih_record_get_u64 (key.mv_data)
-                                            : 0;
+        uint64_t hub_seq =
+            key.mv_size == 8 ? ih_record_get_u64 (key.mv_data) : 0;
         uint64_t received;
         const uint8_t *event;
         size_t event_size;
         if (ih_record_decode (val.mv_data, val.mv_size, &received, &event,
-                              &event_size)
-            != IH_OK) {
+                              &event_size) != IH_OK) {
             received = 0;
             event = val.mv_data;
             event_size = val.mv_size;
@@ -628,8 +614,8 @@ s_count_fn (uint64_t hub_seq, uint64_t received, const uint8_t *bytes,
 {
     s_read_state_t *st = (s_read_state_t *) arg;
     ih_event_t event;
-    if (hub_seq <= st->last || received == 0
-        || ih_event_decode (bytes, size, &event) != IH_OK)
+    if (hub_seq <= st->last || received == 0 ||
+        ih_event_decode (bytes, size, &event) != IH_OK)
         st->ordered = false;
     st->last = hub_seq;
     st->count++;
@@ -687,8 +673,8 @@ s_test_append (ih_log_t *log, const uint8_t *bytes, size_t size,
     ih_event_t event;
     ih_err_t err = ih_event_decode (bytes, size, &event);
     assert (err == IH_OK);
-    return ih_log_append (log, &event, bytes, size, ih_event_now (),
-                          hub_seq_p, expected_p);
+    return ih_log_append (log, &event, bytes, size, ih_event_now (), hub_seq_p,
+                          expected_p);
 }
 
 static void
@@ -726,8 +712,8 @@ ih_log_test (bool verbose)
     uint8_t *ev[3];
     size_t ev_size[3];
     for (int i = 0; i < 3; i++) {
-        ev[i] = s_test_event (key, i + 1, i ? hash[i - 1] : NULL, "x",
-                              &ev_size[i]);
+        ev[i] =
+            s_test_event (key, i + 1, i ? hash[i - 1] : NULL, "x", &ev_size[i]);
         ih_event_hash (ev[i], ev_size[i], hash[i]);
     }
     size_t other_size;
@@ -736,15 +722,15 @@ ih_log_test (bool verbose)
     uint64_t hub_seq, expected;
     assert (ih_log_begin (log) == IH_OK);
     assert (ih_log_begin (log) == IH_E_BADARG);
-    assert (s_test_append (log, ev[0], ev_size[0], &hub_seq, &expected)
-            == IH_OK);
+    assert (s_test_append (log, ev[0], ev_size[0], &hub_seq, &expected) ==
+            IH_OK);
     assert (hub_seq == 1);
     //  Duplicate within the same batch
-    assert (s_test_append (log, ev[0], ev_size[0], &hub_seq, &expected)
-            == IH_E_DUPLICATE);
+    assert (s_test_append (log, ev[0], ev_size[0], &hub_seq, &expected) ==
+            IH_E_DUPLICATE);
     assert (hub_seq == 1);
-    assert (s_test_append (log, other, other_size, &hub_seq, &expected)
-            == IH_OK);
+    assert (s_test_append (log, other, other_size, &hub_seq, &expected) ==
+            IH_OK);
     assert (hub_seq == 2);
     //  Not visible before commit
     assert (ih_log_last (log) == 0);
@@ -753,40 +739,38 @@ ih_log_test (bool verbose)
 
     //  Duplicate after commit, conflict, gap, chain
     assert (ih_log_begin (log) == IH_OK);
-    assert (s_test_append (log, ev[0], ev_size[0], &hub_seq, &expected)
-            == IH_E_DUPLICATE);
+    assert (s_test_append (log, ev[0], ev_size[0], &hub_seq, &expected) ==
+            IH_E_DUPLICATE);
     assert (hub_seq == 1);
     size_t alt_size;
     uint8_t *alt = s_test_event (key, 1, NULL, "different", &alt_size);
-    assert (s_test_append (log, alt, alt_size, &hub_seq, &expected)
-            == IH_E_CONFLICT);
+    assert (s_test_append (log, alt, alt_size, &hub_seq, &expected) ==
+            IH_E_CONFLICT);
     free (alt);
-    assert (s_test_append (log, ev[2], ev_size[2], &hub_seq, &expected)
-            == IH_E_GAP);
+    assert (s_test_append (log, ev[2], ev_size[2], &hub_seq, &expected) ==
+            IH_E_GAP);
     assert (expected == 2);
     uint8_t bad_prev[IH_HASH_SIZE];
     memset (bad_prev, 0xab, sizeof (bad_prev));
     size_t broken_size;
     uint8_t *broken = s_test_event (key, 2, bad_prev, "x", &broken_size);
-    assert (s_test_append (log, broken, broken_size, &hub_seq, &expected)
-            == IH_E_CHAIN);
+    assert (s_test_append (log, broken, broken_size, &hub_seq, &expected) ==
+            IH_E_CHAIN);
     assert (expected == 2);
     free (broken);
     //  Seq 1 must have a zero prev hash
     size_t first_bad_size;
     ih_key_t *key3 = ih_key_new ("cy-inc-03");
-    uint8_t *first_bad = s_test_event (key3, 1, bad_prev, "x",
-                                       &first_bad_size);
+    uint8_t *first_bad = s_test_event (key3, 1, bad_prev, "x", &first_bad_size);
     assert (s_test_append (log, first_bad, first_bad_size, &hub_seq,
-                           &expected)
-            == IH_E_CHAIN);
+                           &expected) == IH_E_CHAIN);
     free (first_bad);
     ih_key_destroy (&key3);
-    assert (s_test_append (log, ev[1], ev_size[1], &hub_seq, &expected)
-            == IH_OK);
+    assert (s_test_append (log, ev[1], ev_size[1], &hub_seq, &expected) ==
+            IH_OK);
     assert (hub_seq == 3);
-    assert (s_test_append (log, ev[2], ev_size[2], &hub_seq, &expected)
-            == IH_OK);
+    assert (s_test_append (log, ev[2], ev_size[2], &hub_seq, &expected) ==
+            IH_OK);
     assert (hub_seq == 4);
     assert (ih_log_commit (log) == IH_OK);
 
@@ -794,8 +778,7 @@ ih_log_test (bool verbose)
     size_t ev4_size;
     uint8_t *ev4 = s_test_event (key, 4, hash[2], "x", &ev4_size);
     assert (ih_log_begin (log) == IH_OK);
-    assert (s_test_append (log, ev4, ev4_size, &hub_seq, &expected)
-            == IH_OK);
+    assert (s_test_append (log, ev4, ev4_size, &hub_seq, &expected) == IH_OK);
     assert (hub_seq == 5);
     ih_log_abort (log);
     assert (ih_log_last (log) == 4);
@@ -815,11 +798,10 @@ ih_log_test (bool verbose)
     ih_log_stats (log, &events, &bytes, &sites);
     assert (events == 4 && sites == 2 && bytes == bytes_before);
     assert (ih_log_begin (log) == IH_OK);
-    assert (s_test_append (log, ev[2], ev_size[2], &hub_seq, &expected)
-            == IH_E_DUPLICATE);
+    assert (s_test_append (log, ev[2], ev_size[2], &hub_seq, &expected) ==
+            IH_E_DUPLICATE);
     assert (hub_seq == 4);
-    assert (s_test_append (log, ev4, ev4_size, &hub_seq, &expected)
-            == IH_OK);
+    assert (s_test_append (log, ev4, ev4_size, &hub_seq, &expected) == IH_OK);
     assert (hub_seq == 5);
     assert (ih_log_commit (log) == IH_OK);
     //  A batch with no appends commits as a no-op
@@ -896,8 +878,7 @@ ih_log_test (bool verbose)
         else {
             //  Later appends of a doomed batch report the same error
             assert (s_test_append (log, ev[0], ev_size[0], &hub_seq,
-                                   &expected)
-                    == err);
+                                   &expected) == err);
             assert (ih_log_commit (log) == err);
         }
         if (err != IH_OK) {
@@ -932,8 +913,8 @@ ih_log_test (bool verbose)
     log = ih_log_new (small, false, 256 * 1024);
     assert (log);
     assert (ih_log_begin (log) == IH_OK);
-    assert (s_test_append (log, ev[0], ev_size[0], &hub_seq, &expected)
-            == IH_OK);
+    assert (s_test_append (log, ev[0], ev_size[0], &hub_seq, &expected) ==
+            IH_OK);
     assert (ih_log_commit (log) == IH_OK);
     assert (ih_log_begin (log) == IH_OK);
     memset (prev, 0, sizeof (prev));
@@ -948,14 +929,14 @@ ih_log_test (bool verbose)
         free (bytes);
     }
     assert (err == IH_E_FULL);
-    assert (s_test_append (log, ev[1], ev_size[1], &hub_seq, &expected)
-            == IH_E_FULL);
+    assert (s_test_append (log, ev[1], ev_size[1], &hub_seq, &expected) ==
+            IH_E_FULL);
     assert (ih_log_commit (log) == IH_E_FULL);
     assert (ih_log_last (log) == 1);
     //  The log still takes a small batch
     assert (ih_log_begin (log) == IH_OK);
-    assert (s_test_append (log, ev[1], ev_size[1], &hub_seq, &expected)
-            == IH_OK);
+    assert (s_test_append (log, ev[1], ev_size[1], &hub_seq, &expected) ==
+            IH_OK);
     assert (hub_seq == 2);
     assert (ih_log_commit (log) == IH_OK);
     ih_log_destroy (&log);

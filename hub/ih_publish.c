@@ -11,10 +11,10 @@
 #include "ih_wire.h"
 
 struct _ih_publish_t {
-    zsock_t *sock;   //  PUB, bound
-    char *endpoint;  //  the endpoint actually bound (ZMQ_LAST_ENDPOINT)
-    int port;        //  TCP port, or 0
-    uint64_t count;  //  messages sent
+    zsock_t *sock;  //  PUB, bound
+    char *endpoint; //  the endpoint actually bound (ZMQ_LAST_ENDPOINT)
+    int port;       //  TCP port, or 0
+    uint64_t count; //  messages sent
 };
 
 ih_publish_t *
@@ -123,8 +123,8 @@ ih_publish_test (bool verbose)
     ih_publish_t *publish = ih_publish_new ("tcp://127.0.0.1:*");
     assert (publish);
     assert (ih_publish_port (publish) > 0);
-    assert (strncmp (ih_publish_endpoint (publish), "tcp://127.0.0.1:", 16)
-            == 0);
+    assert (strncmp (ih_publish_endpoint (publish), "tcp://127.0.0.1:", 16) ==
+            0);
     if (verbose)
         printf ("   bound %s\n", ih_publish_endpoint (publish));
 
@@ -164,8 +164,8 @@ ih_publish_test (bool verbose)
         }
     }
     assert (joined);
-    ih_publish_send (publish, "laoshan", "lh-inc-01", "enterprise.admitted",
-                     42, 1234, bytes, size);
+    ih_publish_send (publish, "laoshan", "lh-inc-01", "enterprise.admitted", 42,
+                     1234, bytes, size);
     bool got = false;
     while (!got && zclock_mono () < deadline) {
         if (zpoller_wait (poller, 100) != sub)

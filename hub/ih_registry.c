@@ -23,8 +23,8 @@
 #define IH_REGISTRY_VERSION 1
 
 struct _ih_registry_t {
-    char *path;         //  the file, for reloads and log lines
-    zhashx_t *sites;    //  id -> ih_site_t (owned)
+    char *path;      //  the file, for reloads and log lines
+    zhashx_t *sites; //  id -> ih_site_t (owned)
     //  Signature of the file last looked at, loaded or not
     bool stat_known;
     struct timespec mtime;
@@ -32,8 +32,8 @@ struct _ih_registry_t {
     ino_t ino;
 };
 
-static const char *s_kinds[] = {"bureau",  "district", "incubator",
-                                "offshore", "remote",  "auditor"};
+static const char *s_kinds[] = {"bureau",   "district", "incubator",
+                                "offshore", "remote",   "auditor"};
 
 bool
 ih_registry_kind_valid (const char *kind)
@@ -83,12 +83,12 @@ s_site_parse (json_t *obj, ih_site_t *site, char *why, size_t why_size)
         return -1;
     }
     if (!ih_event_name_valid (values[2])) {
-        snprintf (why, why_size, "site %s: invalid district '%.80s'",
-                  values[0], values[2]);
+        snprintf (why, why_size, "site %s: invalid district '%.80s'", values[0],
+                  values[2]);
         return -1;
     }
-    if (strlen (values[3]) != 2 * IH_KEY_PUBLIC_SIZE
-        || ih_key_from_hex (values[3], site->key) != IH_OK) {
+    if (strlen (values[3]) != 2 * IH_KEY_PUBLIC_SIZE ||
+        ih_key_from_hex (values[3], site->key) != IH_OK) {
         snprintf (why, why_size, "site %s: key is not 64 hex digits",
                   values[0]);
         return -1;
@@ -108,10 +108,9 @@ s_table_parse (json_t *root, char *why, size_t why_size)
         return NULL;
     }
     json_t *version = json_object_get (root, "version");
-    if (!json_is_integer (version)
-        || json_integer_value (version) != IH_REGISTRY_VERSION) {
-        snprintf (why, why_size, "'version' must be %d",
-                  IH_REGISTRY_VERSION);
+    if (!json_is_integer (version) ||
+        json_integer_value (version) != IH_REGISTRY_VERSION) {
+        snprintf (why, why_size, "'version' must be %d", IH_REGISTRY_VERSION);
         return NULL;
     }
     json_t *sites = json_object_get (root, "sites");
@@ -263,9 +262,9 @@ ih_registry_refresh (ih_registry_t *self)
         self->stat_known = false;
         return false;
     }
-    if (self->stat_known && st.st_ino == self->ino && st.st_size == self->size
-        && st.st_mtim.tv_sec == self->mtime.tv_sec
-        && st.st_mtim.tv_nsec == self->mtime.tv_nsec)
+    if (self->stat_known && st.st_ino == self->ino &&
+        st.st_size == self->size && st.st_mtim.tv_sec == self->mtime.tv_sec &&
+        st.st_mtim.tv_nsec == self->mtime.tv_nsec)
         return false;
 
     zhashx_t *table = NULL;
@@ -312,8 +311,8 @@ s_write_atomic (const char *path, json_t *root)
         unlink (tmp);
         goto cleanup;
     }
-    if (json_dumpf (root, file, JSON_INDENT (2) | JSON_PRESERVE_ORDER)
-        || fputc ('\n', file) == EOF || fflush (file) || fsync (fd)) {
+    if (json_dumpf (root, file, JSON_INDENT (2) | JSON_PRESERVE_ORDER) ||
+        fputc ('\n', file) == EOF || fflush (file) || fsync (fd)) {
         zsys_error ("registry: cannot write %s: %s", tmp, strerror (errno));
         fclose (file);
         unlink (tmp);
@@ -336,8 +335,7 @@ s_write_atomic (const char *path, json_t *root)
     char *slash = strrchr (dir, '/');
     if (slash == dir)
         slash[1] = 0;
-    else
-    if (slash)
+    else if (slash)
         *slash = 0;
     else
         strcpy (dir, ".");
@@ -392,11 +390,9 @@ ih_registry_add (const char *path, const ih_site_t *site)
             json_decref (root);
             return IH_E_CONFIG;
         }
-    }
-    else
-    if (errno == ENOENT)
-        root = json_pack ("{s:i, s:[]}", "version", IH_REGISTRY_VERSION,
-                          "sites");
+    } else if (errno == ENOENT)
+        root =
+            json_pack ("{s:i, s:[]}", "version", IH_REGISTRY_VERSION, "sites");
     else {
         zsys_error ("registry: cannot read %s: %s", path, strerror (errno));
         return IH_E_IO;
@@ -404,9 +400,9 @@ ih_registry_add (const char *path, const ih_site_t *site)
     assert (root);
     char hex[IH_KEY_HEX_SIZE];
     ih_key_to_hex (site->key, hex);
-    json_t *obj = json_pack ("{s:s, s:s, s:s, s:s}", "id", site->id, "kind",
-                             site->kind, "district", site->district, "key",
-                             hex);
+    json_t *obj =
+        json_pack ("{s:s, s:s, s:s, s:s}", "id", site->id, "kind", site->kind,
+                   "district", site->district, "key", hex);
     assert (obj);
     json_array_append_new (json_object_get (root, "sites"), obj);
     ih_err_t err = s_write_atomic (path, root);
@@ -417,7 +413,7 @@ ih_registry_add (const char *path, const ih_site_t *site)
 //  --------------------------------------------------------------------------
 //  Selftest
 
-#define IH_REGISTRY_TEST_HEX                                                  \
+#define IH_REGISTRY_TEST_HEX                                                   \
     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 static void
@@ -486,8 +482,7 @@ ih_registry_test (bool verbose)
     assert (found);
     assert (streq (found->district, "laoshan"));
     assert (streq (found->kind, "incubator"));
-    assert (memcmp (found->key, ih_key_public (key), IH_KEY_PUBLIC_SIZE)
-            == 0);
+    assert (memcmp (found->key, ih_key_public (key), IH_KEY_PUBLIC_SIZE) == 0);
     assert (ih_registry_lookup (registry, "nobody") == NULL);
     assert (ih_registry_lookup (registry, NULL) == NULL);
     //  Unchanged file: no reload

@@ -27,7 +27,7 @@ typedef struct {
     const char *flag;     //  long command-line flag
     const char *fallback; //  default value
     s_kind_t kind;
-    uint64_t min, max;    //  bounds for numbers
+    uint64_t min, max; //  bounds for numbers
     const char *help;
 } s_option_t;
 
@@ -80,8 +80,8 @@ s_validate (const s_option_t *option, const char *value, uint64_t *number_p,
         char *end;
         errno = 0;
         unsigned long long number = strtoull (value, &end, 10);
-        if (!isdigit ((unsigned char) *value) || errno || *end
-            || number < option->min || number > option->max) {
+        if (!isdigit ((unsigned char) *value) || errno || *end ||
+            number < option->min || number > option->max) {
             snprintf (why, why_size,
                       "'%s' is not a number in %" PRIu64 "..%" PRIu64, value,
                       option->min, option->max);
@@ -102,7 +102,19 @@ s_read_config (const char *file, char **values)
                  strerror (errno));
         return -1;
     }
+    //  zconfig reports parse errors with zclock_log, which writes to
+    //  stdout; stdout is reserved for the ready line, so point it at
+    //  stderr for the duration of the parse
+    fflush (stdout);
+    int saved = dup (STDOUT_FILENO);
+    if (saved >= 0)
+        dup2 (STDERR_FILENO, STDOUT_FILENO);
     zconfig_t *root = zconfig_load (file);
+    fflush (stdout);
+    if (saved >= 0) {
+        dup2 (saved, STDOUT_FILENO);
+        close (saved);
+    }
     if (!root) {
         fprintf (stderr, "incuhubd: %s: not a valid ZPL file\n", file);
         return -1;
@@ -138,10 +150,8 @@ s_read_config (const char *file, char **values)
             const char *value = zconfig_value (item);
             uint64_t number;
             char why[200];
-            if (s_validate (&s_options[i], value, &number, why,
-                            sizeof (why))) {
-                fprintf (stderr, "incuhubd: %s: hub/%s: %s\n", file, name,
-                         why);
+            if (s_validate (&s_options[i], value, &number, why, sizeof (why))) {
+                fprintf (stderr, "incuhubd: %s: hub/%s: %s\n", file, name, why);
                 rc = -1;
                 break;
             }
@@ -166,39 +176,63 @@ main (int argc, char *argv[])
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
+    //  Logs go to stderr (also zconfig's parse errors): stdout carries
+    //  only the ready line
+    zsys_init (); //  first: it would reset the log stream
+    zsys_set_logident ("incuhubd");
+    zsys_set_logstream (stderr);
+
     //  Flags are collected first and applied after the file
     const char *flags[S_OPTIONS] = {NULL};
     const char *config_file = NULL;
     bool verbose = false;
     int opt;
     opterr = 0;
-    while ((opt = getopt_long (argc, argv, ":c:vh", long_options, NULL))
-           != -1) {
+    while ((opt = getopt_long (argc, argv, ":c:vh", long_options, NULL)) !=
+           -1) {
         switch (opt) {
-        case 'c': config_file = optarg; break;
-        case 'v': verbose = true; break;
-        case 'h': s_usage (stdout); return 0;
-        case 'd' + 256: flags[S_DATA] = optarg; break;
-        case 'r' + 256: flags[S_REGISTRY] = optarg; break;
-        case 'i' + 256: flags[S_INGEST] = optarg; break;
-        case 'p' + 256: flags[S_PUB] = optarg; break;
-        case 'm' + 256: flags[S_MAP_SIZE] = optarg; break;
-        case 'b' + 256: flags[S_BATCH] = optarg; break;
+        case 'c':
+            config_file = optarg;
+            break;
+        case 'v':
+            verbose = true;
+            break;
+        case 'h':
+            s_usage (stdout);
+            return 0;
+        case 'd' + 256:
+            flags[S_DATA] = optarg;
+            break;
+        case 'r' + 256:
+            flags[S_REGISTRY] = optarg;
+            break;
+        case 'i' + 256:
+            flags[S_INGEST] = optarg;
+            break;
+        case 'p' + 256:
+            flags[S_PUB] = optarg;
+            break;
+        case 'm' + 256:
+            flags[S_MAP_SIZE] = optarg;
+            break;
+        case 'b' + 256:
+            flags[S_BATCH] = optarg;
+            break;
         case ':':
             fprintf (stderr, "incuhubd: %s needs an argument\n",
                      argv[optind - 1]);
-            s_usage (stderr);
+            fprintf (stderr, "try 'incuhubd --help'\n");
             return S_EXIT_USAGE;
         default:
             fprintf (stderr, "incuhubd: unknown option '%s'\n",
                      argv[optind - 1]);
-            s_usage (stderr);
+            fprintf (stderr, "try 'incuhubd --help'\n");
             return S_EXIT_USAGE;
         }
     }
     if (optind < argc) {
         fprintf (stderr, "incuhubd: unexpected argument '%s'\n", argv[optind]);
-        s_usage (stderr);
+        fprintf (stderr, "try 'incuhubd --help'\n");
         return S_EXIT_USAGE;
     }
 
@@ -228,11 +262,6 @@ main (int argc, char *argv[])
         }
     }
 
-    //  Logs go to stderr: stdout carries only the ready line
-    zsys_init ();
-    zsys_set_logident ("incuhubd");
-    zsys_set_logstream (stderr);
-
     ingest = zactor_new (ih_ingest_actor, NULL);
     assert (ingest);
     if (verbose)
@@ -254,12 +283,18 @@ main (int argc, char *argv[])
     //  unread for zactor_destroy to collect.
     zpoller_t *poller = zpoller_new (ingest, NULL);
     assert (poller);
-    void *which = zpoller_wait (poller, -1);
+    //  The flag is checked once a second as well, because a signal that
+    //  lands just before zpoller_wait would otherwise go unnoticed
+    void *which = NULL;
+    while (!zsys_interrupted) {
+        which = zpoller_wait (poller, 1000);
+        if (which == ingest || zpoller_terminated (poller))
+            break;
+    }
     if (which == ingest && !zsys_interrupted) {
         zsys_error ("ingest actor stopped unexpectedly");
         status = S_EXIT_RUNTIME;
-    }
-    else
+    } else
         zsys_notice ("shutting down");
     zpoller_destroy (&poller);
 

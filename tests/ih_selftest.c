@@ -14,6 +14,8 @@
 #include "ih_json.h"
 #include "ih_log.h"
 #include "ih_registry.h"
+#include "ih_publish.h"
+#include "ih_ingest.h"
 #include "ih_outbox.h"
 #include "ih_agent.h"
 
@@ -21,11 +23,12 @@ static const struct {
     const char *name;
     void (*test) (bool verbose);
 } s_tests[] = {
-    {"err", ih_err_test},       {"key", ih_key_test},
-    {"event", ih_event_test},   {"wire", ih_wire_test},
-    {"record", ih_record_test}, {"json", ih_json_test},
-    {"log", ih_log_test},       {"registry", ih_registry_test},
-    {"outbox", ih_outbox_test}, {"agent", ih_agent_test},
+    {"err", ih_err_test},         {"key", ih_key_test},
+    {"event", ih_event_test},     {"wire", ih_wire_test},
+    {"record", ih_record_test},   {"json", ih_json_test},
+    {"log", ih_log_test},         {"registry", ih_registry_test},
+    {"publish", ih_publish_test}, {"ingest", ih_ingest_test},
+    {"outbox", ih_outbox_test},   {"agent", ih_agent_test},
 };
 
 int

@@ -177,8 +177,8 @@ s_reap (ih_proc_t *self)
     int status;
     if (waitpid (self->pid, &status, WNOHANG) == self->pid) {
         self->reaped = true;
-        self->status = WIFEXITED (status) ? WEXITSTATUS (status)
-                                          : 128 + WTERMSIG (status);
+        self->status =
+            WIFEXITED (status) ? WEXITSTATUS (status) : 128 + WTERMSIG (status);
     }
     return self->reaped;
 }
@@ -210,8 +210,8 @@ ih_proc_wait_line (ih_proc_t *self, const char *prefix, int timeout_ms)
         if (file) {
             char line[4096];
             while (fgets (line, sizeof line, file))
-                if (strncmp (line, prefix, strlen (prefix)) == 0
-                    && strchr (line, '\n')) {
+                if (strncmp (line, prefix, strlen (prefix)) == 0 &&
+                    strchr (line, '\n')) {
                     fclose (file);
                     *strchr (line, '\n') = 0;
                     return strdup (line);
@@ -379,8 +379,8 @@ ih_tk_hub_start (const char *dir, const char *data, const char *registry,
                  const char *ingest, const char *pub, char *ingest_out,
                  char *pub_out)
 {
-    const char *args[] = {"--data", data,  "--registry", registry, "--ingest",
-                          ingest,   "--pub", pub,        NULL};
+    const char *args[] = {"--data", data,    "--registry", registry, "--ingest",
+                          ingest,   "--pub", pub,          NULL};
     ih_proc_t *hub = ih_proc_start (dir, "incuhubd", args);
     char *line = ih_proc_wait_line (hub, "incuhubd: ready", 20000);
     IH_CHECK (line, "incuhubd did not become ready (see %s)",
@@ -426,8 +426,9 @@ s_check_one (uint64_t hub_seq, uint64_t received, const uint8_t *bytes,
 {
     s_check_t *check = (s_check_t *) arg;
     IH_CHECK (received != 0, "record %" PRIu64 " does not decode", hub_seq);
-    IH_CHECK (hub_seq == check->last_hub_seq + 1, "hub_seq %" PRIu64
-              " follows %" PRIu64, hub_seq, check->last_hub_seq);
+    IH_CHECK (hub_seq == check->last_hub_seq + 1,
+              "hub_seq %" PRIu64 " follows %" PRIu64, hub_seq,
+              check->last_hub_seq);
     check->last_hub_seq = hub_seq;
     ih_event_t event;
     IH_CHECK (ih_event_decode (bytes, size, &event) == IH_OK,

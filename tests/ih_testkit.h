@@ -76,8 +76,7 @@ void ih_proc_destroy (ih_proc_t **self_p);
 //  its exit status (or -1 at the deadline), its stdout in *out_p and its
 //  stderr in *err_p (caller frees) where those are not NULL.
 int ih_tk_run (const char *log_dir, const char *name, const char *const *args,
-               const char *input, char **out_p, char **err_p,
-               int timeout_ms);
+               const char *input, char **out_p, char **err_p, int timeout_ms);
 
 //  Milliseconds on a monotonic clock.
 int64_t ih_tk_now (void);
@@ -88,14 +87,13 @@ typedef struct {
     ih_key_t *key;
     char site[IH_NAME_MAX + 1];
     char district[IH_NAME_MAX + 1];
-    uint64_t seq;                //  last signed
-    uint8_t prev[IH_HASH_SIZE];  //  hash of the last signed event
+    uint64_t seq;               //  last signed
+    uint8_t prev[IH_HASH_SIZE]; //  hash of the last signed event
 } ih_tk_site_t;
 
 //  Generates a key for site, saves it in dir, adds the site to registry.
-void ih_tk_site_init (ih_tk_site_t *self, const char *dir,
-                      const char *registry, const char *site,
-                      const char *kind, const char *district);
+void ih_tk_site_init (ih_tk_site_t *self, const char *dir, const char *registry,
+                      const char *site, const char *kind, const char *district);
 void ih_tk_site_fini (ih_tk_site_t *self);
 //  Signs the next event of this site (seq + 1, chained) with a JSON payload
 //  text; returns malloc'ed bytes.

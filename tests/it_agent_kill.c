@@ -20,9 +20,9 @@ static ih_proc_t *
 s_agent_start (const char *dir, const char *key, const char *ingest,
                const char *outbox, const char *listen)
 {
-    const char *args[] = {"--site", "pingdu-inc-03", "--key",    key,
-                          "--hub",  ingest,          "--outbox", outbox,
-                          "--listen", listen,        NULL};
+    const char *args[] = {"--site",   "pingdu-inc-03", "--key",    key,
+                          "--hub",    ingest,          "--outbox", outbox,
+                          "--listen", listen,          NULL};
     ih_proc_t *agent = ih_proc_start (dir, "incuhub-agent", args);
     char *line = ih_proc_wait_line (agent, "incuhub-agent: ready", 20000);
     IH_CHECK (line, "agent not ready (see %s)", ih_proc_stderr (agent));
@@ -34,8 +34,7 @@ static zmsg_t *
 s_publish_msg (uint64_t n)
 {
     char json[128];
-    snprintf (json, sizeof json, "{\"n\":%" PRIu64 ",\"participants\":12}",
-              n);
+    snprintf (json, sizeof json, "{\"n\":%" PRIu64 ",\"participants\":12}", n);
     json_t *object = json_loads (json, 0, NULL);
     uint8_t *data;
     size_t size;
@@ -52,8 +51,8 @@ typedef struct {
 } s_scan_t;
 
 static int
-s_scan (uint64_t hub_seq, uint64_t received, const uint8_t *bytes,
-        size_t size, void *arg)
+s_scan (uint64_t hub_seq, uint64_t received, const uint8_t *bytes, size_t size,
+        void *arg)
 {
     (void) hub_seq;
     (void) received;
@@ -61,8 +60,8 @@ s_scan (uint64_t hub_seq, uint64_t received, const uint8_t *bytes,
     ih_event_t event;
     IH_CHECK (ih_event_decode (bytes, size, &event) == IH_OK, "decode");
     json_t *data;
-    IH_CHECK (ih_json_from_msgpack (event.data, event.data_size, &data)
-                  == IH_OK,
+    IH_CHECK (ih_json_from_msgpack (event.data, event.data_size, &data) ==
+                  IH_OK,
               "data");
     uint64_t n = (uint64_t) json_integer_value (json_object_get (data, "n"));
     json_decref (data);
@@ -83,8 +82,8 @@ main (void)
 {
     srandom ((unsigned) (getpid () ^ time (NULL)));
     const char *dir = ih_tk_tempdir ();
-    char data[512], registry[512], ingest[256], pub[256], key[512],
-        outbox[512], listen[256];
+    char data[512], registry[512], ingest[256], pub[256], key[512], outbox[512],
+        listen[256];
     snprintf (data, sizeof data, "%s/data", dir);
     snprintf (registry, sizeof registry, "%s/registry.json", dir);
     snprintf (ingest, sizeof ingest, "ipc://%s/ingest.sock", dir);
@@ -118,8 +117,8 @@ main (void)
             zmsg_t *reply = zmsg_recv (dealer);
             IH_CHECK (reply, "no CONFIRM from the agent");
             ih_wire_t wire;
-            IH_CHECK (ih_wire_decode (reply, &wire) == IH_OK
-                          && wire.kind == IH_WIRE_CONFIRM,
+            IH_CHECK (ih_wire_decode (reply, &wire) == IH_OK &&
+                          wire.kind == IH_WIRE_CONFIRM,
                       "expected CONFIRM");
             IH_CHECK (wire.seq > max_seq && wire.seq <= S_TOTAL * 2,
                       "seq %" PRIu64 " confirmed after %" PRIu64
@@ -165,8 +164,8 @@ main (void)
     IH_CHECK (ih_log_read (log, 1, 0, s_scan, &scan) == IH_OK, "read");
     ih_log_destroy (&log);
     IH_CHECK (scan.checked == S_TOTAL,
-              "%" PRIu64 " of %d confirmed events are in the log",
-              scan.checked, S_TOTAL);
+              "%" PRIu64 " of %d confirmed events are in the log", scan.checked,
+              S_TOTAL);
     printf ("it_agent_kill: OK (killed after %" PRIu64 " confirms; log has "
             "%" PRIu64 " events, %" PRIu64 " confirmed)\n",
             kill_at, scan.last_seq, confirmed);

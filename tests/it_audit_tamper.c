@@ -55,9 +55,8 @@ main (void)
         zmsg_send (&msg, dealer);
         zmsg_t *reply = zmsg_recv (dealer);
         ih_wire_t wire;
-        IH_CHECK (reply && ih_wire_decode (reply, &wire) == IH_OK
-                      && wire.kind == IH_WIRE_ACK
-                      && wire.hub_seq == (uint64_t) n,
+        IH_CHECK (reply && ih_wire_decode (reply, &wire) == IH_OK &&
+                      wire.kind == IH_WIRE_ACK && wire.hub_seq == (uint64_t) n,
                   "event %d not acked as hub_seq %d", n, n);
         zmsg_destroy (&reply);
     }
@@ -65,8 +64,8 @@ main (void)
     ih_proc_signal (hub, SIGTERM);
     IH_CHECK (ih_proc_wait_exit (hub, 10000) == 0, "hub did not stop");
 
-    const char *audit[] = {"audit", "--data", data, "--registry", registry,
-                           NULL};
+    const char *audit[] = {"audit",      "--data", data,
+                           "--registry", registry, NULL};
     IH_CHECK (ih_tk_run (dir, "incuhub", audit, NULL, NULL, NULL, 30000) == 0,
               "audit of the untouched log failed");
 
@@ -101,10 +100,11 @@ main (void)
     fclose (file);
     free (image);
 
-    const char *audit_copy[] = {"audit", "--data", copy, "--registry",
-                                registry, NULL};
+    const char *audit_copy[] = {"audit",      "--data", copy,
+                                "--registry", registry, NULL};
     char *err = NULL;
-    int status = ih_tk_run (dir, "incuhub", audit_copy, NULL, NULL, &err, 30000);
+    int status =
+        ih_tk_run (dir, "incuhub", audit_copy, NULL, NULL, &err, 30000);
     IH_CHECK (status == 3, "audit of the tampered copy exited %d", status);
     char pattern[64];
     snprintf (pattern, sizeof pattern, "hub_seq=%d:", S_VICTIM);

@@ -78,14 +78,13 @@ main (void)
     ih_tk_site_init (&good, dir, registry, "chengyang-inc-01", "incubator",
                      "chengyang");
     //  Same site id, a key the registry does not know.
-    ih_tk_site_init (&forger, forger_dir, NULL, "chengyang-inc-01",
-                     "incubator", "chengyang");
+    ih_tk_site_init (&forger, forger_dir, NULL, "chengyang-inc-01", "incubator",
+                     "chengyang");
     //  A site that is not registered at all.
     ih_tk_site_init (&stranger, dir, NULL, "nowhere-inc-99", "incubator",
                      "nowhere");
-    ih_proc_t *hub =
-        ih_tk_hub_start (dir, data, registry, "tcp://127.0.0.1:*",
-                         "tcp://127.0.0.1:*", ingest, pub);
+    ih_proc_t *hub = ih_tk_hub_start (dir, data, registry, "tcp://127.0.0.1:*",
+                                      "tcp://127.0.0.1:*", ingest, pub);
     s_dealer = zsock_new_dealer (ingest);
     zsock_set_rcvtimeo (s_dealer, 5000);
 
@@ -113,7 +112,11 @@ main (void)
     zmsg_addmem (msg, junk, 79);
     s_expect_nak (msg, IH_E_MALFORMED, "invalid msgpack");
     //  Valid msgpack of the wrong shape: a map instead of the array.
-    memcpy (junk + 64, "\x81\xa1" "a" "\x01", 4);
+    memcpy (junk + 64,
+            "\x81\xa1"
+            "a"
+            "\x01",
+            4);
     msg = zmsg_new ();
     zmsg_addstr (msg, "EVENT");
     zmsg_addmem (msg, junk, 68);
@@ -137,9 +140,9 @@ main (void)
     s_expect_nak (ih_wire_event (bytes, size), IH_E_UNKNOWN_SITE, "stranger");
     free (bytes);
     ih_tk_site_t before = good; //  chain state before seq 1 (shares the key)
-    bytes = ih_tk_site_sign (&good, "enterprise.admitted",
-                             "{\"enterprise\":\"ent-1\",\"amount\":1000}",
-                             &size);
+    bytes =
+        ih_tk_site_sign (&good, "enterprise.admitted",
+                         "{\"enterprise\":\"ent-1\",\"amount\":1000}", &size);
     uint8_t *changed = (uint8_t *) malloc (size);
     memcpy (changed, bytes, size);
     changed[size - 2] ^= 0x01; //  a byte of the payload
@@ -174,8 +177,8 @@ main (void)
     zmsg_t *reply = zmsg_recv (s_dealer);
     ih_wire_t wire;
     IH_CHECK (reply && ih_wire_decode (reply, &wire) == IH_OK, "gap reply");
-    IH_CHECK (wire.kind == IH_WIRE_NAK && wire.code == IH_E_GAP,
-              "gap: got %s", ih_err_name (wire.code));
+    IH_CHECK (wire.kind == IH_WIRE_NAK && wire.code == IH_E_GAP, "gap: got %s",
+              ih_err_name (wire.code));
     IH_CHECK (wire.expected == 2, "gap: expected %" PRIu64, wire.expected);
     IH_CHECK (wire.seq == 3 && streq (wire.site, good.site),
               "gap NAK names site/seq wrongly");

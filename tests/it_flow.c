@@ -27,7 +27,7 @@ s_agent_start (const char *dir, int i, const char *hub, char *listen)
     snprintf (key, sizeof key, "%s/%s.key", dir, s_site[i]);
     snprintf (outbox, sizeof outbox, "%s/outbox-%s", dir, s_site[i]);
     snprintf (bind, sizeof bind, "ipc://%s/agent-%d.sock", dir, i);
-    const char *args[] = {"--site",   s_site[i], "--key",    key, "--hub", hub,
+    const char *args[] = {"--site",   s_site[i], "--key",    key,  "--hub", hub,
                           "--outbox", outbox,    "--listen", bind, NULL};
     ih_proc_t *agent = ih_proc_start (dir, "incuhub-agent", args);
     char *line = ih_proc_wait_line (agent, "incuhub-agent: ready", 20000);
@@ -64,9 +64,8 @@ main (void)
     for (int i = 0; i < S_SITES; i++)
         ih_tk_site_init (&sites[i], dir, registry, s_site[i], s_kind[i],
                          s_district[i]);
-    ih_proc_t *hub =
-        ih_tk_hub_start (dir, data, registry, "tcp://127.0.0.1:*",
-                         "tcp://127.0.0.1:*", ingest, pub);
+    ih_proc_t *hub = ih_tk_hub_start (dir, data, registry, "tcp://127.0.0.1:*",
+                                      "tcp://127.0.0.1:*", ingest, pub);
     ih_proc_t *agents[S_SITES];
     char listen[S_SITES][256];
     for (int i = 0; i < S_SITES; i++)
@@ -83,10 +82,10 @@ main (void)
     zmsg_t *first = NULL;
     int64_t deadline = ih_tk_now () + 20000;
     while (!first && ih_tk_now () < deadline) {
-        const char *args[] = {"publish", "--agent", listen[0],
-                              "--type",  "test.warmup",
-                              "--data", "{}", NULL};
-        IH_CHECK (ih_tk_run (dir, "incuhub", args, NULL, NULL, NULL, 10000) == 0,
+        const char *args[] = {"publish",     "--agent", listen[0], "--type",
+                              "test.warmup", "--data",  "{}",      NULL};
+        IH_CHECK (ih_tk_run (dir, "incuhub", args, NULL, NULL, NULL, 10000) ==
+                      0,
                   "warm-up publish failed");
         warmups++;
         first = zmsg_recv (sub);
@@ -129,15 +128,15 @@ main (void)
         ih_wire_t wire;
         IH_CHECK (ih_wire_decode_pub (msg, &wire) == IH_OK, "bad PUB message");
         ih_event_t event;
-        IH_CHECK (ih_event_decode (wire.event, wire.event_size, &event)
-                      == IH_OK,
+        IH_CHECK (ih_event_decode (wire.event, wire.event_size, &event) ==
+                      IH_OK,
                   "bad event on PUB");
         for (int i = 0; i < S_SITES; i++)
-            if (streq (event.site, s_site[i])
-                && streq (event.type, "enterprise.admitted")) {
+            if (streq (event.site, s_site[i]) &&
+                streq (event.type, "enterprise.admitted")) {
                 IH_CHECK (event.seq > last_seq[i],
-                          "site %s: seq %" PRIu64 " after %" PRIu64,
-                          s_site[i], event.seq, last_seq[i]);
+                          "site %s: seq %" PRIu64 " after %" PRIu64, s_site[i],
+                          event.seq, last_seq[i]);
                 last_seq[i] = event.seq;
                 received[i]++;
                 total++;
@@ -185,14 +184,14 @@ main (void)
 
     //  The hub's own STATUS agrees.
     json_t *status = s_status (ingest);
-    IH_CHECK (json_integer_value (json_object_get (status, "events"))
-                  == (json_int_t) events,
+    IH_CHECK (json_integer_value (json_object_get (status, "events")) ==
+                  (json_int_t) events,
               "hub STATUS events disagrees with the log");
     json_decref (status);
 
     //  The audit passes.
-    const char *audit[] = {"audit", "--data", data, "--registry", registry,
-                           NULL};
+    const char *audit[] = {"audit",      "--data", data,
+                           "--registry", registry, NULL};
     char *out = NULL;
     IH_CHECK (ih_tk_run (dir, "incuhub", audit, NULL, &out, NULL, 60000) == 0,
               "audit failed: %s", out);

@@ -60,8 +60,8 @@ main (void)
     for (int n = 1; n <= S_DIRECT; n++) {
         char json[128];
         snprintf (json, sizeof json, "{\"enterprise\":\"ent-%d\"}", n);
-        events[n] = ih_tk_site_sign (&direct, "enterprise.admitted", json,
-                                     &sizes[n]);
+        events[n] =
+            ih_tk_site_sign (&direct, "enterprise.admitted", json, &sizes[n]);
     }
 
     //  Phase 1: stream, kill at a random number of ACKs.
@@ -80,8 +80,8 @@ main (void)
         zmsg_t *reply = zmsg_recv (dealer);
         IH_CHECK (reply, "no ACK after %" PRIu64 " acks", acked);
         ih_wire_t wire;
-        IH_CHECK (ih_wire_decode (reply, &wire) == IH_OK
-                      && wire.kind == IH_WIRE_ACK,
+        IH_CHECK (ih_wire_decode (reply, &wire) == IH_OK &&
+                      wire.kind == IH_WIRE_ACK,
                   "expected ACK");
         IH_CHECK (wire.seq == acked + 1, "ACK for %" PRIu64 " after %" PRIu64,
                   wire.seq, acked);
@@ -120,12 +120,12 @@ main (void)
         snprintf (outbox, sizeof outbox, "%s/outbox-%d", dir, i);
         snprintf (listen[i], sizeof listen[i], "ipc://%s/agent-%d.sock", dir,
                   i);
-        const char *args[] = {"--site",   names[i], "--key",    key,
-                              "--hub",    ingest,   "--outbox", outbox,
+        const char *args[] = {"--site",   names[i],  "--key",    key,
+                              "--hub",    ingest,    "--outbox", outbox,
                               "--listen", listen[i], NULL};
         agents[i] = ih_proc_start (dir, "incuhub-agent", args);
-        char *line = ih_proc_wait_line (agents[i], "incuhub-agent: ready",
-                                        20000);
+        char *line =
+            ih_proc_wait_line (agents[i], "incuhub-agent: ready", 20000);
         IH_CHECK (line, "agent %d not ready", i);
         free (line);
     }
@@ -171,8 +171,8 @@ main (void)
         zmsg_t *reply = zmsg_recv (dealer);
         IH_CHECK (reply, "no reply to resend %" PRIu64, next_ack);
         ih_wire_t wire;
-        IH_CHECK (ih_wire_decode (reply, &wire) == IH_OK
-                      && wire.kind == IH_WIRE_ACK,
+        IH_CHECK (ih_wire_decode (reply, &wire) == IH_OK &&
+                      wire.kind == IH_WIRE_ACK,
                   "expected ACK for resend, got kind %d code %s", wire.kind,
                   ih_err_name (wire.code));
         IH_CHECK (wire.seq == next_ack, "ACK %" PRIu64 " expected %" PRIu64,
@@ -208,8 +208,8 @@ main (void)
         IH_CHECK (last && *last == S_EVENTS, "site %s incomplete", names[i]);
     }
     zhashx_destroy (&counts);
-    const char *audit[] = {"audit", "--data", data, "--registry", registry,
-                           NULL};
+    const char *audit[] = {"audit",      "--data", data,
+                           "--registry", registry, NULL};
     IH_CHECK (ih_tk_run (dir, "incuhub", audit, NULL, NULL, NULL, 60000) == 0,
               "audit failed after the crashes");
 

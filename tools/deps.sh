@@ -3,7 +3,8 @@
 # are missing. Run as root (or it will use sudo when available).
 set -euo pipefail
 packages=(build-essential cmake pkg-config libczmq-dev libzmq3-dev
-          libsodium-dev liblmdb-dev libmsgpack-dev libjansson-dev)
+          libsodium-dev liblmdb-dev libmsgpack-dev libjansson-dev
+          clang-format)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
