@@ -73,7 +73,8 @@ typedef struct {
     bool batch_open;       //  ih_log_begin done for this batch
     ih_err_t batch_failed; //  storage error that dooms the batch
     s_limit_t limits[IH_E_ERR_MAX + 1];
-    int64_t started; //  zclock_mono at START
+    int64_t started;  //  zclock_mono at START
+    uint64_t commits; //  batches committed: events / commits shows grouping
     bool verbose;
     bool terminated;
 } s_self_t;
@@ -407,11 +408,13 @@ s_status_reply (s_self_t *self)
     if (!data)
         data = json_string ("(not UTF-8)");
     json_t *status = json_pack (
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "events", (json_int_t) events,
-        "last_hub_seq", (json_int_t) ih_log_last (self->log), "bytes",
-        (json_int_t) bytes, "sites", (json_int_t) sites, "registry_sites",
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "events",
+        (json_int_t) events, "last_hub_seq",
+        (json_int_t) ih_log_last (self->log), "bytes", (json_int_t) bytes,
+        "sites", (json_int_t) sites, "registry_sites",
         (json_int_t) ih_registry_size (self->registry), "uptime_ms",
-        (json_int_t) (zclock_mono () - self->started), "data", data);
+        (json_int_t) (zclock_mono () - self->started), "commits",
+        (json_int_t) self->commits, "data", data);
     assert (status);
     char *text = json_dumps (status, JSON_COMPACT | JSON_PRESERVE_ORDER);
     assert (text);
@@ -428,9 +431,11 @@ s_flush (s_self_t *self)
 {
     ih_err_t err = self->batch_failed;
     if (self->batch_open) {
-        if (err == IH_OK)
+        if (err == IH_OK) {
             err = ih_log_commit (self->log);
-        else
+            if (err == IH_OK)
+                self->commits++;
+        } else
             ih_log_abort (self->log);
     }
     if (err != IH_OK) {

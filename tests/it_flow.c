@@ -187,6 +187,15 @@ main (void)
     IH_CHECK (json_integer_value (json_object_get (status, "events")) ==
                   (json_int_t) events,
               "hub STATUS events disagrees with the log");
+    //  Group commit: under three concurrent streams, batches hold many
+    //  events (one commit, one fsync each).
+    json_int_t commits =
+        json_integer_value (json_object_get (status, "commits"));
+    IH_CHECK (commits > 0 && (uint64_t) commits < events / 2,
+              "%lld commits for %" PRIu64 " events: no group commit",
+              (long long) commits, events);
+    printf ("group commit: %" PRIu64 " events in %lld commits\n", events,
+            (long long) commits);
     json_decref (status);
 
     //  The audit passes.
