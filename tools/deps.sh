@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config libczmq-dev libzmq3-dev
           libsodium-dev liblmdb-dev libmsgpack-dev libjansson-dev
-          clang-format)
+          clang-format clang libclang-rt-14-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \

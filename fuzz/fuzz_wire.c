@@ -1,0 +1,194 @@
+/*  =========================================================================
+    fuzz_wire - libFuzzer target for the ZeroMQ message decoders
+
+    The input is a whole multipart message: its frames are separated by the
+    two bytes 0xc1 0xc1 (0xc1 is the one byte msgpack never uses, so
+    well-formed msgpack bodies rarely contain the delimiter, and the fuzzer
+    finds it quickly from the seeds). The message goes to ih_wire_decode
+    (what the hub's ingest and the agent's listen socket see, after the
+    ROUTER identity is popped) and to ih_wire_decode_pub (what a subscriber
+    sees). An accepted message must give a view whose pointers lie inside
+    its frames and whose fields survive a rebuild with the ih_wire builders.
+    =========================================================================*/
+#include "ih_fuzz.h"
+#include "ih_wire.h"
+
+int
+LLVMFuzzerInitialize (int *argc, char ***argv)
+{
+    (void) argc;
+    (void) argv;
+    ih_fuzz_init ();
+    return 0;
+}
+
+//  Splits bytes at every 0xc1 0xc1 into frames (an input without the
+//  delimiter is a single frame; an empty input is an empty message).
+static zmsg_t *
+s_split (const uint8_t *bytes, size_t size)
+{
+    zmsg_t *msg = zmsg_new ();
+    if (size == 0)
+        return msg;
+    size_t start = 0;
+    for (size_t i = 0; i + 1 < size; i++)
+        if (bytes[i] == 0xc1 && bytes[i + 1] == 0xc1) {
+            zmsg_addmem (msg, bytes + start, i - start);
+            start = i + 2;
+            i++;
+        }
+    zmsg_addmem (msg, bytes + start, size - start);
+    return msg;
+}
+
+//  True if [p, p + n) lies inside one frame of msg.
+static bool
+s_inside (zmsg_t *msg, const void *p, size_t n)
+{
+    const uint8_t *bytes = (const uint8_t *) p;
+    for (zframe_t *f = zmsg_first (msg); f; f = zmsg_next (msg)) {
+        const uint8_t *data = zframe_data (f);
+        if (bytes >= data && bytes + n <= data + zframe_size (f))
+            return true;
+    }
+    return false;
+}
+
+static bool
+s_terminated (const char *s, size_t capacity)
+{
+    return memchr (s, 0, capacity) != NULL;
+}
+
+//  Decodes a message an ih_wire builder made and checks it says the same.
+static void
+s_roundtrip (zmsg_t *rebuilt, const ih_wire_t *wire, bool pub)
+{
+    ih_wire_t again;
+    ih_err_t rc = pub ? ih_wire_decode_pub (rebuilt, &again)
+                      : ih_wire_decode (rebuilt, &again);
+    IH_FUZZ_CHECK (rc == IH_OK);
+    IH_FUZZ_CHECK (again.kind == wire->kind);
+    IH_FUZZ_CHECK (streq (again.site, wire->site));
+    IH_FUZZ_CHECK (again.seq == wire->seq);
+    IH_FUZZ_CHECK (again.hub_seq == wire->hub_seq);
+    IH_FUZZ_CHECK (again.expected == wire->expected);
+    IH_FUZZ_CHECK (again.received == wire->received);
+    IH_FUZZ_CHECK (again.code == wire->code);
+    IH_FUZZ_CHECK (streq (again.type, wire->type));
+    IH_FUZZ_CHECK (streq (again.topic, wire->topic));
+    IH_FUZZ_CHECK (again.event_size == wire->event_size);
+    IH_FUZZ_CHECK (again.event_size == 0 ||
+                   memcmp (again.event, wire->event, again.event_size) == 0);
+    IH_FUZZ_CHECK (again.data_size == wire->data_size);
+    IH_FUZZ_CHECK (again.data_size == 0 ||
+                   memcmp (again.data, wire->data, again.data_size) == 0);
+    IH_FUZZ_CHECK (again.json_size == wire->json_size);
+    //  A NAK reason is kept verbatim unless it was empty (the builder then
+    //  fills in ih_strerror's text, which is allowed to differ)
+    if (wire->kind == IH_WIRE_NAK && *wire->reason)
+        IH_FUZZ_CHECK (streq (again.reason, wire->reason));
+    zmsg_destroy (&rebuilt);
+}
+
+static void
+s_check_command (zmsg_t *msg, const ih_wire_t *wire)
+{
+    IH_FUZZ_CHECK (wire->kind >= IH_WIRE_EVENT &&
+                   wire->kind <= IH_WIRE_CONFIRM);
+    IH_FUZZ_CHECK (zmsg_content_size (msg) <= IH_WIRE_MAX);
+    IH_FUZZ_CHECK (s_terminated (wire->site, sizeof (wire->site)));
+    IH_FUZZ_CHECK (s_terminated (wire->type, sizeof (wire->type)));
+    IH_FUZZ_CHECK (s_terminated (wire->reason, sizeof (wire->reason)));
+    IH_FUZZ_CHECK (strlen (wire->reason) <= IH_WIRE_REASON_MAX);
+    if (wire->event)
+        IH_FUZZ_CHECK (s_inside (msg, wire->event, wire->event_size));
+    if (wire->data)
+        IH_FUZZ_CHECK (s_inside (msg, wire->data, wire->data_size));
+    if (wire->json)
+        IH_FUZZ_CHECK (s_inside (msg, wire->json, wire->json_size));
+
+    switch (wire->kind) {
+    case IH_WIRE_EVENT:
+        IH_FUZZ_CHECK (wire->event_size >= 1 &&
+                       wire->event_size <= IH_EVENT_MAX);
+        s_roundtrip (ih_wire_event (wire->event, wire->event_size), wire,
+                     false);
+        break;
+    case IH_WIRE_ACK:
+        IH_FUZZ_CHECK (ih_event_name_valid (wire->site));
+        s_roundtrip (ih_wire_ack (wire->site, wire->seq, wire->hub_seq), wire,
+                     false);
+        break;
+    case IH_WIRE_NAK:
+        IH_FUZZ_CHECK (wire->code != IH_OK);
+        IH_FUZZ_CHECK (!*wire->site || ih_event_name_valid (wire->site));
+        s_roundtrip (ih_wire_nak (wire->code,
+                                  *wire->reason ? wire->reason : NULL,
+                                  wire->site, wire->seq, wire->expected),
+                     wire, false);
+        break;
+    case IH_WIRE_CONFIRM:
+        IH_FUZZ_CHECK (ih_event_name_valid (wire->site));
+        s_roundtrip (ih_wire_confirm (wire->site, wire->seq), wire, false);
+        break;
+    case IH_WIRE_PUBLISH:
+        IH_FUZZ_CHECK (ih_event_name_valid (wire->type));
+        IH_FUZZ_CHECK (wire->data && wire->data_size >= 1);
+        s_roundtrip (ih_wire_publish (wire->type, wire->data, wire->data_size),
+                     wire, false);
+        break;
+    case IH_WIRE_STATUS:
+        //  The JSON body is opaque here (the CLI parses it with Jansson);
+        //  a request has none
+        IH_FUZZ_CHECK ((wire->json == NULL) == (wire->json_size == 0));
+        break;
+    default:
+        IH_FUZZ_CHECK (false);
+    }
+}
+
+static void
+s_check_pub (zmsg_t *msg, const ih_wire_t *wire)
+{
+    IH_FUZZ_CHECK (wire->kind == IH_WIRE_PUB);
+    IH_FUZZ_CHECK (zmsg_size (msg) == 4);
+    IH_FUZZ_CHECK (s_terminated (wire->topic, sizeof (wire->topic)));
+    IH_FUZZ_CHECK (strlen (wire->topic) <= 3 * IH_NAME_MAX + 3);
+    IH_FUZZ_CHECK (ih_event_name_valid (wire->site));
+    IH_FUZZ_CHECK (ih_event_name_valid (wire->type));
+    IH_FUZZ_CHECK (wire->event && wire->event_size >= 1 &&
+                   wire->event_size <= IH_EVENT_MAX);
+    IH_FUZZ_CHECK (s_inside (msg, wire->event, wire->event_size));
+    //  topic = district/site/type/: rebuild it from its parts
+    const char *slash = strchr (wire->topic, '/');
+    IH_FUZZ_CHECK (slash && slash > wire->topic &&
+                   (size_t) (slash - wire->topic) <= IH_NAME_MAX);
+    char district[IH_NAME_MAX + 1];
+    memcpy (district, wire->topic, slash - wire->topic);
+    district[slash - wire->topic] = 0;
+    IH_FUZZ_CHECK (ih_event_name_valid (district));
+    IH_FUZZ_CHECK (
+        ih_wire_topic_match (wire->topic, district, wire->site, wire->type));
+    s_roundtrip (ih_wire_pub (district, wire->site, wire->type, wire->hub_seq,
+                              wire->received, wire->event, wire->event_size),
+                 wire, true);
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *bytes, size_t size)
+{
+    zmsg_t *msg = s_split (bytes, size);
+    ih_wire_t wire;
+    ih_err_t rc = ih_wire_decode (msg, &wire);
+    IH_FUZZ_CHECK (rc >= IH_OK && rc <= IH_E_ERR_MAX);
+    if (rc == IH_OK)
+        s_check_command (msg, &wire);
+
+    rc = ih_wire_decode_pub (msg, &wire);
+    IH_FUZZ_CHECK (rc >= IH_OK && rc <= IH_E_ERR_MAX);
+    if (rc == IH_OK)
+        s_check_pub (msg, &wire);
+    zmsg_destroy (&msg);
+    return 0;
+}
