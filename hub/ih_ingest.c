@@ -50,6 +50,7 @@ typedef struct {
     uint64_t received;
     const uint8_t *event; //  into msg
     size_t event_size;
+    int64_t skew; //  received - event ts, ms (stored events only)
 } s_item_t;
 
 //  Rate limit of NAK log lines, per error code.
@@ -58,6 +59,15 @@ typedef struct {
     unsigned lines;      //  lines logged in it
     unsigned suppressed; //  lines not logged in it
 } s_limit_t;
+
+//  Clock skew seen from one site: received - event ts, in ms. The hub
+//  orders by hub_seq only; skew is reported (STATUS, log) so an operator
+//  can fix a site's clock, and is never trusted for anything.
+typedef struct {
+    int64_t last;    //  skew of the site's last stored event
+    int64_t max_abs; //  largest |skew| seen since start
+    bool warned;     //  logged since it last went over the limit
+} s_skew_t;
 
 typedef struct {
     zsock_t *pipe;           //  to the caller
@@ -75,6 +85,7 @@ typedef struct {
     s_limit_t limits[IH_E_ERR_MAX + 1];
     int64_t started;  //  zclock_mono at START
     uint64_t commits; //  batches committed: events / commits shows grouping
+    zhashx_t *skews;  //  site id -> s_skew_t, for sites seen since start
     bool verbose;
     bool terminated;
 } s_self_t;
@@ -87,6 +98,9 @@ s_self_new (zsock_t *pipe)
     self->pipe = pipe;
     self->poller = zpoller_new (pipe, NULL);
     assert (self->poller);
+    self->skews = zhashx_new ();
+    assert (self->skews);
+    zhashx_set_destructor (self->skews, (zhashx_destructor_fn *) zstr_free);
     return self;
 }
 
@@ -101,6 +115,7 @@ s_self_destroy (s_self_t **self_p)
         ih_publish_destroy (&self->publish);
         ih_log_destroy (&self->log);
         ih_registry_destroy (&self->registry);
+        zhashx_destroy (&self->skews);
         free (self->items);
         zstr_free (&self->data);
         free (self);
@@ -333,6 +348,16 @@ s_ingest_event (s_self_t *self, s_item_t *item, const ih_wire_t *wire)
     //  Copied: a later refresh in this batch may free the site
     memcpy (item->district, site->district, sizeof (item->district));
     err = ih_event_verify (wire->event, wire->event_size, site->key);
+    if (err == IH_E_BADSIG && ih_registry_refresh (self->registry)) {
+        //  The registry file changed (a key replaced): try the new key
+        site = ih_registry_lookup (self->registry, event.site);
+        if (!site) {
+            s_nak (item, IH_E_UNKNOWN_SITE);
+            return;
+        }
+        memcpy (item->district, site->district, sizeof (item->district));
+        err = ih_event_verify (wire->event, wire->event_size, site->key);
+    }
     if (err != IH_OK) {
         s_nak (item, err);
         return;
@@ -349,17 +374,23 @@ s_ingest_event (s_self_t *self, s_item_t *item, const ih_wire_t *wire)
         s_nak (item, self->batch_failed);
         return;
     }
-    item->appended = true;
     err = ih_log_append (self->log, &event, wire->event, wire->event_size,
                          item->received, &item->hub_seq, &item->expected);
     if (err == IH_OK) {
+        item->appended = true;
         item->reply = S_REPLY_ACK;
         item->stored = true;
-    } else if (err == IH_E_DUPLICATE)
-        item->reply = S_REPLY_ACK; //  ACKed again with its original hub_seq
-    else {
-        if (err == IH_E_FULL || err == IH_E_STORE)
+        item->skew = (int64_t) item->received - (int64_t) event.ts;
+    } else if (err == IH_E_DUPLICATE) {
+        //  ACKed again with its original hub_seq; if the duplicate's
+        //  original is in this batch, its fate is this batch's commit
+        item->appended = true;
+        item->reply = S_REPLY_ACK;
+    } else {
+        if (err == IH_E_FULL || err == IH_E_STORE) {
+            item->appended = true;
             self->batch_failed = err;
+        }
         s_nak (item, err);
     }
 }
@@ -398,6 +429,49 @@ s_receive (s_self_t *self)
         s_nak (item, IH_E_COMMAND); //  a message only the hub sends
 }
 
+//  Records a stored event's clock skew; logs once when a site's clock goes
+//  beyond IH_INGEST_SKEW_WARN, and again only after it came back.
+static void
+s_note_skew (s_self_t *self, const s_item_t *item)
+{
+    s_skew_t *skew = (s_skew_t *) zhashx_lookup (self->skews, item->site);
+    if (!skew) {
+        skew = (s_skew_t *) zmalloc (sizeof (s_skew_t));
+        assert (skew);
+        zhashx_insert (self->skews, item->site, skew);
+    }
+    int64_t magnitude = item->skew < 0 ? -item->skew : item->skew;
+    skew->last = item->skew;
+    if (magnitude > skew->max_abs)
+        skew->max_abs = magnitude;
+    if (magnitude > IH_INGEST_SKEW_WARN && !skew->warned) {
+        zsys_warning ("ingest: clock skew site=%s seq=%" PRIu64
+                      " skew_ms=%" PRId64
+                      " (event time not trusted; order is hub_seq)",
+                      item->site, item->seq, item->skew);
+        skew->warned = true;
+    } else if (magnitude <= IH_INGEST_SKEW_WARN)
+        skew->warned = false;
+}
+
+//  {"site": {"last_ms": N, "max_abs_ms": N, "off": bool}, ...}
+static json_t *
+s_skew_json (s_self_t *self)
+{
+    json_t *skews = json_object ();
+    assert (skews);
+    for (s_skew_t *skew = (s_skew_t *) zhashx_first (self->skews); skew;
+         skew = (s_skew_t *) zhashx_next (self->skews)) {
+        const char *site = (const char *) zhashx_cursor (self->skews);
+        json_object_set_new (skews, site,
+                             json_pack ("{s:I, s:I, s:b}", "last_ms",
+                                        (json_int_t) skew->last, "max_abs_ms",
+                                        (json_int_t) skew->max_abs, "off",
+                                        skew->warned));
+    }
+    return skews;
+}
+
 static zmsg_t *
 s_status_reply (s_self_t *self)
 {
@@ -408,13 +482,13 @@ s_status_reply (s_self_t *self)
     if (!data)
         data = json_string ("(not UTF-8)");
     json_t *status = json_pack (
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "events",
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "events",
         (json_int_t) events, "last_hub_seq",
         (json_int_t) ih_log_last (self->log), "bytes", (json_int_t) bytes,
         "sites", (json_int_t) sites, "registry_sites",
         (json_int_t) ih_registry_size (self->registry), "uptime_ms",
         (json_int_t) (zclock_mono () - self->started), "commits",
-        (json_int_t) self->commits, "data", data);
+        (json_int_t) self->commits, "data", data, "skew", s_skew_json (self));
     assert (status);
     char *text = json_dumps (status, JSON_COMPACT | JSON_PRESERVE_ORDER);
     assert (text);
@@ -479,10 +553,12 @@ s_flush (s_self_t *self)
     }
     for (size_t i = 0; i < self->nitems; i++) {
         s_item_t *item = &self->items[i];
-        if (item->stored)
+        if (item->stored) {
             ih_publish_send (self->publish, item->district, item->site,
                              item->type, item->hub_seq, item->received,
                              item->event, item->event_size);
+            s_note_skew (self, item);
+        }
         zframe_destroy (&item->identity);
         zmsg_destroy (&item->msg);
     }

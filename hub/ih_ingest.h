@@ -34,6 +34,9 @@
 #define IH_INGEST_LOG_RATE 10
 //  Replies queued per agent before the ROUTER drops them.
 #define IH_INGEST_REPLY_HWM 100000
+//  Clock skew (hub receive time minus event time) beyond which a site's
+//  clock is reported as off, in ms. Skew is reported, never used for order.
+#define IH_INGEST_SKEW_WARN 60000
 
 //  The actor function, for zactor_new (args unused).
 void ih_ingest_actor (zsock_t *pipe, void *args);

@@ -79,6 +79,50 @@ typedef int (ih_log_fn) (uint64_t hub_seq, uint64_t received,
 ih_err_t ih_log_read (ih_log_t *self, uint64_t from, uint64_t max,
                       ih_log_fn *fn, void *arg);
 
+//  Like ih_log_read, but every record is passed as stored (an ih_record,
+//  version || received || signed event), whether or not it decodes, with
+//  received 0: the caller splits it with ih_record_decode. For audit, which
+//  must tell a record that does not decode from one whose received field
+//  is 0. Errors: IH_E_STORE.
+ih_err_t ih_log_read_raw (ih_log_t *self, uint64_t from, uint64_t max,
+                          ih_log_fn *fn, void *arg);
+
+//  Callback for ih_log_sites: one entry of the sites table (the hub's
+//  chain heads). site is NUL-terminated and last_hash IH_HASH_SIZE bytes,
+//  both valid only during the call. A damaged entry (a value that is not
+//  8 + IH_HASH_SIZE bytes, or a key longer than IH_NAME_MAX) is passed
+//  with last_seq 0 and last_hash NULL, its key cut to IH_NAME_MAX bytes.
+//  Return 0 to go on, non-zero to stop.
+typedef int (ih_log_site_fn) (const char *site, uint64_t last_seq,
+                              const uint8_t *last_hash, void *arg);
+
+//  Calls fn for each entry of the sites table, sorted by site, in one read
+//  transaction. Errors: IH_E_STORE.
+ih_err_t ih_log_sites (ih_log_t *self, ih_log_site_fn *fn, void *arg);
+
+//  Callback for ih_log_index: one entry of the index, (site, seq) ->
+//  hub_seq. site is valid only during the call. A damaged entry (no 0x00
+//  separator, a site longer than IH_NAME_MAX, or a value that is not 8
+//  bytes) is passed with seq 0 and hub_seq 0. Return 0 to go on.
+typedef int (ih_log_index_fn) (const char *site, uint64_t seq,
+                               uint64_t hub_seq, void *arg);
+
+//  Calls fn for each index entry, sorted by site then seq, in one read
+//  transaction. Errors: IH_E_STORE.
+ih_err_t ih_log_index (ih_log_t *self, ih_log_index_fn *fn, void *arg);
+
+//  Pins one snapshot of a log opened read-only: until ih_log_unpin, every
+//  read (ih_log_read, ih_log_read_raw, ih_log_sites, ih_log_index,
+//  ih_log_last, ih_log_stats) sees the same committed state, so a reader
+//  that compares tables (audit) is not misled by a hub that writes
+//  meanwhile. Holds one read transaction: pages the writer freed since
+//  cannot be reused until unpin, so pin only for one pass.
+//  Errors: IH_E_BADARG (not read-only, or already pinned), IH_E_STORE.
+ih_err_t ih_log_pin (ih_log_t *self);
+
+//  Ends the pinned snapshot, if any (ih_log_destroy does it too).
+void ih_log_unpin (ih_log_t *self);
+
 //  Selftest
 void ih_log_test (bool verbose);
 

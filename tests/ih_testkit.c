@@ -361,7 +361,7 @@ ih_tk_site_sign (ih_tk_site_t *self, const char *type, const char *json,
     snprintf (event.site, sizeof event.site, "%s", self->site);
     snprintf (event.type, sizeof event.type, "%s", type);
     event.seq = self->seq + 1;
-    event.ts = ih_event_now ();
+    event.ts = (uint64_t) ((int64_t) ih_event_now () + self->clock_offset);
     memcpy (event.prev, self->prev, IH_HASH_SIZE);
     event.data = data;
     event.data_size = data_size;

@@ -89,6 +89,7 @@ typedef struct {
     char district[IH_NAME_MAX + 1];
     uint64_t seq;               //  last signed
     uint8_t prev[IH_HASH_SIZE]; //  hash of the last signed event
+    int64_t clock_offset;       //  ms added to the event time (skew tests)
 } ih_tk_site_t;
 
 //  Generates a key for site, saves it in dir, adds the site to registry.
