@@ -212,7 +212,9 @@ ih_key_from_hex (const char *hex, uint8_t *public_key)
 static ih_err_t
 s_read_file (const char *path, char **text_p, mode_t *mode_p)
 {
-    int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    //  O_NONBLOCK: a FIFO or device at path must not hang start-up; it is
+    //  refused below as not a regular file
+    int fd = open (path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         zsys_warning ("key: cannot open %s: %s", path, strerror (errno));
         return IH_E_KEY;
@@ -301,9 +303,21 @@ ih_key_load (const char *path, ih_key_t **key_p)
             zsys_warning ("key: %s has a malformed sign-secret", path);
             goto cleanup;
         }
+        //  Rebuild the pair from the seed (the first 32 bytes): the copy of
+        //  the public key stored in the secret's last 32 bytes proves
+        //  nothing, and signing with a mismatched public key is unsafe
+        uint8_t seed[crypto_sign_SEEDBYTES];
         uint8_t derived[IH_KEY_PUBLIC_SIZE];
-        crypto_sign_ed25519_sk_to_pk (derived, self->secret_key);
-        if (sodium_memcmp (derived, self->public_key, IH_KEY_PUBLIC_SIZE)) {
+        uint8_t rebuilt[IH_KEY_SECRET_SIZE];
+        crypto_sign_ed25519_sk_to_seed (seed, self->secret_key);
+        crypto_sign_seed_keypair (derived, rebuilt, seed);
+        bool match =
+            sodium_memcmp (derived, self->public_key, IH_KEY_PUBLIC_SIZE) ==
+                0 &&
+            sodium_memcmp (rebuilt, self->secret_key, IH_KEY_SECRET_SIZE) == 0;
+        sodium_memzero (seed, sizeof seed);
+        sodium_memzero (rebuilt, sizeof rebuilt);
+        if (!match) {
             zsys_warning ("key: %s: sign-secret does not match sign-public",
                           path);
             goto cleanup;
@@ -598,6 +612,28 @@ ih_key_test (bool verbose)
         unlink (path);
         zstr_free (&path);
         zstr_free (&text);
+    }
+    //  A secret whose seed does not produce sign-public (one seed byte
+    //  changed; the public copy in its last 32 bytes still matches)
+    {
+        uint8_t secret[IH_KEY_SECRET_SIZE];
+        memcpy (secret, key->secret_key, sizeof secret);
+        secret[5] ^= 0x10;
+        char secret_hex[2 * IH_KEY_SECRET_SIZE + 1];
+        sodium_bin2hex (secret_hex, sizeof secret_hex, secret, sizeof secret);
+        path = zsys_sprintf ("%s/seed.key", dir);
+        char *text = zsys_sprintf ("incuhub\n    name = \"lh-inc-01\"\n"
+                                   "    sign-public = \"%s\"\n"
+                                   "    sign-secret = \"%s\"\n",
+                                   hex, secret_hex);
+        s_write_text (path, text, 0600);
+        s_check (ih_key_load (path, &loaded) == IH_E_KEY);
+        s_check (loaded == NULL);
+        unlink (path);
+        zstr_free (&path);
+        zstr_free (&text);
+        sodium_memzero (secret, sizeof secret);
+        sodium_memzero (secret_hex, sizeof secret_hex);
     }
     //  Oversize file
     path = zsys_sprintf ("%s/huge.pub", dir);
