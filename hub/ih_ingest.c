@@ -178,8 +178,10 @@ s_start (s_self_t *self, zmsg_t *request)
     }
     self->router = zsock_new (ZMQ_ROUTER);
     assert (self->router);
-    //  The first line against oversize messages; ih_wire checks again
-    zsock_set_maxmsgsize (self->router, IH_WIRE_MAX);
+    //  Frames up to IH_INGEST_FRAME_MAX reach us and an oversize one gets
+    //  a NAK (IH_E_TOOBIG) from ih_wire; a larger frame makes libzmq drop
+    //  the connection before buffering it, which bounds our memory
+    zsock_set_maxmsgsize (self->router, IH_INGEST_FRAME_MAX);
     //  Replies to peers that are gone are dropped, never block or fail
     zsock_set_router_mandatory (self->router, 0);
     //  An agent that reconnects with the same identity takes over

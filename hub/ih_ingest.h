@@ -34,6 +34,10 @@
 #define IH_INGEST_LOG_RATE 10
 //  Replies queued per agent before the ROUTER drops them.
 #define IH_INGEST_REPLY_HWM 100000
+//  Largest frame the ingest socket accepts at all (ZMQ_MAXMSGSIZE): an
+//  oversize message below it is NAKed IH_E_TOOBIG; a frame above it makes
+//  libzmq close the connection.
+#define IH_INGEST_FRAME_MAX (1024 * 1024)
 //  Clock skew (hub receive time minus event time) beyond which a site's
 //  clock is reported as off, in ms. Skew is reported, never used for order.
 #define IH_INGEST_SKEW_WARN 60000
