@@ -14,7 +14,22 @@
          the hash of that site's previous signed event (so nothing was
          removed, inserted or reordered within a site's history).
 
-    It stops at the first failure, names its hub sequence and exits 3.
+    After the replay it compares the hub's own tables with what the replay
+    recomputed (all in one pinned snapshot, so a hub that keeps writing
+    cannot cause a false alarm):
+
+      6. the sites table: every site with events has an entry whose last
+         seq and chain head equal the replay's, and every entry has
+         events (so events cut off the end of the log are noticed even
+         though nothing after them is left to break a chain);
+      7. the index: each (site, seq) has exactly one entry and it points
+         at the hub sequence where the replay found that event.
+
+    It stops at the first failure, names its hub sequence (or, for a
+    table that disagrees, the site) and exits 3. See docs/architecture.md,
+    "What the audit proves today", for what it cannot yet see: the
+    received time and the interleaving of different sites' events are not
+    covered by any signature.
     Otherwise it prints a summary: totals, each site's count, last seq and
     chain head (the hash of its last event; an auditor who noted the heads
     earlier can see that no event was cut off the end), events per district
@@ -64,6 +79,21 @@ static const char *s_audit_usage =
     "record and event decodes; every site is in the registry FILE; every\n"
     "signature verifies against the site's registered key; per site, seq\n"
     "runs 1, 2, 3 ... and prev is the hash of the site's previous event.\n"
+    "Then the hub's own tables must agree with the replay: each site's\n"
+    "entry in the sites table (last seq, chain head) equals the replayed\n"
+    "chain, every entry there has events (so events cut off the end are\n"
+    "seen), and every index entry (site, seq) points to the hub sequence\n"
+    "holding that event. All of it reads one snapshot of the log.\n"
+    "\n"
+    "What this proves: every event is exactly what its site signed, and\n"
+    "no site's history had events removed, inserted, reordered or cut\n"
+    "off its end while the sites table was left alone. What it cannot\n"
+    "see yet: the hub_seq order between events of different sites (the\n"
+    "hub may swap them), the 'received' time the hub stored, and a tail\n"
+    "cut together with a matching rewrite of the hub's tables (only an\n"
+    "auditor who noted the heads earlier sees that). Those need a\n"
+    "hub-level chain or signed checkpoints (planned: Merkle tree + signed\n"
+    "checkpoints, issue 3).\n"
     "\n"
     "On success prints a summary on stdout and exits 0:\n"
     "  events=N sites=N last_hub_seq=N\n"
@@ -81,6 +111,8 @@ static const char *s_audit_usage =
     "\n"
     "At the first fault prints on stderr, and exits 3:\n"
     "  audit: FAILED at hub_seq=N: <reason> (<IH_E_NAME>)\n"
+    "or, when the sites table or index disagrees with no event to name:\n"
+    "  audit: FAILED at site=ID: <reason> (<IH_E_NAME>)\n"
     "\n"
     "Indicators (the 2019-2022 plan's city-wide targets) count events:\n"
     "  benchmark_incubators   incubator.benchmark_named            10\n"
@@ -106,6 +138,10 @@ typedef struct {
     uint64_t count;             //  events seen
     uint64_t last_seq;          //  0 before the first event
     uint8_t head[IH_HASH_SIZE]; //  hash of the last event; zeros at first
+    uint64_t *hub_seqs;         //  [seq - 1] = hub_seq of that event
+    size_t hub_seqs_max;        //  allocated entries of hub_seqs
+    bool in_sites;              //  the hub's sites table has this site
+    uint64_t index_next;        //  next seq the index walk must see
 } s_chain_t;
 
 typedef struct {
@@ -115,9 +151,11 @@ typedef struct {
     uint64_t indicators[S_INDICATORS];
     uint64_t events;       //  records verified
     uint64_t next_hub_seq; //  the hub sequence the next record must have
-    uint64_t failed_at;    //  0, or the hub sequence of the fault
-    ih_err_t err;          //  the fault's code
-    char reason[320];      //  the fault, in words
+    bool failed;           //  a fault was found
+    uint64_t failed_at;    //  the hub sequence of the fault, or 0
+    char failed_site[IH_NAME_MAX + 1]; //  else the site of the fault
+    ih_err_t err;                      //  the fault's code
+    char reason[320];                  //  the fault, in words
 } s_audit_t;
 
 static void
@@ -125,6 +163,17 @@ s_free_item (void **item_p)
 {
     free (*item_p);
     *item_p = NULL;
+}
+
+static void
+s_free_chain (void **item_p)
+{
+    s_chain_t *chain = (s_chain_t *) *item_p;
+    if (chain) {
+        free (chain->hub_seqs);
+        free (chain);
+        *item_p = NULL;
+    }
 }
 
 static int s_fail (s_audit_t *self, uint64_t hub_seq, ih_err_t err,
@@ -138,9 +187,29 @@ s_fail (s_audit_t *self, uint64_t hub_seq, ih_err_t err, const char *format,
     va_start (args, format);
     vsnprintf (self->reason, sizeof self->reason, format, args);
     va_end (args);
+    self->failed = true;
     self->failed_at = hub_seq;
     self->err = err;
     return -1; //  stops ih_log_read
+}
+
+//  The same for a fault that has no hub sequence: names the site.
+static int s_fail_site (s_audit_t *self, const char *site, ih_err_t err,
+                        const char *format, ...) CHECK_PRINTF (4);
+
+static int
+s_fail_site (s_audit_t *self, const char *site, ih_err_t err,
+             const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    vsnprintf (self->reason, sizeof self->reason, format, args);
+    va_end (args);
+    self->failed = true;
+    self->failed_at = 0;
+    snprintf (self->failed_site, sizeof self->failed_site, "%s", site);
+    self->err = err;
+    return -1;
 }
 
 //  Adds one verified event to the indicators it counts towards.
@@ -168,11 +237,13 @@ s_count_indicators (s_audit_t *self, const ih_event_t *event)
     }
 }
 
-//  ih_log_read callback: checks one record; returns non-zero at a fault.
+//  ih_log_read_raw callback: checks one stored record; returns non-zero at
+//  a fault.
 static int
-s_check (uint64_t hub_seq, uint64_t received, const uint8_t *bytes, size_t size,
-         void *arg)
+s_check (uint64_t hub_seq, uint64_t unused, const uint8_t *record,
+         size_t record_size, void *arg)
 {
+    (void) unused; //  always 0 from ih_log_read_raw
     s_audit_t *self = (s_audit_t *) arg;
     if (hub_seq != self->next_hub_seq)
         return s_fail (self, self->next_hub_seq, IH_E_GAP,
@@ -181,21 +252,18 @@ s_check (uint64_t hub_seq, uint64_t received, const uint8_t *bytes, size_t size,
                        hub_seq);
     self->next_hub_seq++;
 
-    if (received == 0) {
-        //  ih_log_read passes a record it could not split raw, with
-        //  received 0; decode it here to name the reason.
-        uint64_t unused_received;
-        const uint8_t *unused_event;
-        size_t unused_size;
-        ih_err_t err = ih_record_decode (bytes, size, &unused_received,
-                                         &unused_event, &unused_size);
-        if (err == IH_OK)
-            err = IH_E_MALFORMED;
+    //  Split the record here rather than trust a received of 0 to mean
+    //  "does not decode": 0 is a legal, if odd, stored time.
+    uint64_t received;
+    const uint8_t *bytes;
+    size_t size;
+    ih_err_t err =
+        ih_record_decode (record, record_size, &received, &bytes, &size);
+    if (err != IH_OK)
         return s_fail (self, hub_seq, err, "stored record does not decode: %s",
                        ih_strerror (err));
-    }
     ih_event_t event;
-    ih_err_t err = ih_event_decode (bytes, size, &event);
+    err = ih_event_decode (bytes, size, &event);
     if (err != IH_OK)
         return s_fail (self, hub_seq, err, "signed event does not decode: %s",
                        ih_strerror (err));
@@ -215,6 +283,7 @@ s_check (uint64_t hub_seq, uint64_t received, const uint8_t *bytes, size_t size,
         chain = (s_chain_t *) zmalloc (sizeof (s_chain_t));
         assert (chain);
         chain->site = site;
+        chain->index_next = 1;
         zhashx_insert (self->chains, event.site, chain);
     }
     if (event.seq <= chain->last_seq)
@@ -232,6 +301,16 @@ s_check (uint64_t hub_seq, uint64_t received, const uint8_t *bytes, size_t size,
                        "site '%s' seq=%" PRIu64 ": prev is not the hash of "
                        "the site's previous event",
                        event.site, event.seq);
+    //  seq == count + 1 here, so hub_seqs[seq - 1] is the next slot
+    if (chain->count == chain->hub_seqs_max) {
+        size_t max = chain->hub_seqs_max ? 2 * chain->hub_seqs_max : 64;
+        uint64_t *grown =
+            (uint64_t *) realloc (chain->hub_seqs, max * sizeof (uint64_t));
+        assert (grown);
+        chain->hub_seqs = grown;
+        chain->hub_seqs_max = max;
+    }
+    chain->hub_seqs[chain->count] = hub_seq;
     chain->count++;
     chain->last_seq = event.seq;
     ih_event_hash (bytes, size, chain->head);
@@ -245,6 +324,73 @@ s_check (uint64_t hub_seq, uint64_t received, const uint8_t *bytes, size_t size,
     (*count)++;
     s_count_indicators (self, &event);
     self->events++;
+    return 0;
+}
+
+//  ih_log_sites callback: the hub's chain head for site must be the one
+//  the replay computed.
+static int
+s_check_site (const char *site, uint64_t last_seq, const uint8_t *last_hash,
+              void *arg)
+{
+    s_audit_t *self = (s_audit_t *) arg;
+    if (!last_hash)
+        return s_fail_site (self, site, IH_E_MALFORMED,
+                            "the hub's sites table entry for '%s' is damaged",
+                            site);
+    s_chain_t *chain = (s_chain_t *) zhashx_lookup (self->chains, site);
+    if (!chain)
+        return s_fail_site (self, site, IH_E_GAP,
+                            "the hub's sites table has site '%s' at "
+                            "seq=%" PRIu64 " but the log has no event of it "
+                            "(events removed?)",
+                            site, last_seq);
+    chain->in_sites = true;
+    uint64_t last_hub_seq = chain->hub_seqs[chain->count - 1];
+    if (last_seq != chain->last_seq)
+        return s_fail_site (
+            self, site, last_seq > chain->last_seq ? IH_E_GAP : IH_E_CONFLICT,
+            "the hub's sites table has site '%s' at seq=%" PRIu64
+            " but its events in the log end at seq=%" PRIu64
+            " (hub_seq=%" PRIu64 ")%s",
+            site, last_seq, chain->last_seq, last_hub_seq,
+            last_seq > chain->last_seq ? " (events cut off the end?)" : "");
+    if (memcmp (last_hash, chain->head, IH_HASH_SIZE) != 0)
+        return s_fail_site (self, site, IH_E_CHAIN,
+                            "the hub's sites table head for site '%s' "
+                            "seq=%" PRIu64 " is not the hash of its last event "
+                            "in the log (hub_seq=%" PRIu64 ")",
+                            site, last_seq, last_hub_seq);
+    return 0;
+}
+
+//  ih_log_index callback: entries come sorted by site then seq; each must
+//  be the next seq of its site and point where the replay found it.
+static int
+s_check_index (const char *site, uint64_t seq, uint64_t hub_seq, void *arg)
+{
+    s_audit_t *self = (s_audit_t *) arg;
+    if (seq == 0)
+        return s_fail_site (self, site, IH_E_MALFORMED,
+                            "an index entry of site '%s' is damaged", site);
+    s_chain_t *chain = (s_chain_t *) zhashx_lookup (self->chains, site);
+    if (!chain || seq > chain->count)
+        return s_fail_site (self, site, IH_E_CONFLICT,
+                            "the index has site '%s' seq=%" PRIu64
+                            " -> hub_seq=%" PRIu64
+                            " but the log has no such event",
+                            site, seq, hub_seq);
+    if (seq != chain->index_next)
+        return s_fail (self, chain->hub_seqs[chain->index_next - 1],
+                       IH_E_MISSING,
+                       "the index has no entry for site '%s' seq=%" PRIu64,
+                       site, chain->index_next);
+    if (chain->hub_seqs[seq - 1] != hub_seq)
+        return s_fail (self, chain->hub_seqs[seq - 1], IH_E_CONFLICT,
+                       "the index points site '%s' seq=%" PRIu64
+                       " to hub_seq=%" PRIu64,
+                       site, seq, hub_seq);
+    chain->index_next++;
     return 0;
 }
 
@@ -464,13 +610,55 @@ ih_cmd_audit (int argc, char *argv[])
     self.chains = zhashx_new ();
     self.types = zhashx_new ();
     assert (self.chains && self.types);
-    zhashx_set_destructor (self.chains, s_free_item);
+    zhashx_set_destructor (self.chains, s_free_chain);
     zhashx_set_destructor (self.types, s_free_item);
 
-    err = ih_log_read (log, 1, 0, s_check, &self);
-    if (self.failed_at > 0) {
-        fprintf (stderr, "audit: FAILED at hub_seq=%" PRIu64 ": %s (%s)\n",
-                 self.failed_at, self.reason, ih_err_name (self.err));
+    //  One snapshot for the replay and both table checks
+    err = ih_log_pin (log);
+    if (err == IH_OK)
+        err = ih_log_read_raw (log, 1, 0, s_check, &self);
+    if (err == IH_OK && !self.failed)
+        err = ih_log_sites (log, s_check_site, &self);
+    if (err == IH_OK && !self.failed) {
+        //  Sites with events but no entry in the sites table
+        zlistx_t *keys = s_sorted_keys (self.chains);
+        for (const char *id = (const char *) zlistx_first (keys);
+             id && !self.failed; id = (const char *) zlistx_next (keys)) {
+            s_chain_t *chain = (s_chain_t *) zhashx_lookup (self.chains, id);
+            if (!chain->in_sites)
+                s_fail_site (&self, id, IH_E_MISSING,
+                             "site '%s' has %" PRIu64
+                             " events in the log (the last at hub_seq=%" PRIu64
+                             ") but no entry in the hub's sites table",
+                             id, chain->count,
+                             chain->hub_seqs[chain->count - 1]);
+        }
+        zlistx_destroy (&keys);
+    }
+    if (err == IH_OK && !self.failed)
+        err = ih_log_index (log, s_check_index, &self);
+    if (err == IH_OK && !self.failed) {
+        //  Events whose index entries are missing at the end of a site
+        zlistx_t *keys = s_sorted_keys (self.chains);
+        for (const char *id = (const char *) zlistx_first (keys);
+             id && !self.failed; id = (const char *) zlistx_next (keys)) {
+            s_chain_t *chain = (s_chain_t *) zhashx_lookup (self.chains, id);
+            if (chain->index_next <= chain->count)
+                s_fail (&self, chain->hub_seqs[chain->index_next - 1],
+                        IH_E_MISSING,
+                        "the index has no entry for site '%s' seq=%" PRIu64, id,
+                        chain->index_next);
+        }
+        zlistx_destroy (&keys);
+    }
+    ih_log_unpin (log);
+    if (self.failed) {
+        if (self.failed_at > 0)
+            fprintf (stderr, "audit: FAILED at hub_seq=%" PRIu64 ": %s (%s)\n",
+                     self.failed_at, self.reason, ih_err_name (self.err));
+        else
+            fprintf (stderr, "audit: FAILED at site=%s: %s (%s)\n",
+                     self.failed_site, self.reason, ih_err_name (self.err));
         rc = IH_CLI_AUDIT;
         goto cleanup;
     }

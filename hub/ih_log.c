@@ -41,7 +41,9 @@
     pages, so readers here use short read transactions. A reader that
     died without closing leaves a stale slot in the lock table;
     mdb_reader_check at start-up clears those. One environment per
-    process, never shared across fork().
+    process, never shared across fork(). The one long reader is audit: it
+    pins a snapshot (ih_log_pin) for one pass so that the log, sites and
+    index it compares are the same committed state.
 
     Layout (see ih_log.h): the log db maps an 8-byte big-endian hub_seq to
     an ih_record, so keys sort in log order and MDB_APPEND applies. The
@@ -69,6 +71,7 @@ struct _ih_log_t {
     MDB_dbi sites;   //  site -> last seq || last hash
     MDB_dbi meta;    //  "format", "bytes"
     MDB_txn *txn;    //  the open batch, or NULL
+    MDB_txn *pinned; //  read-only: the pinned snapshot, or NULL
     ih_err_t failed; //  IH_OK, or the error that doomed the open batch
     //  Committed state, kept only by the writer (readers ask LMDB)
     uint64_t last;   //  last committed hub_seq
@@ -90,10 +93,15 @@ s_mdb_err (ih_log_t *self, const char *what, int rc)
     return rc == MDB_MAP_FULL ? IH_E_FULL : IH_E_STORE;
 }
 
-//  Begins a read transaction, adopting a map that another process grew.
+//  Begins a read transaction, adopting a map that another process grew;
+//  while a snapshot is pinned, hands out that one instead.
 static int
 s_read_begin (ih_log_t *self, MDB_txn **txn_p)
 {
+    if (self->pinned) {
+        *txn_p = self->pinned;
+        return 0;
+    }
     int rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, txn_p);
     if (rc == MDB_MAP_RESIZED) {
         rc = mdb_env_set_mapsize (self->env, 0);
@@ -101,6 +109,14 @@ s_read_begin (ih_log_t *self, MDB_txn **txn_p)
             rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, txn_p);
     }
     return rc;
+}
+
+//  Ends a read transaction from s_read_begin, unless it is the pinned one.
+static void
+s_read_end (ih_log_t *self, MDB_txn *txn)
+{
+    if (txn != self->pinned)
+        mdb_txn_abort (txn);
 }
 
 //  Reads the last hub_seq, entry counts and the bytes counter in txn.
@@ -269,6 +285,7 @@ ih_log_destroy (ih_log_t **self_p)
         ih_log_t *self = *self_p;
         if (self->txn)
             ih_log_abort (self);
+        ih_log_unpin (self);
         if (self->env)
             mdb_env_close (self->env);
         free (self->dir);
@@ -407,6 +424,23 @@ ih_log_append (ih_log_t *self, const ih_event_t *event, const uint8_t *bytes,
         return IH_E_CHAIN;
     }
 
+    //  The index must not know this (site, seq) yet. If it does, the sites
+    //  db lost entries (damage): refuse this one event, as
+    //  s_check_duplicate does, before anything is written, rather than let
+    //  the index put fail with MDB_KEYEXIST and doom everyone's batch.
+    uint8_t ikey[IH_LOG_INDEX_KEY];
+    MDB_val ival = {0, NULL};
+    MDB_val key = {s_index_key (event->site, event->seq, ikey), ikey};
+    rc = mdb_get (self->txn, self->index, &key, &ival);
+    if (rc == 0) {
+        zsys_error ("log: index already has site=%s seq=%" PRIu64
+                    " beyond its chain head seq=%" PRIu64 " in %s",
+                    event->site, event->seq, last, self->dir);
+        return IH_E_CONFLICT;
+    }
+    if (rc != MDB_NOTFOUND)
+        return s_fail (self, "mdb_get index", rc);
+
     uint8_t *record;
     size_t record_size;
     ih_err_t err =
@@ -416,14 +450,15 @@ ih_log_append (ih_log_t *self, const ih_event_t *event, const uint8_t *bytes,
     uint64_t hub_seq = self->next;
     uint8_t lkey[8];
     ih_record_put_u64 (lkey, hub_seq);
-    MDB_val key = {8, lkey}, val = {record_size, record};
+    key.mv_size = 8;
+    key.mv_data = lkey;
+    MDB_val val = {record_size, record};
     //  hub_seq only grows, so every put is at the end of the tree
     rc = mdb_put (self->txn, self->log, &key, &val, MDB_APPEND);
     free (record);
     if (rc)
         return s_fail (self, "mdb_put log", rc);
 
-    uint8_t ikey[IH_LOG_INDEX_KEY];
     key.mv_size = s_index_key (event->site, event->seq, ikey);
     key.mv_data = ikey;
     val.mv_size = 8;
@@ -519,7 +554,7 @@ s_state (ih_log_t *self, uint64_t *last_p, uint64_t *events_p,
     rc = s_read_state (self, txn, last_p, events_p, bytes_p, sites_p);
     if (rc)
         s_mdb_err (self, "reading state", rc);
-    mdb_txn_abort (txn);
+    s_read_end (self, txn);
 }
 
 uint64_t
@@ -546,9 +581,11 @@ ih_log_stats (ih_log_t *self, uint64_t *events_p, uint64_t *bytes_p,
         *sites_p = sites;
 }
 
-ih_err_t
-ih_log_read (ih_log_t *self, uint64_t from, uint64_t max, ih_log_fn *fn,
-             void *arg)
+//  One pass over the log db for ih_log_read (raw false) and
+//  ih_log_read_raw (raw true).
+static ih_err_t
+s_read (ih_log_t *self, uint64_t from, uint64_t max, ih_log_fn *fn, void *arg,
+        bool raw)
 {
     assert (self);
     assert (fn);
@@ -565,7 +602,7 @@ ih_log_read (ih_log_t *self, uint64_t from, uint64_t max, ih_log_fn *fn,
     MDB_cursor *cursor;
     rc = mdb_cursor_open (txn, self->log, &cursor);
     if (rc) {
-        mdb_txn_abort (txn);
+        s_read_end (self, txn);
         return s_mdb_err (self, "mdb_cursor_open", rc);
     }
     uint8_t start[8];
@@ -576,11 +613,11 @@ ih_log_read (ih_log_t *self, uint64_t from, uint64_t max, ih_log_fn *fn,
     while (rc == 0) {
         uint64_t hub_seq =
             key.mv_size == 8 ? ih_record_get_u64 (key.mv_data) : 0;
-        uint64_t received;
-        const uint8_t *event;
-        size_t event_size;
-        if (ih_record_decode (val.mv_data, val.mv_size, &received, &event,
-                              &event_size) != IH_OK) {
+        uint64_t received = 0;
+        const uint8_t *event = val.mv_data;
+        size_t event_size = val.mv_size;
+        if (!raw && ih_record_decode (val.mv_data, val.mv_size, &received,
+                                      &event, &event_size) != IH_OK) {
             received = 0;
             event = val.mv_data;
             event_size = val.mv_size;
@@ -595,8 +632,141 @@ ih_log_read (ih_log_t *self, uint64_t from, uint64_t max, ih_log_fn *fn,
     if (rc && rc != MDB_NOTFOUND)
         err = s_mdb_err (self, "mdb_cursor_get", rc);
     mdb_cursor_close (cursor);
-    mdb_txn_abort (txn);
+    s_read_end (self, txn);
     return err;
+}
+
+ih_err_t
+ih_log_read (ih_log_t *self, uint64_t from, uint64_t max, ih_log_fn *fn,
+             void *arg)
+{
+    return s_read (self, from, max, fn, arg, false);
+}
+
+ih_err_t
+ih_log_read_raw (ih_log_t *self, uint64_t from, uint64_t max, ih_log_fn *fn,
+                 void *arg)
+{
+    return s_read (self, from, max, fn, arg, true);
+}
+
+//  Walks every entry of dbi (sites or index) in one read transaction,
+//  calling each (key, value, arg) until it returns non-zero.
+static ih_err_t
+s_walk (ih_log_t *self, MDB_dbi dbi,
+        int (*each) (const MDB_val *key, const MDB_val *val, void *arg),
+        void *arg)
+{
+    if (self->txn) {
+        zsys_error ("log: read while a batch is open in %s", self->dir);
+        return IH_E_STORE;
+    }
+    MDB_txn *txn;
+    int rc = s_read_begin (self, &txn);
+    if (rc)
+        return s_mdb_err (self, "mdb_txn_begin", rc);
+    MDB_cursor *cursor;
+    rc = mdb_cursor_open (txn, dbi, &cursor);
+    if (rc) {
+        s_read_end (self, txn);
+        return s_mdb_err (self, "mdb_cursor_open", rc);
+    }
+    MDB_val key, val;
+    rc = mdb_cursor_get (cursor, &key, &val, MDB_FIRST);
+    while (rc == 0) {
+        if (each (&key, &val, arg))
+            break;
+        rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
+    }
+    ih_err_t err = IH_OK;
+    if (rc && rc != MDB_NOTFOUND)
+        err = s_mdb_err (self, "mdb_cursor_get", rc);
+    mdb_cursor_close (cursor);
+    s_read_end (self, txn);
+    return err;
+}
+
+typedef struct {
+    ih_log_site_fn *site_fn;
+    ih_log_index_fn *index_fn;
+    void *arg;
+} s_walk_t;
+
+static int
+s_site_entry (const MDB_val *key, const MDB_val *val, void *arg)
+{
+    s_walk_t *walk = (s_walk_t *) arg;
+    char site[IH_NAME_MAX + 1];
+    size_t len = key->mv_size < IH_NAME_MAX ? key->mv_size : IH_NAME_MAX;
+    memcpy (site, key->mv_data, len);
+    site[len] = 0;
+    if (key->mv_size > IH_NAME_MAX || val->mv_size != IH_LOG_SITE_VALUE)
+        return walk->site_fn (site, 0, NULL, walk->arg);
+    return walk->site_fn (site, ih_record_get_u64 (val->mv_data),
+                          (const uint8_t *) val->mv_data + 8, walk->arg);
+}
+
+ih_err_t
+ih_log_sites (ih_log_t *self, ih_log_site_fn *fn, void *arg)
+{
+    assert (self);
+    assert (fn);
+    s_walk_t walk = {fn, NULL, arg};
+    return s_walk (self, self->sites, s_site_entry, &walk);
+}
+
+static int
+s_index_entry (const MDB_val *key, const MDB_val *val, void *arg)
+{
+    s_walk_t *walk = (s_walk_t *) arg;
+    //  site || 0x00 || seq (8 bytes BE): the separator sits 9 bytes from
+    //  the end
+    const uint8_t *bytes = (const uint8_t *) key->mv_data;
+    char site[IH_NAME_MAX + 1];
+    size_t len = key->mv_size >= 9 ? key->mv_size - 9 : 0;
+    bool sound = key->mv_size >= 9 && len <= IH_NAME_MAX && bytes[len] == 0 &&
+                 val->mv_size == 8 && !memchr (bytes, 0, len);
+    if (len > IH_NAME_MAX)
+        len = IH_NAME_MAX;
+    memcpy (site, bytes, len);
+    site[len] = 0;
+    if (!sound)
+        return walk->index_fn (site, 0, 0, walk->arg);
+    return walk->index_fn (site, ih_record_get_u64 (bytes + len + 1),
+                           ih_record_get_u64 (val->mv_data), walk->arg);
+}
+
+ih_err_t
+ih_log_index (ih_log_t *self, ih_log_index_fn *fn, void *arg)
+{
+    assert (self);
+    assert (fn);
+    s_walk_t walk = {NULL, fn, arg};
+    return s_walk (self, self->index, s_index_entry, &walk);
+}
+
+ih_err_t
+ih_log_pin (ih_log_t *self)
+{
+    assert (self);
+    if (!self->readonly || self->pinned)
+        return IH_E_BADARG;
+    MDB_txn *txn;
+    int rc = s_read_begin (self, &txn);
+    if (rc)
+        return s_mdb_err (self, "mdb_txn_begin", rc);
+    self->pinned = txn;
+    return IH_OK;
+}
+
+void
+ih_log_unpin (ih_log_t *self)
+{
+    assert (self);
+    if (self->pinned) {
+        mdb_txn_abort (self->pinned);
+        self->pinned = NULL;
+    }
 }
 
 //  --------------------------------------------------------------------------
@@ -675,6 +845,48 @@ s_test_append (ih_log_t *log, const uint8_t *bytes, size_t size,
     assert (err == IH_OK);
     return ih_log_append (log, &event, bytes, size, ih_event_now (), hub_seq_p,
                           expected_p);
+}
+
+//  Collects what ih_log_sites and ih_log_index report, as text.
+static int
+s_site_text_fn (const char *site, uint64_t last_seq, const uint8_t *last_hash,
+                void *arg)
+{
+    char hex[IH_KEY_HEX_SIZE] = "damaged";
+    if (last_hash)
+        ih_key_to_hex (last_hash, hex);
+    char line[200];
+    snprintf (line, sizeof line, "%s %" PRIu64 " %.8s;", site, last_seq, hex);
+    strcat ((char *) arg, line);
+    return 0;
+}
+
+static int
+s_index_text_fn (const char *site, uint64_t seq, uint64_t hub_seq, void *arg)
+{
+    char line[200];
+    snprintf (line, sizeof line, "%s/%" PRIu64 "=%" PRIu64 ";", site, seq,
+              hub_seq);
+    strcat ((char *) arg, line);
+    return 0;
+}
+
+static int
+s_raw_fn (uint64_t hub_seq, uint64_t received, const uint8_t *bytes,
+          size_t size, void *arg)
+{
+    s_read_state_t *st = (s_read_state_t *) arg;
+    uint64_t stored_received;
+    const uint8_t *event;
+    size_t event_size;
+    if (received != 0 || hub_seq <= st->last ||
+        ih_record_decode (bytes, size, &stored_received, &event, &event_size) !=
+            IH_OK ||
+        stored_received == 0)
+        st->ordered = false;
+    st->last = hub_seq;
+    st->count++;
+    return 0;
 }
 
 static void
@@ -836,6 +1048,32 @@ ih_log_test (bool verbose)
     st = (s_read_state_t){0, 0, true};
     assert (ih_log_read (log, 1, 0, s_count_fn, &st) == IH_OK);
     assert (st.count == 5 && st.ordered);
+
+    //  A pinned snapshot, the raw reader and the table iterators
+    assert (ih_log_pin (log) == IH_OK);
+    assert (ih_log_pin (log) == IH_E_BADARG);
+    assert (ih_log_last (log) == 5);
+    st = (s_read_state_t){0, 0, true};
+    assert (ih_log_read_raw (log, 1, 0, s_raw_fn, &st) == IH_OK);
+    assert (st.count == 5 && st.last == 5 && st.ordered);
+    char text[1024] = "";
+    assert (ih_log_sites (log, s_site_text_fn, text) == IH_OK);
+    char head4[IH_KEY_HEX_SIZE], head_other[IH_KEY_HEX_SIZE];
+    uint8_t hash4[IH_HASH_SIZE], hash_other[IH_HASH_SIZE];
+    ih_event_hash (ev4, ev4_size, hash4);
+    ih_event_hash (other, other_size, hash_other);
+    ih_key_to_hex (hash4, head4);
+    ih_key_to_hex (hash_other, head_other);
+    char expect[1024];
+    snprintf (expect, sizeof expect, "lh-inc-01 4 %.8s;ls-inc-02 1 %.8s;",
+              head4, head_other);
+    assert (streq (text, expect));
+    text[0] = 0;
+    assert (ih_log_index (log, s_index_text_fn, text) == IH_OK);
+    assert (streq (text, "lh-inc-01/1=1;lh-inc-01/2=3;lh-inc-01/3=4;"
+                         "lh-inc-01/4=5;ls-inc-02/1=2;"));
+    ih_log_unpin (log);
+    ih_log_unpin (log);
     ih_log_destroy (&log);
 
     //  Read-only open of something that is not a log fails cleanly
@@ -947,6 +1185,37 @@ ih_log_test (bool verbose)
     assert (events == 2 && sites == 1);
     ih_log_destroy (&log);
     s_rmdir (small);
+
+    //  Damage: the sites db lost a chain head that the index still knows.
+    //  Appending that site's seq 1 again answers IH_E_CONFLICT for that
+    //  event only; the rest of the batch commits.
+    char tmpl5[] = "/tmp/ih_log_test.XXXXXX";
+    char *damaged = mkdtemp (tmpl5);
+    assert (damaged);
+    log = ih_log_new (damaged, false, 0);
+    assert (log);
+    assert (ih_log_pin (log) == IH_E_BADARG); //  writers cannot pin
+    assert (ih_log_begin (log) == IH_OK);
+    assert (s_test_append (log, ev[0], ev_size[0], &hub_seq, &expected) ==
+            IH_OK);
+    assert (s_test_append (log, other, other_size, &hub_seq, &expected) ==
+            IH_OK);
+    assert (ih_log_commit (log) == IH_OK);
+    MDB_txn *txn;
+    assert (mdb_txn_begin (log->env, NULL, 0, &txn) == 0);
+    MDB_val skey = {strlen ("ls-inc-02"), (void *) "ls-inc-02"};
+    assert (mdb_del (txn, log->sites, &skey, NULL) == 0);
+    assert (mdb_txn_commit (txn) == 0);
+    assert (ih_log_begin (log) == IH_OK);
+    assert (s_test_append (log, other, other_size, &hub_seq, &expected) ==
+            IH_E_CONFLICT);
+    assert (s_test_append (log, ev[1], ev_size[1], &hub_seq, &expected) ==
+            IH_OK);
+    assert (hub_seq == 3);
+    assert (ih_log_commit (log) == IH_OK);
+    assert (ih_log_last (log) == 3);
+    ih_log_destroy (&log);
+    s_rmdir (damaged);
 
     for (int i = 0; i < 3; i++)
         free (ev[i]);

@@ -104,8 +104,8 @@ ih_err_t ih_log_sites (ih_log_t *self, ih_log_site_fn *fn, void *arg);
 //  hub_seq. site is valid only during the call. A damaged entry (no 0x00
 //  separator, a site longer than IH_NAME_MAX, or a value that is not 8
 //  bytes) is passed with seq 0 and hub_seq 0. Return 0 to go on.
-typedef int (ih_log_index_fn) (const char *site, uint64_t seq,
-                               uint64_t hub_seq, void *arg);
+typedef int (ih_log_index_fn) (const char *site, uint64_t seq, uint64_t hub_seq,
+                               void *arg);
 
 //  Calls fn for each index entry, sorted by site then seq, in one read
 //  transaction. Errors: IH_E_STORE.

@@ -5,7 +5,8 @@
     the log passes. In a copy of the data file one byte of one stored
     event's payload is changed (LMDB has no checksums, so only our
     signatures can notice); `incuhub audit` on the copy must exit 3 and name
-    that event's hub sequence.
+    that event's hub sequence. The other ways of tampering (records
+    removed, swapped, cut off, forged, added) are in it_audit_cases.
     =========================================================================*/
 #define _GNU_SOURCE //  memmem
 #include <sys/stat.h>
