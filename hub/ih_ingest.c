@@ -85,6 +85,7 @@ typedef struct {
     s_limit_t limits[IH_E_ERR_MAX + 1];
     int64_t started;  //  zclock_mono at START
     uint64_t commits; //  batches committed: events / commits shows grouping
+    size_t map_max;   //  grow a full map up to this many bytes; 0 = never
     zhashx_t *skews;  //  site id -> s_skew_t, for sites seen since start
     bool verbose;
     bool terminated;
@@ -250,7 +251,13 @@ s_handle_pipe (s_self_t *self)
         self->terminated = true;
     else if (streq (command, "START"))
         s_start (self, request);
-    else if (streq (command, "VERBOSE"))
+    else if (streq (command, "MAPMAX")) {
+        char *value = zmsg_popstr (request);
+        assert (value);
+        self->map_max = (size_t) strtoull (value, NULL, 10);
+        zstr_free (&value);
+        zsock_signal (self->pipe, 0);
+    } else if (streq (command, "VERBOSE"))
         self->verbose = true;
     else {
         zsys_error ("ingest: invalid pipe command '%s'", command);
@@ -500,10 +507,9 @@ s_status_reply (s_self_t *self)
     return reply;
 }
 
-//  Commits the batch, then sends every reply in order and publishes what
-//  was stored. Empties the batch.
-static void
-s_flush (s_self_t *self)
+//  Ends the open batch: commits it, or aborts it if it already failed.
+static ih_err_t
+s_commit (s_self_t *self)
 {
     ih_err_t err = self->batch_failed;
     if (self->batch_open) {
@@ -514,6 +520,46 @@ s_flush (s_self_t *self)
         } else
             ih_log_abort (self->log);
     }
+    self->batch_open = false;
+    return err;
+}
+
+//  After a batch failed with IH_E_FULL: if the map may grow, grows it and
+//  runs the batch's events again from the start (the failed transaction
+//  left nothing behind). Returns the new outcome.
+static ih_err_t
+s_grow_and_retry (s_self_t *self, ih_err_t err)
+{
+    while (err == IH_E_FULL && self->map_max &&
+           ih_log_grow (self->log, self->map_max, NULL) == IH_OK) {
+        self->batch_failed = IH_OK;
+        for (size_t i = 0; i < self->nitems; i++) {
+            s_item_t *item = &self->items[i];
+            if (!item->event)
+                continue; //  not an EVENT: its reply stands
+            ih_wire_t wire;
+            ih_err_t rc = ih_wire_decode (item->msg, &wire);
+            assert (rc == IH_OK); //  it decoded the first time
+            zframe_t *identity = item->identity;
+            zmsg_t *msg = item->msg;
+            uint64_t received = item->received;
+            memset (item, 0, sizeof (*item));
+            item->identity = identity;
+            item->msg = msg;
+            item->received = received;
+            s_ingest_event (self, item, &wire);
+        }
+        err = s_commit (self);
+    }
+    return err;
+}
+
+//  Commits the batch, then sends every reply in order and publishes what
+//  was stored. Empties the batch.
+static void
+s_flush (s_self_t *self)
+{
+    ih_err_t err = s_grow_and_retry (self, s_commit (self));
     if (err != IH_OK) {
         //  Nothing of this batch is stored: whatever reached the log is
         //  NAKed with the storage error, including duplicates of events
@@ -565,7 +611,6 @@ s_flush (s_self_t *self)
         zmsg_destroy (&item->msg);
     }
     self->nitems = 0;
-    self->batch_open = false;
     self->batch_failed = IH_OK;
 }
 
@@ -599,6 +644,16 @@ ih_ingest_actor (zsock_t *pipe, void *args)
     }
     s_flush_limits (self, true);
     s_self_destroy (&self);
+}
+
+void
+ih_ingest_set_map_max (zactor_t *self, size_t max_bytes)
+{
+    assert (self);
+    char value[32];
+    snprintf (value, sizeof (value), "%zu", max_bytes);
+    zstr_sendx (self, "MAPMAX", value, NULL);
+    zsock_wait (self);
 }
 
 int

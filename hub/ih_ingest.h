@@ -18,6 +18,11 @@
             sockets. Replies "iss": 0, the bound ingest endpoint and the
             bound pub endpoint (e.g. "tcp://127.0.0.1:49152"); or -1, a
             reason and "".
+        MAPMAX bytes
+                 lets the log's map grow, doubling, up to bytes when a batch
+                 fills it (the batch is then retried at once instead of
+                 NAKed IH_E_FULL); 0 = never grow (the default). Replies
+                 with a signal.
         VERBOSE  logs every ACK at debug level (no reply).
         $TERM    ends the actor (zactor_destroy sends it).
     ih_ingest_start wraps START for callers.
@@ -52,6 +57,9 @@ void ih_ingest_actor (zsock_t *pipe, void *args);
 int ih_ingest_start (zactor_t *self, const char *data, const char *registry,
                      const char *ingest, const char *pub, size_t map_size,
                      size_t batch_max, char **ingest_p, char **pub_p);
+
+//  Sends MAPMAX and waits for the answer.
+void ih_ingest_set_map_max (zactor_t *self, size_t max_bytes);
 
 //  Selftest
 void ih_ingest_test (bool verbose);

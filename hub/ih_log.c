@@ -90,7 +90,10 @@ static ih_err_t
 s_mdb_err (ih_log_t *self, const char *what, int rc)
 {
     zsys_error ("log: %s failed in %s: %s", what, self->dir, mdb_strerror (rc));
-    return rc == MDB_MAP_FULL ? IH_E_FULL : IH_E_STORE;
+    //  A full map and a full file system are the same to a client: not
+    //  stored, nothing half-written, retry once there is room again
+    return rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT ? IH_E_FULL
+                                                              : IH_E_STORE;
 }
 
 //  Begins a read transaction, adopting a map that another process grew;
@@ -482,6 +485,30 @@ ih_log_append (ih_log_t *self, const ih_event_t *event, const uint8_t *bytes,
     if (last == 0)
         self->batch_sites++;
     *hub_seq_p = hub_seq;
+    return IH_OK;
+}
+
+ih_err_t
+ih_log_grow (ih_log_t *self, size_t max_size, size_t *size_p)
+{
+    assert (self);
+    if (self->txn || self->pinned || self->readonly)
+        return IH_E_BADARG;
+    MDB_envinfo info;
+    int rc = mdb_env_info (self->env, &info);
+    if (rc)
+        return s_mdb_err (self, "mdb_env_info", rc);
+    size_t size = info.me_mapsize;
+    if (size >= max_size)
+        return IH_E_FULL;
+    size_t grown = size > max_size / 2 ? max_size : size * 2;
+    rc = mdb_env_set_mapsize (self->env, grown);
+    if (rc)
+        return s_mdb_err (self, "mdb_env_set_mapsize", rc);
+    zsys_notice ("log: map of %s grown from %zu to %zu MiB (limit %zu MiB)",
+                 self->dir, size >> 20, grown >> 20, max_size >> 20);
+    if (size_p)
+        *size_p = grown;
     return IH_OK;
 }
 

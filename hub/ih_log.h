@@ -57,6 +57,13 @@ ih_err_t ih_log_append (ih_log_t *self, const ih_event_t *event,
 //  then gone, as if aborted).
 ih_err_t ih_log_commit (ih_log_t *self);
 
+//  Doubles the LMDB map, up to max_size bytes, so that a batch refused
+//  with IH_E_FULL can be retried. Only between batches. Sets *size_p (if
+//  not NULL) to the new size. Errors: IH_E_FULL (already at max_size),
+//  IH_E_BADARG (a batch or a pinned snapshot is open, or read-only),
+//  IH_E_STORE.
+ih_err_t ih_log_grow (ih_log_t *self, size_t max_size, size_t *size_p);
+
 //  Drops the open batch, if any.
 void ih_log_abort (ih_log_t *self);
 

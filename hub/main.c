@@ -31,7 +31,16 @@ typedef struct {
     const char *help;
 } s_option_t;
 
-enum { S_DATA, S_REGISTRY, S_INGEST, S_PUB, S_MAP_SIZE, S_BATCH, S_OPTIONS };
+enum {
+    S_DATA,
+    S_REGISTRY,
+    S_INGEST,
+    S_PUB,
+    S_MAP_SIZE,
+    S_MAP_MAX,
+    S_BATCH,
+    S_OPTIONS
+};
 
 static const s_option_t s_options[S_OPTIONS] = {
     {"data", "data", "/var/lib/incuhub", S_PATH, 0, 0,
@@ -44,6 +53,8 @@ static const s_option_t s_options[S_OPTIONS] = {
      "PUB endpoint stored events are published on"},
     {"map_size_mb", "map-size", "1024", S_NUMBER, 1, 1048576,
      "LMDB map size in MiB (1..1048576)"},
+    {"map_max_mb", "map-max", "0", S_NUMBER, 0, 1048576,
+     "grow a full map up to this many MiB; 0 = never grow"},
     {"batch_max", "batch", "1024", S_NUMBER, 1, IH_INGEST_BATCH_MAX,
      "events per group commit (1..65536)"},
 };
@@ -54,7 +65,7 @@ s_usage (FILE *out)
     fprintf (out, "usage: incuhubd [-c FILE] [--data DIR] [--registry FILE] "
                   "[--ingest ENDPOINT]\n"
                   "                [--pub ENDPOINT] [--map-size MB] "
-                  "[--batch N] [-v] [--help]\n\n"
+                  "[--map-max MB] [--batch N] [-v] [--help]\n\n"
                   "  -c FILE          ZPL configuration file (section hub)\n");
     for (int i = 0; i < S_OPTIONS; i++)
         fprintf (out, "  --%-14s %s (default %s)\n", s_options[i].flag,
@@ -172,6 +183,7 @@ main (int argc, char *argv[])
         {"ingest", required_argument, NULL, 'i' + 256},
         {"pub", required_argument, NULL, 'p' + 256},
         {"map-size", required_argument, NULL, 'm' + 256},
+        {"map-max", required_argument, NULL, 'M' + 256},
         {"batch", required_argument, NULL, 'b' + 256},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -214,6 +226,9 @@ main (int argc, char *argv[])
             break;
         case 'm' + 256:
             flags[S_MAP_SIZE] = optarg;
+            break;
+        case 'M' + 256:
+            flags[S_MAP_MAX] = optarg;
             break;
         case 'b' + 256:
             flags[S_BATCH] = optarg;
@@ -262,6 +277,14 @@ main (int argc, char *argv[])
         }
     }
 
+    if (numbers[S_MAP_MAX] && numbers[S_MAP_MAX] < numbers[S_MAP_SIZE]) {
+        fprintf (stderr,
+                 "incuhubd: --map-max (%" PRIu64
+                 " MiB) is below --map-size (%" PRIu64 " MiB)\n",
+                 numbers[S_MAP_MAX], numbers[S_MAP_SIZE]);
+        status = S_EXIT_USAGE;
+        goto cleanup;
+    }
     ingest = zactor_new (ih_ingest_actor, NULL);
     assert (ingest);
     if (verbose)
@@ -275,6 +298,8 @@ main (int argc, char *argv[])
         status = S_EXIT_RUNTIME;
         goto cleanup;
     }
+    if (numbers[S_MAP_MAX])
+        ih_ingest_set_map_max (ingest, (size_t) numbers[S_MAP_MAX] << 20);
     printf ("incuhubd: ready ingest=%s pub=%s\n", ingest_ep, pub_ep);
     fflush (stdout);
 
