@@ -86,6 +86,7 @@ typedef struct {
     int64_t started;  //  zclock_mono at START
     uint64_t commits; //  batches committed: events / commits shows grouping
     size_t map_max;   //  grow a full map up to this many bytes; 0 = never
+    size_t pub_hwm;   //  SNDHWM of the PUB socket; 0 = IH_PUBLISH_SNDHWM
     zhashx_t *skews;  //  site id -> s_skew_t, for sites seen since start
     bool verbose;
     bool terminated;
@@ -196,7 +197,8 @@ s_start (s_self_t *self, zmsg_t *request)
                                zmq_strerror (zmq_errno ()));
         goto cleanup;
     }
-    self->publish = ih_publish_new (pub);
+    self->publish = ih_publish_new_hwm (pub, self->pub_hwm ? (int) self->pub_hwm
+                                                           : IH_PUBLISH_SNDHWM);
     if (!self->publish) {
         reason = zsys_sprintf ("cannot bind %s", pub);
         goto cleanup;
@@ -251,7 +253,13 @@ s_handle_pipe (s_self_t *self)
         self->terminated = true;
     else if (streq (command, "START"))
         s_start (self, request);
-    else if (streq (command, "MAPMAX")) {
+    else if (streq (command, "PUBHWM")) {
+        char *value = zmsg_popstr (request);
+        assert (value);
+        self->pub_hwm = (size_t) strtoull (value, NULL, 10);
+        zstr_free (&value);
+        zsock_signal (self->pipe, 0);
+    } else if (streq (command, "MAPMAX")) {
         char *value = zmsg_popstr (request);
         assert (value);
         self->map_max = (size_t) strtoull (value, NULL, 10);
@@ -644,6 +652,16 @@ ih_ingest_actor (zsock_t *pipe, void *args)
     }
     s_flush_limits (self, true);
     s_self_destroy (&self);
+}
+
+void
+ih_ingest_set_pub_hwm (zactor_t *self, size_t hwm)
+{
+    assert (self);
+    char value[32];
+    snprintf (value, sizeof (value), "%zu", hwm);
+    zstr_sendx (self, "PUBHWM", value, NULL);
+    zsock_wait (self);
 }
 
 void

@@ -23,6 +23,9 @@
                  fills it (the batch is then retried at once instead of
                  NAKed IH_E_FULL); 0 = never grow (the default). Replies
                  with a signal.
+        PUBHWM n before START: SNDHWM of the PUB socket (messages queued
+                 per subscriber before they are dropped for it); 0 =
+                 IH_PUBLISH_SNDHWM. Replies with a signal.
         VERBOSE  logs every ACK at debug level (no reply).
         $TERM    ends the actor (zactor_destroy sends it).
     ih_ingest_start wraps START for callers.
@@ -57,6 +60,10 @@ void ih_ingest_actor (zsock_t *pipe, void *args);
 int ih_ingest_start (zactor_t *self, const char *data, const char *registry,
                      const char *ingest, const char *pub, size_t map_size,
                      size_t batch_max, char **ingest_p, char **pub_p);
+
+//  Sends PUBHWM (before START: the PUB socket's SNDHWM, messages queued
+//  per subscriber; 0 = IH_PUBLISH_SNDHWM) and waits for the answer.
+void ih_ingest_set_pub_hwm (zactor_t *self, size_t hwm);
 
 //  Sends MAPMAX and waits for the answer.
 void ih_ingest_set_map_max (zactor_t *self, size_t max_bytes);

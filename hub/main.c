@@ -38,6 +38,7 @@ enum {
     S_PUB,
     S_MAP_SIZE,
     S_MAP_MAX,
+    S_PUB_HWM,
     S_BATCH,
     S_OPTIONS
 };
@@ -55,6 +56,8 @@ static const s_option_t s_options[S_OPTIONS] = {
      "LMDB map size in MiB (1..1048576)"},
     {"map_max_mb", "map-max", "0", S_NUMBER, 0, 1048576,
      "grow a full map up to this many MiB; 0 = never grow"},
+    {"pub_hwm", "pub-hwm", "1000", S_NUMBER, 1, 10000000,
+     "events queued per subscriber before the hub drops for it"},
     {"batch_max", "batch", "1024", S_NUMBER, 1, IH_INGEST_BATCH_MAX,
      "events per group commit (1..65536)"},
 };
@@ -65,7 +68,8 @@ s_usage (FILE *out)
     fprintf (out, "usage: incuhubd [-c FILE] [--data DIR] [--registry FILE] "
                   "[--ingest ENDPOINT]\n"
                   "                [--pub ENDPOINT] [--map-size MB] "
-                  "[--map-max MB] [--batch N] [-v] [--help]\n\n"
+                  "[--map-max MB]\n"
+                  "                [--pub-hwm N] [--batch N] [-v] [--help]\n\n"
                   "  -c FILE          ZPL configuration file (section hub)\n");
     for (int i = 0; i < S_OPTIONS; i++)
         fprintf (out, "  --%-14s %s (default %s)\n", s_options[i].flag,
@@ -184,6 +188,7 @@ main (int argc, char *argv[])
         {"pub", required_argument, NULL, 'p' + 256},
         {"map-size", required_argument, NULL, 'm' + 256},
         {"map-max", required_argument, NULL, 'M' + 256},
+        {"pub-hwm", required_argument, NULL, 'H' + 256},
         {"batch", required_argument, NULL, 'b' + 256},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -229,6 +234,9 @@ main (int argc, char *argv[])
             break;
         case 'M' + 256:
             flags[S_MAP_MAX] = optarg;
+            break;
+        case 'H' + 256:
+            flags[S_PUB_HWM] = optarg;
             break;
         case 'b' + 256:
             flags[S_BATCH] = optarg;
@@ -289,6 +297,7 @@ main (int argc, char *argv[])
     assert (ingest);
     if (verbose)
         zstr_send (ingest, "VERBOSE");
+    ih_ingest_set_pub_hwm (ingest, (size_t) numbers[S_PUB_HWM]);
     size_t map_size = (size_t) numbers[S_MAP_SIZE] << 20;
     if (ih_ingest_start (ingest, values[S_DATA], values[S_REGISTRY],
                          values[S_INGEST], values[S_PUB], map_size,
