@@ -30,8 +30,19 @@
     (next_send = acked + 1, or E) happens on every (re)connect, when no ACK
     progress is seen for ack_timeout ms with events in flight, on a GAP
     NAK, and after a refusal's backoff. Resends are safe: the hub ACKs an
-    identical event it already has. Deletes from the outbox are batched:
-    losing them in a crash only causes resends, which the hub dedups.
+    identical event it already has. A slow hub must not be buried in
+    resends of the whole window, so each timeout without ACK progress in
+    between doubles the timeout (up to IH_AGENT_ACK_TIMEOUT_MAX, or the
+    configured one if larger); ACK progress restores the configured value.
+    Deletes from the outbox are batched: losing them in a crash only causes
+    resends, which the hub dedups. A delete can fail with IH_E_FULL (LMDB
+    is copy-on-write; the outbox keeps headroom for deletes, but a big
+    chunk can still need more): the chunk is then halved, down to one
+    event, and retried at once, and grows back after successes.
+
+    Tags. A PUBLISH on the listen socket may carry a request tag; its
+    CONFIRM or NAK echoes it, so a pipelining client can tell which request
+    an answer belongs to even across an agent restart.
     A refused event (any other NAK) is never dropped: the stream waits with
     an exponential backoff and retries, logging loudly, because only an
     operator can fix a permanent refusal (key, registry, chain).
@@ -47,14 +58,16 @@
 
 #define IH_AGENT_WINDOW 256
 #define IH_AGENT_ACK_TIMEOUT 3000
-#define IH_AGENT_MAX_BATCH 256     //  requests per group commit
-#define IH_AGENT_MAX_HUB_READS 512 //  hub replies handled per wakeup
-#define IH_AGENT_DELETE_DELAY 200  //  ms to gather acks into one delete
-#define IH_AGENT_DELETE_CHUNK 4096 //  events deleted per transaction
-#define IH_AGENT_SEND_RETRY 100    //  ms after a full send queue
-#define IH_AGENT_BACKOFF_MIN 1000  //  ms after the first refusal
-#define IH_AGENT_BACKOFF_MAX 60000 //  ms, cap of the doubling
-#define IH_AGENT_LOG_EVERY 10000   //  ms between repeats of a log line
+#define IH_AGENT_MAX_BATCH 256         //  requests per group commit
+#define IH_AGENT_MAX_HUB_READS 512     //  hub replies handled per wakeup
+#define IH_AGENT_DELETE_DELAY 200      //  ms to gather acks into one delete
+#define IH_AGENT_DELETE_CHUNK 4096     //  max events deleted per transaction
+#define IH_AGENT_WINDOW_MAX 4096       //  larger windows are clamped
+#define IH_AGENT_ACK_TIMEOUT_MAX 60000 //  ms, cap of the timeout doubling
+#define IH_AGENT_SEND_RETRY 100        //  ms after a full send queue
+#define IH_AGENT_BACKOFF_MIN 1000      //  ms after the first refusal
+#define IH_AGENT_BACKOFF_MAX 60000     //  ms, cap of the doubling
+#define IH_AGENT_LOG_EVERY 10000       //  ms between repeats of a log line
 
 //  What the API thread holds: the actor and what set-up resolved.
 struct _ih_agent_t {
@@ -72,9 +85,11 @@ typedef enum {
 //  One request of the current group commit, answered after the commit.
 typedef struct {
     s_req_kind_t kind;
-    zframe_t *identity; //  listen-socket peer, or NULL for the pipe
-    ih_err_t code;      //  PUBLISH result or NAK code
-    uint64_t seq;       //  PUBLISH: the event's seq
+    zframe_t *identity;           //  listen-socket peer, or NULL for the pipe
+    ih_err_t code;                //  PUBLISH result or NAK code
+    uint64_t seq;                 //  PUBLISH: the event's seq
+    uint8_t tag[IH_WIRE_TAG_MAX]; //  request tag to echo
+    size_t tag_size;              //  0: untagged
 } s_req_t;
 
 //  The actor's state; only the actor thread touches it once started.
@@ -90,13 +105,16 @@ typedef struct {
     char *hub;           //  hub endpoint, as configured
     char *listen;        //  resolved listen endpoint, or NULL
     uint32_t window;     //  max events in flight
-    int64_t ack_timeout; //  ms without ACK progress before a rewind
-    bool terminated;     //  $TERM received
-    bool connected;      //  per the monitor
+    int64_t ack_timeout; //  current ms without ACK progress before a rewind
+    int64_t ack_timeout_base; //  configured value, restored on progress
+    int64_t ack_timeout_max;  //  cap of the doubling
+    bool terminated;          //  $TERM received
+    bool connected;           //  per the monitor
     s_req_t batch[IH_AGENT_MAX_BATCH]; //  requests of the group commit
     size_t batch_size;
     uint64_t acked;         //  highest seq the hub has stored
     uint64_t deleted;       //  highest seq passed to ih_outbox_ack_upto
+    uint64_t delete_chunk;  //  events per delete transaction, halved on FULL
     uint64_t next_send;     //  next seq to send
     uint64_t max_sent;      //  highest seq sent in this run
     int64_t progress_at;    //  last ACK progress (or window start)
@@ -153,8 +171,18 @@ s_self_new (const ih_agent_config_t *config, ih_err_t *err_p)
     self->site = strdup (config->site);
     self->hub = strdup (config->hub);
     self->window = config->window ? config->window : IH_AGENT_WINDOW;
-    self->ack_timeout =
+    if (self->window > IH_AGENT_WINDOW_MAX) {
+        zsys_warning ("agent: window=%" PRIu32 " clamped to %d", self->window,
+                      IH_AGENT_WINDOW_MAX);
+        self->window = IH_AGENT_WINDOW_MAX;
+    }
+    self->ack_timeout_base =
         config->ack_timeout ? config->ack_timeout : IH_AGENT_ACK_TIMEOUT;
+    self->ack_timeout = self->ack_timeout_base;
+    self->ack_timeout_max = self->ack_timeout_base > IH_AGENT_ACK_TIMEOUT_MAX
+                                ? self->ack_timeout_base
+                                : IH_AGENT_ACK_TIMEOUT_MAX;
+    self->delete_chunk = IH_AGENT_DELETE_CHUNK;
 
     err = ih_key_load (config->key, &self->key);
     if (err) {
@@ -273,13 +301,14 @@ s_status_text (s_self_t *self)
                              ? self->next_send - 1 - self->acked
                              : 0;
     json_t *status = json_pack (
-        "{s:s, s:I, s:I, s:I, s:I, s:b, s:s, s:s?, s:b, s:I, s:I}", "site",
+        "{s:s, s:I, s:I, s:I, s:I, s:b, s:s, s:s?, s:b, s:I, s:I, s:I}", "site",
         self->site, "next_seq", (json_int_t) next_seq, "backlog",
         (json_int_t) (next_seq - 1 - self->acked), "in_flight",
         (json_int_t) in_flight, "acked", (json_int_t) self->acked, "connected",
         self->connected, "hub", self->hub, "listen", self->listen, "blocked",
         self->retry_at != 0, "sent", (json_int_t) self->sent, "rewinds",
-        (json_int_t) self->rewinds);
+        (json_int_t) self->rewinds, "ack_timeout_ms",
+        (json_int_t) self->ack_timeout);
     assert (status);
     char *text = json_dumps (status, JSON_COMPACT);
     json_decref (status);
@@ -309,6 +338,12 @@ s_advance (s_self_t *self, uint64_t seq)
     if (self->next_send <= seq)
         self->next_send = seq + 1;
     self->progress_at = zclock_mono ();
+    if (self->ack_timeout != self->ack_timeout_base) {
+        zsys_info ("forward: ACK progress site=%s acked=%" PRIu64
+                   ", ack timeout back to %" PRId64 "ms",
+                   self->site, seq, self->ack_timeout_base);
+        self->ack_timeout = self->ack_timeout_base;
+    }
     if (!self->delete_at)
         self->delete_at = self->progress_at + IH_AGENT_DELETE_DELAY;
     if (self->refusals && seq >= self->refused_seq) {
@@ -321,16 +356,28 @@ s_advance (s_self_t *self, uint64_t seq)
     }
 }
 
-//  Deletes acknowledged events, a chunk per transaction.
+//  Deletes acknowledged events, a chunk per transaction. On IH_E_FULL the
+//  chunk is halved and retried at once (a smaller delete needs fewer new
+//  pages, and each success frees pages for the next); it doubles back
+//  after each success. Only a failure at one event, or another error,
+//  waits before retrying.
 static void
 s_flush_deletes (s_self_t *self, bool all)
 {
     int chunks = 0;
     while (self->acked > self->deleted && (all || chunks < 4)) {
         uint64_t upto = self->acked;
-        if (upto - self->deleted > IH_AGENT_DELETE_CHUNK)
-            upto = self->deleted + IH_AGENT_DELETE_CHUNK;
+        if (upto - self->deleted > self->delete_chunk)
+            upto = self->deleted + self->delete_chunk;
         ih_err_t err = ih_outbox_ack_upto (self->outbox, upto);
+        if (err == IH_E_FULL && self->delete_chunk > 1) {
+            self->delete_chunk /= 2;
+            zsys_notice ("agent: outbox full while deleting site=%s "
+                         "upto=%" PRIu64 ", retrying %" PRIu64
+                         " event(s) at a time",
+                         self->site, upto, self->delete_chunk);
+            continue;
+        }
         if (err) {
             //  Not durability-critical: the events are resent (and
             //  deduplicated) after a restart. Try again later.
@@ -342,6 +389,8 @@ s_flush_deletes (s_self_t *self, bool all)
             return;
         }
         self->deleted = upto;
+        if (self->delete_chunk < IH_AGENT_DELETE_CHUNK)
+            self->delete_chunk *= 2;
         chunks++;
     }
     self->delete_at = self->acked > self->deleted ? zclock_mono () + 10 : 0;
@@ -541,6 +590,19 @@ s_batch_push (s_self_t *self, s_req_kind_t kind, zframe_t **identity_p,
         *identity_p = NULL;
     req->code = code;
     req->seq = seq;
+    req->tag_size = 0;
+}
+
+//  Remembers the request tag of the last pushed request, to echo it.
+static void
+s_batch_tag (s_self_t *self, const ih_wire_t *wire)
+{
+    assert (self->batch_size > 0);
+    s_req_t *req = &self->batch[self->batch_size - 1];
+    if (wire->tag && wire->tag_size <= IH_WIRE_TAG_MAX) {
+        memcpy (req->tag, wire->tag, wire->tag_size);
+        req->tag_size = wire->tag_size;
+    }
 }
 
 //  Adds one event to the open batch, opening it on first use.
@@ -577,13 +639,15 @@ s_recv_local (s_self_t *self, bool *open_p)
     }
     ih_wire_t wire;
     ih_err_t err = ih_wire_decode (msg, &wire);
-    if (err)
+    if (err) {
         s_batch_push (self, S_REQ_NAK, &identity, err, 0);
-    else if (wire.kind == IH_WIRE_PUBLISH) {
+        s_batch_tag (self, &wire); //  a bad PUBLISH may still have a tag
+    } else if (wire.kind == IH_WIRE_PUBLISH) {
         uint64_t seq = 0;
         err = s_publish (self, open_p, wire.type, wire.data, wire.data_size,
                          &seq);
         s_batch_push (self, S_REQ_PUBLISH, &identity, err, seq);
+        s_batch_tag (self, &wire);
     } else if (wire.kind == IH_WIRE_STATUS && wire.json_size == 0)
         s_batch_push (self, S_REQ_STATUS, &identity, IH_OK, 0);
     else
@@ -636,10 +700,18 @@ s_reply (s_self_t *self, s_req_t *req)
         char *text = s_status_text (self);
         reply = ih_wire_status_reply (text);
         free (text);
-    } else if (req->code == IH_OK)
-        reply = ih_wire_confirm (self->site, req->seq);
-    else
-        reply = ih_wire_nak (req->code, NULL, self->site, 0, 0);
+    } else {
+        if (req->code == IH_OK)
+            reply = ih_wire_confirm (self->site, req->seq);
+        else if (req->code == IH_E_FULL)
+            reply = ih_wire_nak (req->code,
+                                 "outbox full: the hub has not acknowledged "
+                                 "enough events yet; retry later",
+                                 self->site, 0, 0);
+        else
+            reply = ih_wire_nak (req->code, NULL, self->site, 0, 0);
+        ih_wire_set_tag (reply, req->tag, req->tag_size);
+    }
     zmsg_prepend (reply, &req->identity);
     //  ROUTER drops replies to peers that are gone; never blocks (sndtimeo 0)
     if (zmsg_send (&reply, self->router) != 0)
@@ -703,9 +775,16 @@ s_run_timers (s_self_t *self)
     if (self->connected && !self->retry_at &&
         self->next_send > self->acked + 1 &&
         now - self->progress_at >= self->ack_timeout) {
+        //  Consecutive timeouts without ACK progress double the timeout,
+        //  so a slow hub gets one window resent per (growing) period
+        //  instead of one every ack_timeout_base ms.
+        int64_t waited = now - self->progress_at;
+        self->ack_timeout *= 2;
+        if (self->ack_timeout > self->ack_timeout_max)
+            self->ack_timeout = self->ack_timeout_max;
         zsys_info ("forward: no ACK for %" PRId64 "ms site=%s acked=%" PRIu64
-                   ", resending",
-                   now - self->progress_at, self->site, self->acked);
+                   ", resending; next ack timeout %" PRId64 "ms",
+                   waited, self->site, self->acked, self->ack_timeout);
         s_rewind (self, self->acked + 1);
     }
     if (self->delete_at && now >= self->delete_at)
@@ -1084,6 +1163,25 @@ ih_agent_test (bool verbose)
     request = ih_wire_publish ("Bad Type", data, size);
     reply = s_client_call (client, &request, &wire);
     assert (wire.kind == IH_WIRE_NAK && wire.code == IH_E_BADNAME);
+    assert (wire.tag == NULL);
+    zmsg_destroy (&reply);
+    //  Tagged requests get their tag back, on CONFIRM and on NAK
+    const uint8_t tag[8] = {0, 0, 0, 0, 0, 0, 0, 42};
+    request = ih_wire_publish_tagged ("mentor.joined", data, size, tag, 8);
+    reply = s_client_call (client, &request, &wire);
+    assert (wire.kind == IH_WIRE_CONFIRM && wire.seq == count + 2);
+    assert (wire.tag_size == 8 && memcmp (wire.tag, tag, 8) == 0);
+    zmsg_destroy (&reply);
+    request = ih_wire_publish_tagged ("Bad Type", data, size, tag, 3);
+    reply = s_client_call (client, &request, &wire);
+    assert (wire.kind == IH_WIRE_NAK && wire.code == IH_E_BADNAME);
+    assert (wire.tag_size == 3 && memcmp (wire.tag, tag, 3) == 0);
+    zmsg_destroy (&reply);
+    request = ih_wire_publish ("t", data, size);
+    zmsg_addmem (request, "", 0); //  an empty tag is malformed
+    reply = s_client_call (client, &request, &wire);
+    assert (wire.kind == IH_WIRE_NAK && wire.code == IH_E_MALFORMED);
+    assert (wire.tag == NULL);
     zmsg_destroy (&reply);
     request = ih_wire_ack ("laoshan-inc-01", 1, 1);
     reply = s_client_call (client, &request, &wire);
@@ -1113,7 +1211,7 @@ ih_agent_test (bool verbose)
     assert (!strchr (ih_agent_endpoint (agent), '*'));
     uint64_t seq = 0;
     assert (ih_agent_publish (agent, "t", data, size, &seq) == IH_OK);
-    assert (seq == count + 2);
+    assert (seq == count + 3);
     uint64_t total = seq;
 
     //  A hub appears: the agent connects and drains, through a lost event
@@ -1133,6 +1231,21 @@ ih_agent_test (bool verbose)
     assert (ih_agent_publish (agent, "t", data, size, &seq) == IH_OK);
     assert (seq == ++total);
     assert (s_hub_serve (&hub, agent, total, 10000));
+    assert (s_status_int (agent, "ack_timeout_ms") == 300);
+
+    //  A hub that stops answering sees the timeout double per resend
+    //  (300, 600, 1200 ms...), not a resend every 300 ms; ACK progress
+    //  restores it
+    assert (ih_agent_publish (agent, "t", data, size, &seq) == IH_OK);
+    assert (seq == ++total);
+    int64_t deadline = zclock_mono () + 10000;
+    while (s_status_int (agent, "ack_timeout_ms") < 1200) {
+        assert (zclock_mono () < deadline);
+        zclock_sleep (10); //  polling interval of the condition
+    }
+    assert (s_status_int (agent, "rewinds") < 20);
+    assert (s_hub_serve (&hub, agent, total, 10000));
+    assert (s_status_int (agent, "ack_timeout_ms") == 300);
 
     //  The hub goes away; events are kept; the hub comes back
     zsock_destroy (&hub.router);

@@ -28,9 +28,13 @@ typedef struct {
     const char *hub;      //  hub ingest endpoint to connect to
     const char *outbox;   //  outbox directory (created if missing)
     const char *listen;   //  endpoint for local publishers, or NULL
-    uint32_t window;      //  events in flight; 0 = default (256)
-    uint32_t ack_timeout; //  ms without ACK progress before resend; 0 = 3000
-    uint64_t outbox_map;  //  LMDB map size in bytes; 0 = 1 GiB
+    uint32_t window;      //  events in flight; 0 = default (256); at most
+                          //  4096 (larger values are clamped)
+    uint32_t ack_timeout; //  ms without ACK progress before resend; 0 = 3000;
+                          //  doubles on each further timeout without
+                          //  progress (to 60 s), reset by ACK progress
+    uint64_t outbox_map;  //  LMDB map size in bytes; 0 = 1 GiB. New events
+                          //  are refused (IH_E_FULL) above 90% of it
 } ih_agent_config_t;
 
 typedef struct _ih_agent_t ih_agent_t;

@@ -16,6 +16,16 @@
       never fill);
     - deletes only remove seq <= acked, and acked only rises.
 
+    Headroom. LMDB is copy-on-write: even deleting needs fresh pages (the
+    touched path, the freelist record), so a map filled to the last page
+    could never be emptied again, and the agent would jam with every
+    acknowledged event stuck in it. ih_outbox_add therefore refuses
+    (IH_E_FULL) an event that would take the pages in use (the B-trees of
+    all DBIs, the freelist's own tree included, as mdb_stat sees them
+    inside the batch) above IH_OUTBOX_HEADROOM_PCT percent of the map;
+    the rest is kept for deletes. Freed pages are not counted as used, so
+    the mark falls again as acknowledged events are deleted.
+
     The in-memory copies of next_seq, last_hash and acked mirror the
     committed meta; the batch keeps its own copies that are adopted on
     commit and dropped on abort.
@@ -27,6 +37,8 @@
 #include "ih_record.h"
 #include "ih_json.h"
 #include "ih_outbox.h"
+
+#define IH_OUTBOX_HEADROOM_PCT 90 //  adds stop at this % of the map
 
 struct _ih_outbox_t {
     char *dir;                             //  outbox directory
@@ -41,6 +53,8 @@ struct _ih_outbox_t {
     uint64_t acked;                        //  committed acked
     uint64_t batch_next_seq;               //  next_seq within the open batch
     uint8_t batch_last_hash[IH_HASH_SIZE]; //  last_hash within the batch
+    size_t page_size;                      //  LMDB page size
+    size_t map_pages;                      //  pages the map can hold
 };
 
 //  Translates an LMDB code where it enters our code; logs the original.
@@ -188,6 +202,17 @@ ih_outbox_new (const char *dir, const char *site, size_t map_size,
     }
     int dead = 0;
     mdb_reader_check (self->env, &dead);
+    MDB_envinfo info;
+    MDB_stat env_stat;
+    rc = mdb_env_info (self->env, &info);
+    if (rc == 0)
+        rc = mdb_env_stat (self->env, &env_stat);
+    if (rc) {
+        err = s_mdb_err (self, "env info", rc);
+        goto cleanup;
+    }
+    self->page_size = env_stat.ms_psize;
+    self->map_pages = info.me_mapsize / env_stat.ms_psize;
 
     rc = mdb_txn_begin (self->env, NULL, 0, &txn);
     if (rc == 0)
@@ -251,6 +276,22 @@ ih_outbox_begin (ih_outbox_t *self)
     return IH_OK;
 }
 
+//  Pages in use by the B-trees (freelist tree, main tree, events, meta)
+//  as seen in txn, plus the two meta pages. Free pages are not counted.
+static size_t
+s_pages_used (ih_outbox_t *self, MDB_txn *txn)
+{
+    MDB_dbi dbis[] = {0, 1, self->events, self->meta}; //  0 FREE, 1 MAIN
+    size_t used = 2;
+    for (size_t i = 0; i < sizeof (dbis) / sizeof (dbis[0]); i++) {
+        MDB_stat stat;
+        if (mdb_stat (txn, dbis[i], &stat) == 0)
+            used += stat.ms_branch_pages + stat.ms_leaf_pages +
+                    stat.ms_overflow_pages;
+    }
+    return used;
+}
+
 ih_err_t
 ih_outbox_add (ih_outbox_t *self, ih_key_t *key, const char *type,
                const uint8_t *data, size_t size, uint64_t *seq_p)
@@ -284,8 +325,24 @@ ih_outbox_add (ih_outbox_t *self, ih_key_t *key, const char *type,
     uint8_t hash[IH_HASH_SIZE];
     ih_event_hash (signed_event, signed_size, hash);
 
+    //  Keep the headroom deletes need (see the top of this file). An event
+    //  over half a page goes to overflow pages; count a few more for the
+    //  leaf and branch pages it may split.
+    size_t need = 4;
+    if (signed_size + 64 > self->page_size / 2)
+        need += (signed_size + 64 + self->page_size - 1) / self->page_size;
+    if ((s_pages_used (self, self->txn) + need) * 100 >
+        self->map_pages * IH_OUTBOX_HEADROOM_PCT) {
+        free (signed_event);
+        return IH_E_FULL; //  expected when full: the caller logs it
+    }
+
     //  A nested transaction, so a failure (MDB_MAP_FULL above all) drops
-    //  this event only and leaves the batch's earlier events intact.
+    //  this event only and leaves the batch's earlier events intact. That
+    //  does not make the batch safe: its commit writes the freelist and
+    //  can itself fail with MDB_MAP_FULL, and then every event of the
+    //  batch is gone and nobody may be confirmed (ih_outbox_commit returns
+    //  IH_E_FULL and the caller NAKs the whole batch).
     MDB_txn *child = NULL;
     int rc = mdb_txn_begin (self->env, self->txn, 0, &child);
     if (rc == 0) {

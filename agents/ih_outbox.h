@@ -65,12 +65,16 @@ ih_err_t ih_outbox_begin (ih_outbox_t *self);
 //  the batch is still usable.
 //  Errors: from ih_event_sign (IH_E_BADNAME, IH_E_BADARG, IH_E_MALFORMED,
 //  IH_E_TOOBIG), IH_E_WRONGSITE (key of another site), IH_E_FULL (map
-//  full), IH_E_STORE, IH_E_BADARG (no open batch).
+//  full, or the event would take the pages in use above 90% of the map:
+//  the rest is headroom that deletes of acknowledged events need, since
+//  LMDB is copy-on-write), IH_E_STORE, IH_E_BADARG (no open batch).
 ih_err_t ih_outbox_add (ih_outbox_t *self, ih_key_t *key, const char *type,
                         const uint8_t *data, size_t size, uint64_t *seq_p);
 
-//  Commits the batch durably (fsync). Errors: IH_E_FULL, IH_E_STORE (the
-//  batch is then gone as if aborted), IH_E_BADARG (no open batch).
+//  Commits the batch durably (fsync). Errors: IH_E_FULL (the commit itself
+//  needs pages, e.g. for the freelist), IH_E_STORE (on either, the whole
+//  batch is gone as if aborted: confirm none of it), IH_E_BADARG (no open
+//  batch).
 ih_err_t ih_outbox_commit (ih_outbox_t *self);
 
 //  Drops the open batch, if any. Its sequences will be handed out again:

@@ -6,7 +6,7 @@
 
     Usage: incuhub-agent [-c FILE] [--site ID] [--key FILE] [--hub ENDPOINT]
                          [--outbox DIR] [--listen ENDPOINT] [--window N]
-                         [--ack-timeout MS] [-v] [--help]
+                         [--ack-timeout MS] [--outbox-map MB] [-v] [--help]
 
     The ZPL config file (see config/agent-*.cfg) is read first, then flags
     override it. Every option is declared once in s_options with its
@@ -38,6 +38,7 @@ enum {
     OPT_LISTEN,
     OPT_WINDOW,
     OPT_ACK_TIMEOUT,
+    OPT_OUTBOX_MAP,
     OPT_COUNT
 };
 
@@ -47,9 +48,13 @@ static const s_option_t s_options[OPT_COUNT] = {
     [OPT_HUB] = {"hub", "hub", false, 0, 0, true},
     [OPT_OUTBOX] = {"outbox", "outbox", false, 0, 0, true},
     [OPT_LISTEN] = {"listen", "listen", false, 0, 0, false},
-    [OPT_WINDOW] = {"window", "window", true, 1, 100000, false},
+    //  Up to 4096 in flight: more buys no throughput on any link we run
+    //  over, and every timeout resends the whole window.
+    [OPT_WINDOW] = {"window", "window", true, 1, 4096, false},
     [OPT_ACK_TIMEOUT] = {"ack_timeout_ms", "ack-timeout", true, 10, 3600000,
                          false},
+    //  The outbox's LMDB map in MiB (default 1024); 1 MiB to 1 TiB.
+    [OPT_OUTBOX_MAP] = {"outbox_map_mb", "outbox-map", true, 1, 1048576, false},
 };
 
 static void
@@ -59,11 +64,15 @@ s_usage (FILE *out)
              "usage: incuhub-agent [-c FILE] [--site ID] [--key FILE]\n"
              "                     [--hub ENDPOINT] [--outbox DIR]\n"
              "                     [--listen ENDPOINT] [--window N]\n"
-             "                     [--ack-timeout MS] [-v] [--help]\n"
+             "                     [--ack-timeout MS] [--outbox-map MB]\n"
+             "                     [-v] [--help]\n"
              "Signs a site's events, keeps them in a durable outbox and\n"
              "forwards them to the incuhub hub. Flags override the config\n"
              "file (section `agent`, keys site, key, hub, outbox, listen,\n"
-             "window, ack_timeout_ms). Required: site, key, hub, outbox.\n");
+             "window (1..4096, default 256), ack_timeout_ms (default 3000;\n"
+             "doubles while the hub does not answer), outbox_map_mb (1..\n"
+             "1048576, default 1024; new events are refused with IH_E_FULL\n"
+             "above 90%% of it)). Required: site, key, hub, outbox.\n");
 }
 
 //  Sets option i from text; from names the source for the error message.
@@ -163,6 +172,7 @@ main (int argc, char *argv[])
         {"listen", required_argument, NULL, 256 + OPT_LISTEN},
         {"window", required_argument, NULL, 256 + OPT_WINDOW},
         {"ack-timeout", required_argument, NULL, 256 + OPT_ACK_TIMEOUT},
+        {"outbox-map", required_argument, NULL, 256 + OPT_OUTBOX_MAP},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -222,6 +232,9 @@ main (int argc, char *argv[])
         .ack_timeout = values[OPT_ACK_TIMEOUT]
                            ? (uint32_t) atol (values[OPT_ACK_TIMEOUT])
                            : 0,
+        .outbox_map = values[OPT_OUTBOX_MAP]
+                          ? (uint64_t) atol (values[OPT_OUTBOX_MAP]) << 20
+                          : 0,
     };
     if (verbose)
         zsys_info ("agent: site=%s hub=%s outbox=%s listen=%s", config.site,

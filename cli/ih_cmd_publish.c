@@ -8,13 +8,27 @@
     event is durable at the site and will reach the hub.
 
     From stdin, publish pipelines: up to S_WINDOW requests are outstanding
-    at once. The agent answers on one connection in request order, so the
-    replies are matched to input lines by position; a ring of line numbers
-    remembers which line each outstanding request came from. At the first
-    bad input line or refused event publish stops sending, still collects
-    the answers to what it has sent (printing their sequences), then
-    reports and exits 1. A timeout gives up at once: after it the order of
-    late answers could no longer be trusted.
+    at once. Each PUBLISH carries a request tag (an 8-byte counter) that
+    the agent echoes in its CONFIRM or NAK, and answers are matched by tag,
+    never by position: if the agent restarts mid-stream, the requests the
+    old agent swallowed are never answered while those still queued in
+    our socket are answered by the new one, so position would attribute
+    the new agent's sequences to lost lines. Answers with an unknown tag
+    (or none) are ignored.
+
+    Nothing is ever resent: a resent PUBLISH is a new event with a new seq,
+    so resending one that had in fact been stored would store it twice.
+    When the connection drops (the socket monitor says so) publish stops
+    reading input and collects what answers still come; an answer to a
+    later request proves that the earlier unanswered ones are lost (the
+    agent answers in order). Every request left without an answer, by then
+    or at the timeout, is reported on stderr as "line N: no answer; it may
+    or may not have been stored", and publish exits 1. A seq= line is
+    printed only for a CONFIRM carrying that line's tag.
+
+    At the first bad input line or refused event publish likewise stops
+    sending, still collects the answers to what it has sent (printing
+    their sequences), then reports and exits 1.
 
     status asks a hub (its ingest endpoint) or an agent (its listen
     endpoint) for its STATUS and prints the JSON object.
@@ -24,9 +38,11 @@
 #include "ih_cli.h"
 #include "ih_event.h"
 #include "ih_json.h"
+#include "ih_record.h"
 #include "ih_wire.h"
 
 #define S_WINDOW 64
+#define S_TAG_SIZE 8
 
 static const char *s_publish_usage =
     "Usage: incuhub publish --agent ENDPOINT --type TYPE --data JSON\n"
@@ -42,9 +58,13 @@ static const char *s_publish_usage =
     "from stdin:\n"
     "  {\"type\": \"training.held\", \"data\": {\"participants\": 40}}\n"
     "(\"data\" defaults to {}; blank lines are skipped) and pipelines them,\n"
-    "up to 64 at a time. At the first bad line or refused event it stops\n"
-    "reading, waits for the events already sent, reports on stderr which\n"
-    "line failed and exits 1.\n"
+    "up to 64 at a time. At the first bad line, refused event or lost\n"
+    "connection it stops reading, waits for the events already sent,\n"
+    "reports on stderr which line failed and exits 1. An event sent but\n"
+    "never answered (agent restarted, timeout) is reported as\n"
+    "  line N: no answer; it may or may not have been stored\n"
+    "and is never resent (that could store it twice): check it with the\n"
+    "hub (incuhub replay) before publishing it again.\n"
     "\n"
     "Options:\n"
     "  -a, --agent ENDPOINT  the agent's listen endpoint, e.g.\n"
@@ -56,38 +76,92 @@ static const char *s_publish_usage =
     "  -h, --help            this text\n"
     "\n"
     "Prints one line per confirmed event on stdout, in input order:\n"
-    "  seq=N\n";
+    "  seq=N            (with --type)\n"
+    "  seq=N line=L     (from stdin; L is the input line number)\n";
 
-//  Stream state: the DEALER and the ring of outstanding line numbers.
+//  One request sent and not yet answered.
 typedef struct {
-    zsock_t *dealer;       //  to the agent
-    const char *endpoint;  //  for messages
-    int timeout;           //  ms per answer
-    size_t ring[S_WINDOW]; //  input line of each outstanding request
-    size_t head;           //  ring index of the oldest request
-    size_t outstanding;    //  requests sent and not yet answered
-    uint64_t confirmed;    //  events confirmed so far
-    bool refused;          //  an event was NAKed or answered oddly
-    bool broken;           //  timeout or interrupt: stop at once
-    ih_err_t err;          //  first error, for the final message
+    uint64_t tag; //  its request tag
+    size_t line;  //  its input line (0 in single mode)
+} s_pending_t;
+
+//  Stream state: the DEALER, its monitor and the outstanding requests.
+typedef struct {
+    zsock_t *dealer;               //  to the agent
+    zactor_t *monitor;             //  zmonitor on dealer (DISCONNECTED)
+    zpoller_t *poller;             //  dealer and monitor
+    const char *endpoint;          //  for messages
+    int timeout;                   //  ms per answer
+    s_pending_t pending[S_WINDOW]; //  outstanding, oldest first (a ring)
+    size_t head;                   //  ring index of the oldest request
+    size_t outstanding;            //  requests sent and not yet answered
+    uint64_t next_tag;             //  tag of the next request
+    uint64_t confirmed;            //  events confirmed so far
+    uint64_t unknown;              //  requests that got no answer
+    uint64_t ignored;              //  answers with no or an unknown tag
+    size_t last_sent;              //  input line of the last request
+    bool refused;                  //  an event was NAKed or answered oddly
+    bool dropped;                  //  the connection dropped
+    bool broken;                   //  timeout or interrupt: stop at once
+    ih_err_t err;                  //  first error, for the final message
 } s_stream_t;
 
-//  Handles the answer to the oldest outstanding request. Prints seq=N or
-//  reports the refusal with the line number (line 0: single mode).
+//  Reports the oldest outstanding request as unanswered and drops it.
+static void
+s_stream_unknown (s_stream_t *self, ih_err_t why)
+{
+    assert (self->outstanding > 0);
+    size_t line = self->pending[self->head].line;
+    self->head = (self->head + 1) % S_WINDOW;
+    self->outstanding--;
+    self->unknown++;
+    if (line > 0)
+        ih_cli_fail ("publish", why, IH_CLI_FAIL,
+                     "line %zu: no answer; it may or may not have been stored",
+                     line);
+    else
+        ih_cli_fail ("publish", why, IH_CLI_FAIL,
+                     "no answer; the event may or may not have been stored");
+}
+
+//  Handles one answer: finds its request by tag (ignoring it if there is
+//  none), prints seq=N or reports the refusal with the line number.
 static void
 s_stream_answer (s_stream_t *self, zmsg_t **reply_p)
 {
-    size_t line = self->ring[self->head];
+    ih_wire_t wire;
+    ih_err_t err = ih_wire_decode (*reply_p, &wire);
+    size_t index = S_WINDOW;
+    if (wire.tag && wire.tag_size == S_TAG_SIZE) {
+        uint64_t tag = ih_record_get_u64 (wire.tag);
+        for (size_t i = 0; i < self->outstanding; i++)
+            if (self->pending[(self->head + i) % S_WINDOW].tag == tag) {
+                index = i;
+                break;
+            }
+    }
+    if (index == S_WINDOW) {
+        //  Not ours (late, or from an agent that does not echo tags)
+        self->ignored++;
+        zmsg_destroy (reply_p);
+        return;
+    }
+    //  The agent answers in order: requests older than this one that are
+    //  still unanswered were lost with a previous connection.
+    while (index-- > 0)
+        s_stream_unknown (self, IH_E_IO);
+    size_t line = self->pending[self->head].line;
     self->head = (self->head + 1) % S_WINDOW;
     self->outstanding--;
 
     char where[48] = "";
     if (line > 0)
         snprintf (where, sizeof where, "line %zu: ", line);
-    ih_wire_t wire;
-    ih_err_t err = ih_wire_decode (*reply_p, &wire);
     if (err == IH_OK && wire.kind == IH_WIRE_CONFIRM) {
-        printf ("seq=%" PRIu64 "\n", wire.seq);
+        if (line > 0)
+            printf ("seq=%" PRIu64 " line=%zu\n", wire.seq, line);
+        else
+            printf ("seq=%" PRIu64 "\n", wire.seq);
         fflush (stdout);
         self->confirmed++;
     } else if (err == IH_OK && wire.kind == IH_WIRE_NAK) {
@@ -108,40 +182,92 @@ s_stream_answer (s_stream_t *self, zmsg_t **reply_p)
     zmsg_destroy (reply_p);
 }
 
-//  Waits for one answer (the oldest outstanding request's). On timeout or
-//  interrupt marks the stream broken.
+//  Reads the monitor's events; a DISCONNECTED marks the stream dropped.
 static void
-s_stream_wait (s_stream_t *self)
+s_stream_monitor (s_stream_t *self)
 {
-    zmsg_t *reply = NULL;
-    ih_err_t err = ih_cli_recv (self->dealer, self->timeout, &reply);
-    if (err == IH_OK) {
-        s_stream_answer (self, &reply);
-        return;
-    }
-    self->broken = true;
-    if (err == IH_E_TIMEOUT) {
-        self->err = IH_E_TIMEOUT;
-        ih_cli_fail ("publish", IH_E_TIMEOUT, IH_CLI_FAIL,
-                     "no answer from %s within %d ms (%zu event(s) "
-                     "unconfirmed)",
-                     self->endpoint, self->timeout, self->outstanding);
-    } else {
-        self->err = IH_E_INTERNAL;
-        ih_cli_fail ("publish", IH_E_INTERNAL, IH_CLI_FAIL,
-                     "interrupted (%zu event(s) unconfirmed)",
-                     self->outstanding);
+    zsock_t *sock = zactor_sock (self->monitor);
+    while (zsock_events (sock) & ZMQ_POLLIN) {
+        zmsg_t *msg = zmsg_recv (sock);
+        if (!msg)
+            break;
+        char *event = zmsg_popstr (msg);
+        if (event && streq (event, "DISCONNECTED") && !self->dropped) {
+            self->dropped = true;
+            ih_cli_fail ("publish", IH_E_IO, IH_CLI_FAIL,
+                         "lost the connection to %s after sending line %zu; "
+                         "stopping (%zu event(s) awaiting an answer)",
+                         self->endpoint, self->last_sent, self->outstanding);
+        }
+        zstr_free (&event);
+        zmsg_destroy (&msg);
     }
 }
 
-//  Sends one PUBLISH for line (0 in single mode). Takes ownership of
-//  nothing; data is copied into the message.
+//  Waits up to timeout ms (0: just looks) for an answer that matches an
+//  outstanding request, handling monitor events and ignored answers on
+//  the way. Returns true if one was handled. With timeout > 0, a timeout
+//  or an interrupt reports every outstanding request as unknown and marks
+//  the stream broken.
+static bool
+s_stream_wait (s_stream_t *self, int timeout)
+{
+    int64_t deadline = zclock_mono () + timeout;
+    while (true) {
+        int64_t left = deadline - zclock_mono ();
+        if (left < 0)
+            left = 0;
+        void *which = zpoller_wait (self->poller, (int) left);
+        if (zpoller_terminated (self->poller) || zsys_interrupted) {
+            self->broken = true;
+            self->err = IH_E_INTERNAL;
+            ih_cli_fail ("publish", IH_E_INTERNAL, IH_CLI_FAIL,
+                         "interrupted (%zu event(s) unanswered)",
+                         self->outstanding);
+            while (self->outstanding > 0)
+                s_stream_unknown (self, IH_E_INTERNAL);
+            return false;
+        }
+        if (which == zactor_sock (self->monitor))
+            s_stream_monitor (self);
+        else if (which == self->dealer) {
+            size_t before = self->outstanding;
+            zmsg_t *reply = zmsg_recv (self->dealer);
+            if (reply)
+                s_stream_answer (self, &reply);
+            if (self->outstanding < before)
+                return true;
+        } else if (timeout == 0)
+            return false;
+        else if (zclock_mono () >= deadline)
+            break;
+    }
+    self->broken = true;
+    self->err = IH_E_TIMEOUT;
+    ih_cli_fail ("publish", IH_E_TIMEOUT, IH_CLI_FAIL,
+                 "no answer from %s within %d ms (%zu event(s) "
+                 "unanswered)%s",
+                 self->endpoint, timeout, self->outstanding,
+                 self->ignored ? "; the agent's answers carry no request "
+                                 "tag (an older agent?)"
+                               : "");
+    while (self->outstanding > 0)
+        s_stream_unknown (self, IH_E_TIMEOUT);
+    return false;
+}
+
+//  Sends one PUBLISH for line (0 in single mode) under a new tag. Takes
+//  ownership of nothing; data is copied into the message.
 static void
 s_stream_send (s_stream_t *self, const char *type, const uint8_t *data,
                size_t size, size_t line)
 {
     assert (self->outstanding < S_WINDOW);
-    zmsg_t *msg = ih_wire_publish (type, data, size);
+    uint64_t tag = ++self->next_tag;
+    uint8_t tag_bytes[S_TAG_SIZE];
+    ih_record_put_u64 (tag_bytes, tag);
+    zmsg_t *msg =
+        ih_wire_publish_tagged (type, data, size, tag_bytes, S_TAG_SIZE);
     if (zmsg_send (&msg, self->dealer) != 0) {
         zmsg_destroy (&msg);
         self->broken = true;
@@ -150,8 +276,12 @@ s_stream_send (s_stream_t *self, const char *type, const uint8_t *data,
                      "cannot send to %s (interrupted?)", self->endpoint);
         return;
     }
-    self->ring[(self->head + self->outstanding) % S_WINDOW] = line;
+    s_pending_t *slot =
+        &self->pending[(self->head + self->outstanding) % S_WINDOW];
+    slot->tag = tag;
+    slot->line = line;
     self->outstanding++;
+    self->last_sent = line;
 }
 
 //  Turns a JSON payload into msgpack, or says why not into why (size
@@ -243,9 +373,9 @@ s_publish_stream (s_stream_t *self)
     char why[256] = "";
     ih_err_t bad_err = IH_OK;
 
-    while (!self->broken && !self->refused) {
+    while (!self->broken && !self->refused && !self->dropped) {
         if (self->outstanding == S_WINDOW) {
-            s_stream_wait (self);
+            s_stream_wait (self, self->timeout);
             continue;
         }
         errno = 0;
@@ -284,18 +414,24 @@ s_publish_stream (s_stream_t *self)
         s_stream_send (self, type, data, size, line_no);
         free (data);
         //  Print what has come back already, so a slow producer sees its
-        //  confirmations promptly. Reads ZMQ_EVENTS; never blocks.
-        while (!self->broken && self->outstanding > 0 &&
-               (zsock_events (self->dealer) & ZMQ_POLLIN))
-            s_stream_wait (self);
+        //  confirmations promptly, and notice a dropped connection. Never
+        //  blocks.
+        while (!self->broken && s_stream_wait (self, 0))
+            ;
     }
     free (line);
-    //  Collect the answers to everything already sent, in order.
+    //  Collect the answers to everything already sent.
     while (!self->broken && self->outstanding > 0)
-        s_stream_wait (self);
+        s_stream_wait (self, self->timeout);
 
     if (self->broken)
         return IH_CLI_FAIL;
+    if (self->dropped || self->unknown)
+        return ih_cli_fail ("publish", IH_E_IO, IH_CLI_FAIL,
+                            "stopped after line %zu: %" PRIu64
+                            " event(s) confirmed, %" PRIu64
+                            " without an answer (see above)",
+                            self->last_sent, self->confirmed, self->unknown);
     if (bad_line > 0)
         return ih_cli_fail ("publish", bad_err, IH_CLI_FAIL,
                             "line %zu: %s; stopped there, %" PRIu64
@@ -329,9 +465,12 @@ s_publish_one (s_stream_t *self, const char *type, const char *data_text)
         return ih_cli_fail (sub, err, IH_CLI_USAGE, "--data: %s", why);
     s_stream_send (self, type, packed, size, 0);
     free (packed);
-    if (!self->broken)
-        s_stream_wait (self);
-    return self->broken || self->refused ? IH_CLI_FAIL : IH_CLI_OK;
+    //  A dropped connection is no reason to stop here: a request still
+    //  queued in the socket is answered after the reconnect.
+    while (!self->broken && self->outstanding > 0)
+        s_stream_wait (self, self->timeout);
+    return self->broken || self->refused || self->unknown ? IH_CLI_FAIL
+                                                          : IH_CLI_OK;
 }
 
 int
@@ -393,11 +532,33 @@ ih_cmd_publish (int argc, char *argv[])
     memset (&self, 0, sizeof self);
     self.endpoint = endpoint;
     self.timeout = timeout;
-    self.dealer = ih_cli_connect (sub, ZMQ_DEALER, endpoint);
+    self.dealer = zsock_new (ZMQ_DEALER);
     if (!self.dealer)
-        return IH_CLI_USAGE;
-    int rc =
-        type ? s_publish_one (&self, type, data) : s_publish_stream (&self);
+        return ih_cli_fail (sub, IH_E_INTERNAL, IH_CLI_FAIL,
+                            "cannot create a socket: %s",
+                            zmq_strerror (zmq_errno ()));
+    zsock_set_maxmsgsize (self.dealer, IH_WIRE_MAX);
+    zsock_set_linger (self.dealer, 0);
+    //  The monitor must run before the connect, or the first events of the
+    //  connection are not seen.
+    self.monitor = zactor_new (zmonitor, self.dealer);
+    assert (self.monitor);
+    zstr_sendx (self.monitor, "LISTEN", "DISCONNECTED", NULL);
+    zstr_send (self.monitor, "START");
+    zsock_wait (self.monitor);
+    int rc = IH_CLI_USAGE;
+    if (zsock_connect (self.dealer, "%s", endpoint) != 0) {
+        ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
+                     "cannot connect to '%s': %s", endpoint,
+                     zmq_strerror (zmq_errno ()));
+        goto cleanup;
+    }
+    self.poller = zpoller_new (self.dealer, zactor_sock (self.monitor), NULL);
+    assert (self.poller);
+    rc = type ? s_publish_one (&self, type, data) : s_publish_stream (&self);
+cleanup:
+    zpoller_destroy (&self.poller);
+    zactor_destroy (&self.monitor);
     zsock_destroy (&self.dealer);
     return rc;
 }

@@ -15,7 +15,9 @@
     few elements -> MISSING, too many -> TRAILING, then each field (wrong
     msgpack type -> TYPE, name too long -> TOOBIG, bad name -> BADNAME).
     The integers and strings in ACK/NAK/CONFIRM bodies need not be in
-    shortest form: these bodies are not signed or stored.
+    shortest form: these bodies are not signed or stored. PUBLISH, CONFIRM
+    and NAK may end in one extra frame, an opaque request tag (1..64
+    bytes), checked last: empty -> MALFORMED, longer -> TOOBIG.
     =========================================================================*/
 #include <stdlib.h>
 #include <string.h>
@@ -36,14 +38,20 @@
 
 #define S_TOPIC_MAX (3 * IH_NAME_MAX + 3) //  without the NUL
 
+//  tagged: the command may carry a request tag as one extra last frame;
+//  frames_max then counts it.
 static const struct {
     const char *name;
     ih_wire_kind_t kind;
     size_t frames_min, frames_max; //  including the command frame
+    bool tagged;
 } s_commands[] = {
-    {"EVENT", IH_WIRE_EVENT, 2, 2},     {"ACK", IH_WIRE_ACK, 2, 2},
-    {"NAK", IH_WIRE_NAK, 2, 2},         {"STATUS", IH_WIRE_STATUS, 1, 2},
-    {"PUBLISH", IH_WIRE_PUBLISH, 3, 3}, {"CONFIRM", IH_WIRE_CONFIRM, 2, 2},
+    {"EVENT", IH_WIRE_EVENT, 2, 2, false},
+    {"ACK", IH_WIRE_ACK, 2, 2, false},
+    {"NAK", IH_WIRE_NAK, 2, 3, true},
+    {"STATUS", IH_WIRE_STATUS, 1, 2, false},
+    {"PUBLISH", IH_WIRE_PUBLISH, 3, 4, true},
+    {"CONFIRM", IH_WIRE_CONFIRM, 2, 3, true},
 };
 
 //  --------------------------------------------------------------------------
@@ -155,6 +163,24 @@ ih_wire_publish (const char *type, const uint8_t *data, size_t size)
     zmsg_addstr (msg, type);
     zmsg_addmem (msg, data, size);
     return msg;
+}
+
+zmsg_t *
+ih_wire_publish_tagged (const char *type, const uint8_t *data, size_t size,
+                        const uint8_t *tag, size_t tag_size)
+{
+    zmsg_t *msg = ih_wire_publish (type, data, size);
+    ih_wire_set_tag (msg, tag, tag_size);
+    return msg;
+}
+
+void
+ih_wire_set_tag (zmsg_t *reply, const uint8_t *tag, size_t size)
+{
+    assert (reply);
+    assert (size <= IH_WIRE_TAG_MAX);
+    if (tag && size > 0)
+        zmsg_addmem (reply, tag, size);
 }
 
 zmsg_t *
@@ -463,6 +489,18 @@ ih_wire_decode (zmsg_t *msg, ih_wire_t *wire)
     size_t frames = zmsg_size (msg);
     if (frames < s_commands[i].frames_min || frames > s_commands[i].frames_max)
         return IH_E_FRAMES;
+    //  The tag, if any, is the last frame; its own error is reported only
+    //  after the body's (decoding order, see the top of this file).
+    zframe_t *tag = NULL;
+    ih_err_t tag_rc = IH_OK;
+    if (s_commands[i].tagged && frames == s_commands[i].frames_max) {
+        tag = zmsg_last (msg);
+        if (zframe_size (tag) == 0)
+            tag_rc = IH_E_MALFORMED;
+        else if (zframe_size (tag) > IH_WIRE_TAG_MAX)
+            tag_rc = IH_E_TOOBIG;
+        zmsg_first (msg); //  back to the command frame
+    }
     zframe_t *body = zmsg_next (msg);
     ih_err_t rc = IH_OK;
     switch (s_commands[i].kind) {
@@ -493,10 +531,21 @@ ih_wire_decode (zmsg_t *msg, ih_wire_t *wire)
     default:
         assert (false);
     }
+    if (!rc)
+        rc = tag_rc;
     if (rc) {
-        //  Leave no half-filled view behind
+        //  Leave no half-filled view behind, but keep a valid tag so the
+        //  NAK for this request can still be matched by the client.
         memset (wire, 0, sizeof (*wire));
+        if (tag && !tag_rc) {
+            wire->tag = zframe_data (tag);
+            wire->tag_size = zframe_size (tag);
+        }
         return rc;
+    }
+    if (tag) {
+        wire->tag = zframe_data (tag);
+        wire->tag_size = zframe_size (tag);
     }
     wire->kind = s_commands[i].kind;
     return IH_OK;
@@ -734,6 +783,83 @@ ih_wire_test (bool verbose)
     s_check (wire.seq == 7);
     zmsg_destroy (&msg);
 
+    //  Request tags: PUBLISH carries one, CONFIRM and NAK echo it
+    const uint8_t tag8[8] = {0, 0, 0, 0, 0, 0, 0x01, 0x02};
+    msg = ih_wire_publish_tagged ("door.open", map, sizeof (map), tag8, 8);
+    s_check (zmsg_size (msg) == 4);
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (wire.kind == IH_WIRE_PUBLISH && streq (wire.type, "door.open"));
+    s_check (wire.data_size == 4 && memcmp (wire.data, map, 4) == 0);
+    s_check (wire.tag_size == 8 && memcmp (wire.tag, tag8, 8) == 0);
+    zmsg_destroy (&msg);
+    msg = ih_wire_publish_tagged ("door.open", map, sizeof (map), NULL, 0);
+    s_check (zmsg_size (msg) == 3);
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (wire.tag == NULL && wire.tag_size == 0);
+    zmsg_destroy (&msg);
+    msg = ih_wire_publish ("door.open", map, sizeof (map));
+    s_check (ih_wire_decode (msg, &wire) == IH_OK && wire.tag == NULL);
+    zmsg_destroy (&msg);
+    msg = ih_wire_confirm ("lh-inc-01", 9);
+    ih_wire_set_tag (msg, tag8, 8);
+    s_check (zmsg_size (msg) == 3);
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (wire.kind == IH_WIRE_CONFIRM && wire.seq == 9);
+    s_check (wire.tag_size == 8 && memcmp (wire.tag, tag8, 8) == 0);
+    zmsg_destroy (&msg);
+    msg = ih_wire_nak (IH_E_FULL, NULL, "lh-inc-01", 0, 0);
+    ih_wire_set_tag (msg, tag8, 1);
+    ih_wire_set_tag (msg, NULL, 0); //  no-op
+    s_check (zmsg_size (msg) == 3);
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (wire.kind == IH_WIRE_NAK && wire.code == IH_E_FULL);
+    s_check (wire.tag_size == 1 && wire.tag[0] == 0);
+    zmsg_destroy (&msg);
+    //  Largest tag accepted; empty or over-long tags refused
+    uint8_t tag_big[IH_WIRE_TAG_MAX + 1];
+    memset (tag_big, 0xab, sizeof (tag_big));
+    msg = ih_wire_publish_tagged ("t", map, sizeof (map), tag_big,
+                                  IH_WIRE_TAG_MAX);
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (wire.tag_size == IH_WIRE_TAG_MAX);
+    zmsg_destroy (&msg);
+    const char *tagged[] = {"PUBLISH", "CONFIRM", "NAK"};
+    for (size_t i = 0; i < 3; i++) {
+        for (int variant = 0; variant < 2; variant++) {
+            if (streq (tagged[i], "PUBLISH"))
+                msg = ih_wire_publish ("t", map, sizeof (map));
+            else if (streq (tagged[i], "CONFIRM"))
+                msg = ih_wire_confirm ("lh-inc-01", 1);
+            else
+                msg = ih_wire_nak (IH_E_STORE, NULL, NULL, 0, 0);
+            zmsg_addmem (msg, tag_big, variant ? sizeof (tag_big) : 0);
+            ih_err_t rc = ih_wire_decode (msg, &wire);
+            s_check (rc == (variant ? IH_E_TOOBIG : IH_E_MALFORMED));
+            s_check (wire.tag == NULL && wire.kind == 0);
+            zmsg_destroy (&msg);
+        }
+    }
+    //  A body error wins over a tag error; a valid tag survives a body
+    //  error so the NAK can echo it
+    msg = ih_wire_publish_tagged ("Bad Type", map, sizeof (map), tag8, 8);
+    s_check (ih_wire_decode (msg, &wire) == IH_E_BADNAME);
+    s_check (wire.kind == 0 && wire.tag_size == 8);
+    s_check (memcmp (wire.tag, tag8, 8) == 0);
+    zmsg_destroy (&msg);
+    msg = ih_wire_publish ("t", not_map, sizeof (not_map));
+    zmsg_addmem (msg, "", 0);
+    s_check (ih_wire_decode (msg, &wire) == IH_E_TYPE);
+    zmsg_destroy (&msg);
+    //  Five PUBLISH frames, three ACK or EVENT frames: still wrong
+    msg = ih_wire_publish_tagged ("t", map, sizeof (map), tag8, 8);
+    zmsg_addmem (msg, tag8, 8);
+    s_check (ih_wire_decode (msg, &wire) == IH_E_FRAMES);
+    zmsg_destroy (&msg);
+    msg = ih_wire_ack ("lh-inc-01", 1, 1);
+    zmsg_addmem (msg, tag8, 8);
+    s_check (ih_wire_decode (msg, &wire) == IH_E_FRAMES);
+    zmsg_destroy (&msg);
+
     //  Frames and commands
     s_check (ih_wire_decode (NULL, &wire) == IH_E_FRAMES);
     msg = zmsg_new ();
@@ -742,10 +868,11 @@ ih_wire_test (bool verbose)
     s_check (s_decode_frames ("EVENT", NULL, NULL, NULL) == IH_E_FRAMES);
     s_check (s_decode_frames ("EVENT", "a", "b", NULL) == IH_E_FRAMES);
     s_check (s_decode_frames ("ACK", NULL, NULL, NULL) == IH_E_FRAMES);
-    s_check (s_decode_frames ("NAK", "a", "b", NULL) == IH_E_FRAMES);
+    s_check (s_decode_frames ("NAK", "a", "b", "c") == IH_E_FRAMES);
     s_check (s_decode_frames ("PUBLISH", "t", NULL, NULL) == IH_E_FRAMES);
-    s_check (s_decode_frames ("PUBLISH", "t", "a", "b") == IH_E_FRAMES);
     s_check (s_decode_frames ("CONFIRM", NULL, NULL, NULL) == IH_E_FRAMES);
+    s_check (s_decode_frames ("CONFIRM", "a", "b", "c") == IH_E_FRAMES);
+    s_check (s_decode_frames ("ACK", "a", "b", NULL) == IH_E_FRAMES);
     s_check (s_decode_frames ("HELLO", "x", NULL, NULL) == IH_E_COMMAND);
     s_check (s_decode_frames ("event", "x", NULL, NULL) == IH_E_COMMAND);
     s_check (s_decode_frames ("", NULL, NULL, NULL) == IH_E_COMMAND);

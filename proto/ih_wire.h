@@ -18,11 +18,15 @@
         STATUS  [ "STATUS" ][ JSON object, UTF-8 ]
     Local client -> agent listen socket:
         PUBLISH [ "PUBLISH" ][ type str ][ msgpack map (the payload) ]
+                [ tag ]   (optional: opaque request tag, 1..64 bytes)
         STATUS  [ "STATUS" ]
     Agent -> local client:
         CONFIRM [ "CONFIRM" ][ msgpack [ site str, seq ] ]  (durable in outbox)
-        NAK     as above
+                [ tag ]   (present iff the PUBLISH had one: echoed)
+        NAK     as above, plus [ tag ] echoed like CONFIRM's
         STATUS  as above
+    The tag lets a pipelining client match replies to requests even when
+    the agent restarts mid-stream (position alone then lies).
     Hub publish socket (PUB), one message per stored event:
         [ topic ][ hub_seq, 8 bytes big-endian ][ received ms, 8 bytes BE ]
         [ signed event ]
@@ -42,6 +46,7 @@
 
 #define IH_WIRE_MAX (IH_EVENT_MAX + 4096)
 #define IH_WIRE_REASON_MAX 200
+#define IH_WIRE_TAG_MAX 64 //  bytes in a PUBLISH/CONFIRM/NAK request tag
 
 typedef enum {
     IH_WIRE_EVENT = 1,
@@ -72,12 +77,19 @@ typedef struct {
     const char *json; //  STATUS reply: JSON text, NOT NUL-terminated
     size_t json_size; //  0 for a STATUS request
     char topic[3 * IH_NAME_MAX + 4]; //  PUB
+    const uint8_t *tag; //  PUBLISH, CONFIRM, NAK: request tag, or NULL
+    size_t tag_size;    //  1..IH_WIRE_TAG_MAX, 0 when there is no tag
 } ih_wire_t;
 
 //  Decodes msg (peer identity already removed). Does not take ownership.
 //  Errors: IH_E_FRAMES, IH_E_COMMAND, IH_E_TOOBIG, IH_E_MALFORMED,
 //  IH_E_TRAILING, IH_E_TYPE, IH_E_MISSING, IH_E_BADNAME.
 //  It checks the shape only: an EVENT's event bytes are not decoded here.
+//  PUBLISH, CONFIRM and NAK may carry one more frame, a request tag: an
+//  empty one gives IH_E_MALFORMED, one over IH_WIRE_TAG_MAX IH_E_TOOBIG
+//  (checked after the body). On error the view is zeroed, except that
+//  tag/tag_size are still set when the command takes a tag and its tag
+//  frame is valid, so that a NAK for a bad PUBLISH can echo it.
 ih_err_t ih_wire_decode (zmsg_t *msg, ih_wire_t *wire);
 
 //  Decodes a 4-frame message from the hub's PUB socket (its first frame is
@@ -100,7 +112,16 @@ zmsg_t *ih_wire_status_request (void);
 //  json is a NUL-terminated JSON object text.
 zmsg_t *ih_wire_status_reply (const char *json);
 zmsg_t *ih_wire_publish (const char *type, const uint8_t *data, size_t size);
+//  PUBLISH with a request tag (tag_size 1..IH_WIRE_TAG_MAX, a programmer
+//  error otherwise); tag NULL or tag_size 0 gives the untagged form.
+zmsg_t *ih_wire_publish_tagged (const char *type, const uint8_t *data,
+                                size_t size, const uint8_t *tag,
+                                size_t tag_size);
 zmsg_t *ih_wire_confirm (const char *site, uint64_t seq);
+//  Appends tag as the last frame of reply (a CONFIRM or NAK answering a
+//  tagged PUBLISH). Does nothing if tag is NULL or size 0; size over
+//  IH_WIRE_TAG_MAX is a programmer error.
+void ih_wire_set_tag (zmsg_t *reply, const uint8_t *tag, size_t size);
 zmsg_t *ih_wire_pub (const char *district, const char *site, const char *type,
                      uint64_t hub_seq, uint64_t received, const uint8_t *event,
                      size_t size);
