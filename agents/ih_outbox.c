@@ -63,7 +63,11 @@ s_mdb_err (ih_outbox_t *self, const char *what, int rc)
 {
     zsys_error ("outbox: %s failed dir=%s err=%s", what, self ? self->dir : "?",
                 mdb_strerror (rc));
-    return rc == MDB_MAP_FULL ? IH_E_FULL : IH_E_STORE;
+    //  A full file system is a full outbox to the caller: not confirmed,
+    //  retry once acknowledged events are deleted or space is freed
+    return rc == MDB_MAP_FULL || ih_err_disk_full (rc, self ? self->dir : NULL)
+               ? IH_E_FULL
+               : IH_E_STORE;
 }
 
 static int
@@ -367,7 +371,7 @@ ih_outbox_add (ih_outbox_t *self, ih_key_t *key, const char *type,
     if (rc) {
         if (child)
             mdb_txn_abort (child);
-        if (rc == MDB_MAP_FULL)
+        if (rc == MDB_MAP_FULL || ih_err_disk_full (rc, self->dir))
             return IH_E_FULL; //  expected when full: the caller logs it
         return s_mdb_err (self, "add", rc);
     }

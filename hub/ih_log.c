@@ -92,8 +92,8 @@ s_mdb_err (ih_log_t *self, const char *what, int rc)
     zsys_error ("log: %s failed in %s: %s", what, self->dir, mdb_strerror (rc));
     //  A full map and a full file system are the same to a client: not
     //  stored, nothing half-written, retry once there is room again
-    return rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT ? IH_E_FULL
-                                                              : IH_E_STORE;
+    return rc == MDB_MAP_FULL || ih_err_disk_full (rc, self->dir) ? IH_E_FULL
+                                                                  : IH_E_STORE;
 }
 
 //  Begins a read transaction, adopting a map that another process grew;

@@ -4,8 +4,10 @@
     Used by every component to turn an ih_err_t into a log line, a NAK reason
     or a command-line message. The table is indexed by code.
     =========================================================================*/
+#include <errno.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <czmq.h>
 #include "ih_err.h"
 
@@ -39,6 +41,7 @@ static const struct {
     {"IH_E_BADARG", "invalid argument"},
     {"IH_E_INTERNAL", "internal error"},
     {"IH_E_WRONGSITE", "belongs to another site"},
+    {"IH_E_PROOF", "proof does not verify"},
 };
 
 const char *
@@ -57,6 +60,16 @@ ih_strerror (ih_err_t err)
     return s_errors[err].text;
 }
 
+bool
+ih_err_disk_full (int errnum, const char *dir)
+{
+    if (errnum == ENOSPC || errnum == EDQUOT)
+        return true;
+    struct statvfs fs;
+    return errnum == EIO && dir && statvfs (dir, &fs) == 0 &&
+           (unsigned long long) fs.f_bavail * fs.f_frsize < 1024 * 1024;
+}
+
 void
 ih_err_test (bool verbose)
 {
@@ -65,8 +78,13 @@ ih_err_test (bool verbose)
     assert (sizeof (s_errors) / sizeof (s_errors[0]) == IH_E_ERR_MAX + 1);
     assert (streq (ih_err_name (IH_E_GAP), "IH_E_GAP"));
     assert (streq (ih_err_name (IH_E_WRONGSITE), "IH_E_WRONGSITE"));
+    assert (streq (ih_err_name (IH_E_PROOF), "IH_E_PROOF"));
     assert (streq (ih_err_name ((ih_err_t) 999), "IH_E_UNKNOWN"));
     assert (strlen (ih_strerror (IH_E_BADSIG)) > 0);
+    assert (ih_err_disk_full (ENOSPC, NULL));
+    assert (ih_err_disk_full (EDQUOT, "/"));
+    assert (!ih_err_disk_full (EACCES, "/"));
+    assert (!ih_err_disk_full (EIO, "/nonexistent-dir-ih"));
     if (verbose)
         printf ("OK\n");
 }

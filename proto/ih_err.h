@@ -37,13 +37,20 @@ typedef enum {
     IH_E_BADARG = 23,      //  invalid argument from the caller
     IH_E_INTERNAL = 24,    //  internal error, see the log
     IH_E_WRONGSITE = 25,   //  outbox or event belongs to another site
-    IH_E_ERR_MAX = 25
+    IH_E_PROOF = 26,       //  Merkle proof does not verify
+    IH_E_ERR_MAX = 26
 } ih_err_t;
 
 //  Returns a short constant name for the code, e.g. "IH_E_GAP".
 const char *ih_err_name (ih_err_t err);
 //  Returns a one-line English description; never NULL.
 const char *ih_strerror (ih_err_t err);
+
+//  True if errnum, returned by a write under dir, means the disk is full:
+//  ENOSPC or EDQUOT, or EIO while dir's file system has less than 1 MiB
+//  available (LMDB reports a short write as EIO). Callers then answer
+//  IH_E_FULL (retry later) instead of IH_E_STORE.
+bool ih_err_disk_full (int errnum, const char *dir);
 
 //  Selftest
 void ih_err_test (bool verbose);

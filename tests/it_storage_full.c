@@ -15,6 +15,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include "ih_testkit.h"
+#include "ih_json.h"
 
 #define S_PAYLOAD 4000
 
@@ -207,6 +208,96 @@ main (void)
     printf ("file system full: %" PRIu64 " events stored, IH_E_FULL when "
             "full, resumed when space came back\n",
             stored);
+
+    //  4. The agent's outbox disk fills while the hub is away. The hub's
+    //  log from case 3 leaves the small file system first.
+    char path[800];
+    snprintf (path, sizeof path, "%s/data.mdb", data);
+    unlink (path);
+    snprintf (path, sizeof path, "%s/lock.mdb", data);
+    unlink (path);
+    rmdir (data);
+    ih_tk_site_t remote;
+    ih_tk_site_init (&remote, dir, registry, "bj-remote-01", "remote",
+                     "beijing");
+    file = fopen (filler, "w");
+    for (int i = 0; i < 4; i++)
+        fwrite (block, 1, sizeof block, file);
+    fclose (file);
+    char outbox[700], key[700], listen[600], away[600];
+    snprintf (outbox, sizeof outbox, "%s/outbox", mnt);
+    snprintf (key, sizeof key, "%s/bj-remote-01.key", dir);
+    snprintf (listen, sizeof listen, "ipc://%s/agent.sock", dir);
+    snprintf (away, sizeof away, "ipc://%s/away.sock", dir);
+    const char *agent_args[] = {
+        "--site",   "bj-remote-01", "--key",        key,  "--hub",    away,
+        "--outbox", outbox,         "--outbox-map", "64", "--listen", listen,
+        NULL};
+    ih_proc_t *agent = ih_proc_start (dir, "incuhub-agent", agent_args);
+    char *line = ih_proc_wait_line (agent, "incuhub-agent: ready", 20000);
+    IH_CHECK (line, "agent not ready (see %s)", ih_proc_stderr (agent));
+    free (line);
+    dealer = zsock_new_dealer (listen);
+    zsock_set_rcvtimeo (dealer, 10000);
+    uint64_t confirmed = 0;
+    while (true) {
+        char *json = zsys_sprintf ("{\"note\":\"%s\"}", s_filler);
+        json_t *object = json_loads (json, 0, NULL);
+        zstr_free (&json);
+        uint8_t *payload;
+        size_t payload_size;
+        IH_CHECK (ih_json_to_msgpack (object, &payload, &payload_size) == IH_OK,
+                  "pack");
+        json_decref (object);
+        zmsg_t *msg =
+            ih_wire_publish ("statistics.filed", payload, payload_size);
+        free (payload);
+        zmsg_send (&msg, dealer);
+        zmsg_t *reply = zmsg_recv (dealer);
+        ih_wire_t wire;
+        IH_CHECK (reply && ih_wire_decode (reply, &wire) == IH_OK,
+                  "no answer from the agent");
+        bool full = wire.kind == IH_WIRE_NAK;
+        IH_CHECK (!full || wire.code == IH_E_FULL,
+                  "outbox disk full answered %s (%s)", ih_err_name (wire.code),
+                  wire.reason);
+        zmsg_destroy (&reply);
+        if (full)
+            break;
+        IH_CHECK (++confirmed < 2000, "a 3 MiB file system never filled");
+    }
+    zsock_destroy (&dealer);
+    IH_CHECK (ih_proc_alive (agent), "agent died on a full disk");
+    //  Space comes back and the hub appears: everything confirmed arrives.
+    unlink (filler);
+    const char *hub_args[] = {"--data", data,         "--registry",
+                              registry, "--ingest",   away,
+                              "--pub",  "inproc://y", NULL};
+    snprintf (data, sizeof data, "%s/data-agent", dir);
+    hub = ih_proc_start (dir, "incuhubd", hub_args);
+    line = ih_proc_wait_line (hub, "incuhubd: ready", 20000);
+    IH_CHECK (line, "hub not ready");
+    free (line);
+    zhashx_t *counts = NULL;
+    int64_t deadline = ih_tk_now () + 30000;
+    uint64_t *last = NULL;
+    while (!last || *last < confirmed) {
+        IH_CHECK (ih_tk_now () < deadline,
+                  "the agent's confirmed events did not all arrive");
+        zhashx_destroy (&counts);
+        ih_tk_log_check (data, &counts);
+        last = (uint64_t *) zhashx_lookup (counts, "bj-remote-01");
+    }
+    zhashx_destroy (&counts);
+    ih_proc_signal (agent, SIGTERM);
+    IH_CHECK (ih_proc_wait_exit (agent, 10000) == 0, "agent did not stop");
+    ih_proc_destroy (&agent);
+    s_stop (&hub);
+    s_audit (dir, data, registry);
+    printf ("outbox disk full: %" PRIu64 " events confirmed, IH_E_FULL when "
+            "full, all delivered once space and the hub came back\n",
+            confirmed);
+    ih_tk_site_fini (&remote);
     IH_CHECK (umount (mnt) == 0, "umount %s: %s", mnt, strerror (errno));
     ih_tk_site_fini (&site);
     ih_tk_site_fini (&grower);
