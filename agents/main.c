@@ -9,8 +9,8 @@
                          [--ack-timeout MS] [--outbox-map MB] [-v] [--help]
 
     The ZPL config file (see config/agent-*.cfg) is read first, then flags
-    override it. Every option is declared once in s_options with its
-    bounds. Exit status: 0 after SIGINT/SIGTERM, 1 if the key or the outbox
+    override it. Every option is declared once, with its bounds, in
+    ih_agentconf's table. Exit status: 0 after SIGINT/SIGTERM, 1 if the key or the outbox
     cannot be used, 2 for a usage or configuration error. Once running, it
     prints "incuhub-agent: ready site=<id> listen=<endpoint>" on stdout
     (the endpoint resolved, e.g. the port chosen for tcp://127.0.0.1:*, or
@@ -20,42 +20,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include "ih_agent.h"
-
-//  The options: one table, used by the config file and the flags alike.
-typedef struct {
-    const char *key;  //  name in the config file's agent section
-    const char *flag; //  long flag
-    bool numeric;     //  parsed as an integer within [min, max]
-    long min, max;
-    bool required;
-} s_option_t;
-
-enum {
-    OPT_SITE,
-    OPT_KEY,
-    OPT_HUB,
-    OPT_OUTBOX,
-    OPT_LISTEN,
-    OPT_WINDOW,
-    OPT_ACK_TIMEOUT,
-    OPT_OUTBOX_MAP,
-    OPT_COUNT
-};
-
-static const s_option_t s_options[OPT_COUNT] = {
-    [OPT_SITE] = {"site", "site", false, 0, 0, true},
-    [OPT_KEY] = {"key", "key", false, 0, 0, true},
-    [OPT_HUB] = {"hub", "hub", false, 0, 0, true},
-    [OPT_OUTBOX] = {"outbox", "outbox", false, 0, 0, true},
-    [OPT_LISTEN] = {"listen", "listen", false, 0, 0, false},
-    //  Up to 4096 in flight: more buys no throughput on any link we run
-    //  over, and every timeout resends the whole window.
-    [OPT_WINDOW] = {"window", "window", true, 1, 4096, false},
-    [OPT_ACK_TIMEOUT] = {"ack_timeout_ms", "ack-timeout", true, 10, 3600000,
-                         false},
-    //  The outbox's LMDB map in MiB (default 1024); 1 MiB to 1 TiB.
-    [OPT_OUTBOX_MAP] = {"outbox_map_mb", "outbox-map", true, 1, 1048576, false},
-};
+#include "ih_agentconf.h"
 
 static void
 s_usage (FILE *out)
@@ -75,71 +40,18 @@ s_usage (FILE *out)
              "above 90%% of it)). Required: site, key, hub, outbox.\n");
 }
 
-//  Sets option i from text; from names the source for the error message.
-static int
-s_set (char *values[], int i, const char *text, const char *from)
+//  The file first, then the flags in table order, then the required check.
+static ih_err_t
+s_configure (ih_agentconf_t *conf, const char *config_file,
+             const char *flags[IH_AGENTCONF_OPTIONS], char **error_p)
 {
-    if (s_options[i].numeric) {
-        char *end = NULL;
-        errno = 0;
-        long value = strtol (text, &end, 10);
-        if (errno || end == text || *end || value < s_options[i].min ||
-            value > s_options[i].max) {
-            fprintf (stderr,
-                     "incuhub-agent: %s: %s must be an integer in "
-                     "%ld..%ld, not '%s'\n",
-                     from, s_options[i].key, s_options[i].min, s_options[i].max,
-                     text);
-            return -1;
-        }
-    }
-    free (values[i]);
-    values[i] = strdup (text);
-    return 0;
-}
-
-//  Reads the config file into values. Returns 0 or -1 (reported).
-static int
-s_load_config (const char *path, char *values[])
-{
-    if (!zsys_file_exists (path)) {
-        fprintf (stderr, "incuhub-agent: %s: cannot read config file\n", path);
-        return -1;
-    }
-    zconfig_t *root = zconfig_load (path);
-    if (!root) {
-        fprintf (stderr, "incuhub-agent: %s: not a valid ZPL file\n", path);
-        return -1;
-    }
-    int rc = 0;
-    for (zconfig_t *section = zconfig_child (root); section && rc == 0;
-         section = zconfig_next (section)) {
-        if (!streq (zconfig_name (section), "agent")) {
-            fprintf (stderr, "incuhub-agent: %s: unknown section '%s'\n", path,
-                     zconfig_name (section));
-            rc = -1;
-            break;
-        }
-        for (zconfig_t *item = zconfig_child (section); item && rc == 0;
-             item = zconfig_next (item)) {
-            int i;
-            for (i = 0; i < OPT_COUNT; i++)
-                if (streq (zconfig_name (item), s_options[i].key))
-                    break;
-            if (i == OPT_COUNT || zconfig_child (item)) {
-                fprintf (stderr, "incuhub-agent: %s: unknown key 'agent/%s'\n",
-                         path, zconfig_name (item));
-                rc = -1;
-            } else {
-                char *from =
-                    zsys_sprintf ("%s: agent/%s", path, zconfig_name (item));
-                rc = s_set (values, i, zconfig_value (item), from);
-                zstr_free (&from);
-            }
-        }
-    }
-    zconfig_destroy (&root);
-    return rc;
+    if (config_file && ih_agentconf_load_file (conf, config_file, error_p))
+        return IH_E_CONFIG;
+    for (int i = 0; i < IH_AGENTCONF_OPTIONS; i++)
+        if (flags[i] &&
+            ih_agentconf_set (conf, ih_agentconf_flag (i), flags[i], error_p))
+            return IH_E_CONFIG;
+    return ih_agentconf_check (conf, error_p);
 }
 
 int
@@ -157,27 +69,27 @@ main (int argc, char *argv[])
     zsys_set_logident ("incuhub-agent");
     zsys_set_logstream (stderr); //  stdout carries only the ready line
 
-    char *values[OPT_COUNT] = {NULL};
+    ih_agentconf_t *conf = ih_agentconf_new ();
+    char *error = NULL;
     const char *config_file = NULL;
     bool verbose = false;
     int status = 2;
     ih_agent_t *agent = NULL;
 
-    static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"site", required_argument, NULL, 256 + OPT_SITE},
-        {"key", required_argument, NULL, 256 + OPT_KEY},
-        {"hub", required_argument, NULL, 256 + OPT_HUB},
-        {"outbox", required_argument, NULL, 256 + OPT_OUTBOX},
-        {"listen", required_argument, NULL, 256 + OPT_LISTEN},
-        {"window", required_argument, NULL, 256 + OPT_WINDOW},
-        {"ack-timeout", required_argument, NULL, 256 + OPT_ACK_TIMEOUT},
-        {"outbox-map", required_argument, NULL, 256 + OPT_OUTBOX_MAP},
-        {"verbose", no_argument, NULL, 'v'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    //  -c/--config, then the options from ih_agentconf's table (getopt
+    //  returns 256 + the option's index), then -v and --help
+    struct option longopts[IH_AGENTCONF_OPTIONS + 4];
+    longopts[0] = (struct option){"config", required_argument, NULL, 'c'};
+    for (int i = 0; i < IH_AGENTCONF_OPTIONS; i++)
+        longopts[1 + i] = (struct option){ih_agentconf_flag (i),
+                                          required_argument, NULL, 256 + i};
+    longopts[IH_AGENTCONF_OPTIONS + 1] =
+        (struct option){"verbose", no_argument, NULL, 'v'};
+    longopts[IH_AGENTCONF_OPTIONS + 2] =
+        (struct option){"help", no_argument, NULL, 'h'};
+    longopts[IH_AGENTCONF_OPTIONS + 3] = (struct option){NULL, 0, NULL, 0};
     //  Flags are collected first so that they override the file.
-    const char *flags[OPT_COUNT] = {NULL};
+    const char *flags[IH_AGENTCONF_OPTIONS] = {NULL};
     int opt;
     while ((opt = getopt_long (argc, argv, "c:vh", longopts, NULL)) != -1) {
         if (opt == 'c')
@@ -188,7 +100,7 @@ main (int argc, char *argv[])
             s_usage (stdout);
             status = 0;
             goto cleanup;
-        } else if (opt >= 256 && opt < 256 + OPT_COUNT)
+        } else if (opt >= 256 && opt < 256 + IH_AGENTCONF_OPTIONS)
             flags[opt - 256] = optarg;
         else {
             s_usage (stderr);
@@ -201,41 +113,13 @@ main (int argc, char *argv[])
         s_usage (stderr);
         goto cleanup;
     }
-    if (config_file && s_load_config (config_file, values))
+    if (s_configure (conf, config_file, flags, &error)) {
+        fprintf (stderr, "incuhub-agent: %s\n", error);
         goto cleanup;
-    for (int i = 0; i < OPT_COUNT; i++) {
-        if (flags[i]) {
-            char *from = zsys_sprintf ("--%s", s_options[i].flag);
-            int rc = s_set (values, i, flags[i], from);
-            zstr_free (&from);
-            if (rc)
-                goto cleanup;
-        }
-    }
-    for (int i = 0; i < OPT_COUNT; i++) {
-        if (s_options[i].required && !values[i]) {
-            fprintf (stderr,
-                     "incuhub-agent: missing required option %s (--%s or "
-                     "agent/%s in the config file)\n",
-                     s_options[i].key, s_options[i].flag, s_options[i].key);
-            goto cleanup;
-        }
     }
 
-    ih_agent_config_t config = {
-        .site = values[OPT_SITE],
-        .key = values[OPT_KEY],
-        .hub = values[OPT_HUB],
-        .outbox = values[OPT_OUTBOX],
-        .listen = values[OPT_LISTEN],
-        .window = values[OPT_WINDOW] ? (uint32_t) atol (values[OPT_WINDOW]) : 0,
-        .ack_timeout = values[OPT_ACK_TIMEOUT]
-                           ? (uint32_t) atol (values[OPT_ACK_TIMEOUT])
-                           : 0,
-        .outbox_map = values[OPT_OUTBOX_MAP]
-                          ? (uint64_t) atol (values[OPT_OUTBOX_MAP]) << 20
-                          : 0,
-    };
+    ih_agent_config_t config;
+    ih_agentconf_agent_config (conf, &config);
     if (verbose)
         zsys_info ("agent: site=%s hub=%s outbox=%s listen=%s", config.site,
                    config.hub, config.outbox,
@@ -260,7 +144,7 @@ main (int argc, char *argv[])
     status = 0;
 cleanup:
     ih_agent_destroy (&agent);
-    for (int i = 0; i < OPT_COUNT; i++)
-        free (values[i]);
+    zstr_free (&error);
+    ih_agentconf_destroy (&conf);
     return status;
 }

@@ -8,7 +8,11 @@
     (what the hub's ingest and the agent's listen socket see, after the
     ROUTER identity is popped) and to ih_wire_decode_pub (what a subscriber
     sees). An accepted message must give a view whose pointers lie inside
-    its frames and whose fields survive a rebuild with the ih_wire builders.
+    its frames and whose fields survive a rebuild with the ih_wire builders,
+    including the optional request tag of PUBLISH, CONFIRM and NAK (1..
+    IH_WIRE_TAG_MAX bytes, rebuilt with ih_wire_publish_tagged or
+    ih_wire_set_tag). A rejected message leaves at most a valid tag in the
+    view, so that a NAK can echo it.
     =========================================================================*/
 #include "ih_fuzz.h"
 #include "ih_wire.h"
@@ -84,11 +88,34 @@ s_roundtrip (zmsg_t *rebuilt, const ih_wire_t *wire, bool pub)
     IH_FUZZ_CHECK (again.data_size == 0 ||
                    memcmp (again.data, wire->data, again.data_size) == 0);
     IH_FUZZ_CHECK (again.json_size == wire->json_size);
+    IH_FUZZ_CHECK (again.tag_size == wire->tag_size);
+    IH_FUZZ_CHECK ((again.tag == NULL) == (wire->tag == NULL));
+    IH_FUZZ_CHECK (again.tag_size == 0 ||
+                   memcmp (again.tag, wire->tag, again.tag_size) == 0);
     //  A NAK reason is kept verbatim unless it was empty (the builder then
     //  fills in ih_strerror's text, which is allowed to differ)
     if (wire->kind == IH_WIRE_NAK && *wire->reason)
         IH_FUZZ_CHECK (streq (again.reason, wire->reason));
     zmsg_destroy (&rebuilt);
+}
+
+//  The tag, if any, is 1..IH_WIRE_TAG_MAX bytes inside msg.
+static void
+s_check_tag (zmsg_t *msg, const ih_wire_t *wire)
+{
+    IH_FUZZ_CHECK ((wire->tag == NULL) == (wire->tag_size == 0));
+    if (wire->tag) {
+        IH_FUZZ_CHECK (wire->tag_size <= IH_WIRE_TAG_MAX);
+        IH_FUZZ_CHECK (s_inside (msg, wire->tag, wire->tag_size));
+    }
+}
+
+//  A CONFIRM or NAK rebuilt by a builder, with the tag echoed.
+static zmsg_t *
+s_tagged (zmsg_t *reply, const ih_wire_t *wire)
+{
+    ih_wire_set_tag (reply, wire->tag, wire->tag_size);
+    return reply;
 }
 
 static void
@@ -107,6 +134,11 @@ s_check_command (zmsg_t *msg, const ih_wire_t *wire)
         IH_FUZZ_CHECK (s_inside (msg, wire->data, wire->data_size));
     if (wire->json)
         IH_FUZZ_CHECK (s_inside (msg, wire->json, wire->json_size));
+    s_check_tag (msg, wire);
+    //  Only the commands that take a tag have one
+    if (wire->kind != IH_WIRE_PUBLISH && wire->kind != IH_WIRE_CONFIRM &&
+        wire->kind != IH_WIRE_NAK)
+        IH_FUZZ_CHECK (wire->tag == NULL);
 
     switch (wire->kind) {
     case IH_WIRE_EVENT:
@@ -123,19 +155,24 @@ s_check_command (zmsg_t *msg, const ih_wire_t *wire)
     case IH_WIRE_NAK:
         IH_FUZZ_CHECK (wire->code != IH_OK);
         IH_FUZZ_CHECK (!*wire->site || ih_event_name_valid (wire->site));
-        s_roundtrip (ih_wire_nak (wire->code,
-                                  *wire->reason ? wire->reason : NULL,
-                                  wire->site, wire->seq, wire->expected),
-                     wire, false);
+        s_roundtrip (
+            s_tagged (ih_wire_nak (wire->code,
+                                   *wire->reason ? wire->reason : NULL,
+                                   wire->site, wire->seq, wire->expected),
+                      wire),
+            wire, false);
         break;
     case IH_WIRE_CONFIRM:
         IH_FUZZ_CHECK (ih_event_name_valid (wire->site));
-        s_roundtrip (ih_wire_confirm (wire->site, wire->seq), wire, false);
+        s_roundtrip (s_tagged (ih_wire_confirm (wire->site, wire->seq), wire),
+                     wire, false);
         break;
     case IH_WIRE_PUBLISH:
         IH_FUZZ_CHECK (ih_event_name_valid (wire->type));
         IH_FUZZ_CHECK (wire->data && wire->data_size >= 1);
-        s_roundtrip (ih_wire_publish (wire->type, wire->data, wire->data_size),
+        s_roundtrip (ih_wire_publish_tagged (wire->type, wire->data,
+                                             wire->data_size, wire->tag,
+                                             wire->tag_size),
                      wire, false);
         break;
     case IH_WIRE_STATUS:
@@ -152,6 +189,7 @@ static void
 s_check_pub (zmsg_t *msg, const ih_wire_t *wire)
 {
     IH_FUZZ_CHECK (wire->kind == IH_WIRE_PUB);
+    IH_FUZZ_CHECK (wire->tag == NULL && wire->tag_size == 0);
     IH_FUZZ_CHECK (zmsg_size (msg) == 4);
     IH_FUZZ_CHECK (s_terminated (wire->topic, sizeof (wire->topic)));
     IH_FUZZ_CHECK (strlen (wire->topic) <= 3 * IH_NAME_MAX + 3);
@@ -184,6 +222,8 @@ LLVMFuzzerTestOneInput (const uint8_t *bytes, size_t size)
     IH_FUZZ_CHECK (rc >= IH_OK && rc <= IH_E_ERR_MAX);
     if (rc == IH_OK)
         s_check_command (msg, &wire);
+    else
+        s_check_tag (msg, &wire);
 
     rc = ih_wire_decode_pub (msg, &wire);
     IH_FUZZ_CHECK (rc >= IH_OK && rc <= IH_E_ERR_MAX);

@@ -12,12 +12,16 @@
 #include "ih_wire.h"
 #include "ih_record.h"
 #include "ih_json.h"
+#include "ih_merkle.h"
+#include "ih_checkpoint.h"
 #include "ih_log.h"
 #include "ih_registry.h"
 #include "ih_publish.h"
 #include "ih_ingest.h"
 #include "ih_outbox.h"
 #include "ih_agent.h"
+#include "ih_hubconf.h"
+#include "ih_agentconf.h"
 
 static const struct {
     const char *name;
@@ -29,6 +33,8 @@ static const struct {
     {"log", ih_log_test},         {"registry", ih_registry_test},
     {"publish", ih_publish_test}, {"ingest", ih_ingest_test},
     {"outbox", ih_outbox_test},   {"agent", ih_agent_test},
+    {"hubconf", ih_hubconf_test}, {"agentconf", ih_agentconf_test},
+    {"merkle", ih_merkle_test},   {"checkpoint", ih_checkpoint_test},
 };
 
 int

@@ -379,8 +379,21 @@ ih_tk_hub_start (const char *dir, const char *data, const char *registry,
                  const char *ingest, const char *pub, char *ingest_out,
                  char *pub_out)
 {
-    const char *args[] = {"--data", data,    "--registry", registry, "--ingest",
-                          ingest,   "--pub", pub,          NULL};
+    return ih_tk_hub_start_ex (dir, data, registry, ingest, pub, NULL,
+                               ingest_out, pub_out);
+}
+
+ih_proc_t *
+ih_tk_hub_start_ex (const char *dir, const char *data, const char *registry,
+                    const char *ingest, const char *pub,
+                    const char *const *extra, char *ingest_out, char *pub_out)
+{
+    const char *args[48] = {"--data",   data,   "--registry", registry,
+                            "--ingest", ingest, "--pub",      pub};
+    int argc = 8;
+    while (extra && *extra && argc < 47)
+        args[argc++] = *extra++;
+    args[argc] = NULL;
     ih_proc_t *hub = ih_proc_start (dir, "incuhubd", args);
     char *line = ih_proc_wait_line (hub, "incuhubd: ready", 20000);
     IH_CHECK (line, "incuhubd did not become ready (see %s)",

@@ -107,6 +107,11 @@ uint8_t *ih_tk_site_sign (ih_tk_site_t *self, const char *type,
 ih_proc_t *ih_tk_hub_start (const char *dir, const char *data,
                             const char *registry, const char *ingest,
                             const char *pub, char *ingest_out, char *pub_out);
+//  The same with extra daemon arguments (NULL-terminated; may be NULL).
+ih_proc_t *ih_tk_hub_start_ex (const char *dir, const char *data,
+                               const char *registry, const char *ingest,
+                               const char *pub, const char *const *extra,
+                               char *ingest_out, char *pub_out);
 
 //  Sends a request on a fresh DEALER to endpoint and waits for one reply
 //  (decoded into *wire; the message is returned for the borrowed pointers;

@@ -64,8 +64,14 @@ main (void)
     for (int i = 0; i < S_SITES; i++)
         ih_tk_site_init (&sites[i], dir, registry, s_site[i], s_kind[i],
                          s_district[i]);
-    ih_proc_t *hub = ih_tk_hub_start (dir, data, registry, "tcp://127.0.0.1:*",
-                                      "tcp://127.0.0.1:*", ingest, pub);
+    //  This test's subscriber keeps up on average but reads slower than
+    //  three agents burst; the default PUB high-water mark (1,000) would
+    //  drop for it in a burst, which is for the catch-up subscriber to
+    //  repair. Here every event must arrive live, so allow a deep queue.
+    const char *extra[] = {"--pub-hwm", "100000", NULL};
+    ih_proc_t *hub =
+        ih_tk_hub_start_ex (dir, data, registry, "tcp://127.0.0.1:*",
+                            "tcp://127.0.0.1:*", extra, ingest, pub);
     ih_proc_t *agents[S_SITES];
     char listen[S_SITES][256];
     for (int i = 0; i < S_SITES; i++)

@@ -13,7 +13,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build-fuzz"
 seconds=${FUZZ_SECONDS:-20}
 jobs=$(nproc 2>/dev/null || echo 2)
-all_targets=(event wire record json_msgpack json_text registry keyfile)
+all_targets=(event wire record json_msgpack json_text registry keyfile hubconf
+  agentconf)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 
 CC=${CC:-clang} cmake -S "$root" -B "$build" -DIH_FUZZ=ON \
