@@ -70,5 +70,7 @@ int ih_cmd_status (int argc, char *argv[]);
 int ih_cmd_tail (int argc, char *argv[]);
 int ih_cmd_replay (int argc, char *argv[]);
 int ih_cmd_audit (int argc, char *argv[]);
+int ih_cmd_verify_proof (int argc, char *argv[]);
+int ih_cmd_prove (int argc, char *argv[]);
 
 #endif

@@ -25,11 +25,18 @@
       7. the index: each (site, seq) has exactly one entry and it points
          at the hub sequence where the replay found that event.
 
+      8. the Merkle tree (docs/protocol.md section 11), recomputed from the
+         records as they are stored (received time and hub order
+         included), gives the root of every checkpoint the hub stored, at
+         its size; with --hub-key each checkpoint's signature verifies;
+         with --trusted-checkpoint (one the auditor kept from before) the
+         log still extends it: same root at its size, so nothing it
+         covered was changed, reordered or cut off since.
+
     It stops at the first failure, names its hub sequence (or, for a
-    table that disagrees, the site) and exits 3. See docs/architecture.md,
-    "What the audit proves today", for what it cannot yet see: the
-    received time and the interleaving of different sites' events are not
-    covered by any signature.
+    table that disagrees, the site; for a bad signature, the checkpoint
+    size) and exits 3. See docs/architecture.md, "What the audit proves
+    today", and docs/audit.md.
     Otherwise it prints a summary: totals, each site's count, last seq and
     chain head (the hash of its last event; an auditor who noted the heads
     earlier can see that no event was cut off the end), events per district
@@ -39,8 +46,10 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <sys/stat.h>
+#include "ih_checkpoint.h"
 #include "ih_cli.h"
 #include "ih_event.h"
+#include "ih_merkle.h"
 #include "ih_json.h"
 #include "ih_key.h"
 #include "ih_record.h"
@@ -73,6 +82,8 @@ static const struct {
 
 static const char *s_audit_usage =
     "Usage: incuhub audit --data DIR --registry FILE [--json]\n"
+    "       [--hub-key FILE.pub] [--trusted-checkpoint FILE]\n"
+    "       [--checkpoint-out FILE]\n"
     "\n"
     "Verifies the hub's whole log (data directory DIR, opened read-only):\n"
     "hub sequences contiguous from 1 (a hole is a removed record); every\n"
@@ -90,10 +101,13 @@ static const char *s_audit_usage =
     "off its end while the sites table was left alone. What it cannot\n"
     "see yet: the hub_seq order between events of different sites (the\n"
     "hub may swap them), the 'received' time the hub stored, and a tail\n"
-    "cut together with a matching rewrite of the hub's tables (only an\n"
-    "auditor who noted the heads earlier sees that). Those need a\n"
-    "hub-level chain or signed checkpoints (planned: Merkle tree + signed\n"
-    "checkpoints, issue 3).\n"
+    "cut together with a matching rewrite of the hub's tables. Those are\n"
+    "covered by the Merkle tree: the audit recomputes it from the records\n"
+    "and checks it gives the root of every checkpoint the hub signed (with\n"
+    "--hub-key, each signature too); with --trusted-checkpoint, a\n"
+    "checkpoint you kept earlier (text form), it proves the log still\n"
+    "extends it, so nothing it covered was changed since. See\n"
+    "docs/audit.md.\n"
     "\n"
     "On success prints a summary on stdout and exits 0:\n"
     "  events=N sites=N last_hub_seq=N\n"
@@ -101,6 +115,7 @@ static const char *s_audit_usage =
     "  district=D sites=N events=N\n"
     "  type=T count=N\n"
     "  indicator=NAME value=N target=N source=TYPE[+TYPE][:FIELD]\n"
+    "  tree size=N root=<64 hex> checkpoints=N latest=N trusted=N\n"
     "  audit: OK\n"
     "(one line per site, district, type and indicator, sorted by name;\n"
     "head is the SHA-256 of the site's last signed event). With --json the\n"
@@ -113,6 +128,7 @@ static const char *s_audit_usage =
     "  audit: FAILED at hub_seq=N: <reason> (<IH_E_NAME>)\n"
     "or, when the sites table or index disagrees with no event to name:\n"
     "  audit: FAILED at site=ID: <reason> (<IH_E_NAME>)\n"
+    "  audit: FAILED at checkpoint size=N: <reason> (<IH_E_NAME>)\n"
     "\n"
     "Indicators (the 2019-2022 plan's city-wide targets) count events:\n"
     "  benchmark_incubators   incubator.benchmark_named            10\n"
@@ -130,7 +146,22 @@ static const char *s_audit_usage =
     "  -d, --data DIR        the hub's data directory\n"
     "  -r, --registry FILE   the site registry\n"
     "  -j, --json            print the summary as one JSON object\n"
+    "  -k, --hub-key FILE    the hub's public key (NAME.pub): verify\n"
+    "                        every checkpoint's signature\n"
+    "  -t, --trusted-checkpoint FILE\n"
+    "                        a checkpoint kept earlier (text form; needs\n"
+    "                        --hub-key): prove the log extends it\n"
+    "  -o, --checkpoint-out FILE\n"
+    "                        after a passing audit, write the latest\n"
+    "                        checkpoint's text form to FILE, to keep\n"
     "  -h, --help            this text\n";
+
+//  A checkpoint, decoded and as signed.
+typedef struct {
+    ih_checkpoint_t cp;
+    uint8_t bytes[IH_CHECKPOINT_MAX];
+    size_t size;
+} s_cp_t;
 
 //  One site's chain as seen so far.
 typedef struct {
@@ -156,6 +187,19 @@ typedef struct {
     char failed_site[IH_NAME_MAX + 1]; //  else the site of the fault
     ih_err_t err;                      //  the fault's code
     char reason[320];                  //  the fault, in words
+    uint64_t failed_checkpoint;        //  else the checkpoint size, if set
+    //  The Merkle tree recomputed from the records: the latest complete
+    //  subtree of each level is all a root of the current size needs
+    //  The two latest subtrees of each level (ih_merkle_append puts a
+    //  node before it gets its left sibling): slot [l][n & 1] holds (l, n)
+    uint64_t levels[2]; //  bit l of levels[s]: slot [l][s] is set
+    uint64_t index[64][2];
+    uint8_t hash[64][2][IH_MERKLE_HASH_SIZE];
+    s_cp_t *checkpoints; //  stored ones by size, then the trusted
+    size_t ncheckpoints;
+    size_t next_checkpoint; //  first one whose size is not reached yet
+    size_t trusted_at;      //  index of the trusted checkpoint, or SIZE_MAX
+    uint8_t root[IH_MERKLE_HASH_SIZE]; //  root of the whole log
 } s_audit_t;
 
 static void
@@ -237,6 +281,120 @@ s_count_indicators (s_audit_t *self, const ih_event_t *event)
     }
 }
 
+//  Merkle store over the frontier (see ih_merkle.h: appending and taking
+//  the root of the current size only touch the latest subtree per level).
+static int
+s_frontier_get (uint64_t level, uint64_t index, uint8_t *hash_out, void *arg)
+{
+    s_audit_t *self = (s_audit_t *) arg;
+    int slot = (int) (index & 1);
+    if (level >= 64 || !(self->levels[slot] & ((uint64_t) 1 << level)) ||
+        self->index[level][slot] != index)
+        return -1;
+    memcpy (hash_out, self->hash[level][slot], IH_MERKLE_HASH_SIZE);
+    return 0;
+}
+
+static int
+s_frontier_put (uint64_t level, uint64_t index, const uint8_t *hash, void *arg)
+{
+    s_audit_t *self = (s_audit_t *) arg;
+    if (level >= 64)
+        return -1;
+    int slot = (int) (index & 1);
+    self->levels[slot] |= (uint64_t) 1 << level;
+    self->index[level][slot] = index;
+    memcpy (self->hash[level][slot], hash, IH_MERKLE_HASH_SIZE);
+    return 0;
+}
+
+//  Compares the recomputed root of the first `size` records with the
+//  checkpoints of that size. Returns non-zero at a fault.
+static int
+s_check_roots (s_audit_t *self, uint64_t size)
+{
+    uint8_t root[IH_MERKLE_HASH_SIZE];
+    if (ih_merkle_root (size, s_frontier_get, self, root) != IH_OK)
+        return s_fail (self, size, IH_E_INTERNAL, "cannot compute the root");
+    memcpy (self->root, root, sizeof root);
+    while (self->next_checkpoint < self->ncheckpoints &&
+           self->checkpoints[self->next_checkpoint].cp.size == size) {
+        bool trusted = self->next_checkpoint == self->trusted_at;
+        if (memcmp (root, self->checkpoints[self->next_checkpoint].cp.root,
+                    IH_MERKLE_HASH_SIZE) != 0)
+            return s_fail (self, size ? size : 1, IH_E_PROOF,
+                           "hub_seq 1..%" PRIu64 " as stored do not give the "
+                           "root of the %s checkpoint of size=%" PRIu64
+                           " (records changed, removed or reordered "
+                           "since it was signed)",
+                           size, trusted ? "trusted" : "hub's signed", size);
+        self->next_checkpoint++;
+    }
+    return 0;
+}
+
+//  Adds one stored record to the recomputed tree and checks the roots of
+//  checkpoints of the new size.
+static int
+s_tree_add (s_audit_t *self, const uint8_t *record, size_t size)
+{
+    uint8_t leaf[IH_MERKLE_HASH_SIZE];
+    ih_merkle_leaf_hash (record, size, leaf);
+    uint64_t count = self->next_hub_seq - 2; //  leaves before this one
+    if (ih_merkle_append (count, leaf, s_frontier_get, self, s_frontier_put,
+                          self) != IH_OK)
+        return s_fail (self, count + 1, IH_E_INTERNAL,
+                       "cannot add the record to the tree");
+    return s_check_roots (self, count + 1);
+}
+
+//  ih_log_checkpoints callback: collects the stored checkpoints.
+static int
+s_collect_checkpoint (const uint8_t *bytes, size_t size, void *arg)
+{
+    s_audit_t *self = (s_audit_t *) arg;
+    s_cp_t *grown = (s_cp_t *) realloc (
+        self->checkpoints, (self->ncheckpoints + 2) * sizeof (s_cp_t));
+    assert (grown);
+    self->checkpoints = grown;
+    s_cp_t *cp = &self->checkpoints[self->ncheckpoints];
+    ih_err_t err = size > IH_CHECKPOINT_MAX
+                       ? IH_E_TOOBIG
+                       : ih_checkpoint_decode (bytes, size, &cp->cp);
+    if (err == IH_OK) {
+        memcpy (cp->bytes, bytes, size);
+        cp->size = size;
+    } else {
+        self->failed_checkpoint =
+            self->ncheckpoints
+                ? self->checkpoints[self->ncheckpoints - 1].cp.size + 1
+                : 1;
+        return s_fail (self, 0, err,
+                       "a stored checkpoint (after size=%" PRIu64
+                       ") does not decode",
+                       self->failed_checkpoint - 1);
+    }
+    self->ncheckpoints++;
+    return 0;
+}
+
+//  Verifies a checkpoint's signature and log id with the hub's key.
+static int
+s_check_signature (s_audit_t *self, const s_cp_t *cp, ih_key_t *hub_key,
+                   const char *which)
+{
+    if (!streq (cp->cp.log_id, ih_key_name (hub_key)) ||
+        ih_checkpoint_verify (cp->bytes, cp->size, ih_key_public (hub_key)) !=
+            IH_OK) {
+        self->failed_checkpoint = cp->cp.size ? cp->cp.size : 1;
+        return s_fail (self, 0, IH_E_BADSIG,
+                       "the %s checkpoint of log '%s' is not signed by hub "
+                       "key '%s'",
+                       which, cp->cp.log_id, ih_key_name (hub_key));
+    }
+    return 0;
+}
+
 //  ih_log_read_raw callback: checks one stored record; returns non-zero at
 //  a fault.
 static int
@@ -251,6 +409,8 @@ s_check (uint64_t hub_seq, uint64_t unused, const uint8_t *record,
                        "hub_seq=%" PRIu64,
                        hub_seq);
     self->next_hub_seq++;
+    if (s_tree_add (self, record, record_size))
+        return -1;
 
     //  Split the record here rather than trust a received of 0 to mean
     //  "does not decode": 0 is a legal, if odd, stored time.
@@ -541,7 +701,73 @@ s_print_text (json_t *summary)
                 json_integer_value (json_object_get (value, "target")),
                 json_string_value (json_object_get (value, "source")));
     }
+    json_t *tree = json_object_get (summary, "tree");
+    printf ("tree size=%" JSON_INTEGER_FORMAT
+            " root=%s checkpoints=%" JSON_INTEGER_FORMAT
+            " latest=%" JSON_INTEGER_FORMAT " trusted=%" JSON_INTEGER_FORMAT
+            "\n",
+            json_integer_value (json_object_get (tree, "size")),
+            json_string_value (json_object_get (tree, "root")),
+            json_integer_value (json_object_get (tree, "checkpoints")),
+            json_integer_value (json_object_get (tree, "latest")),
+            json_integer_value (json_object_get (tree, "trusted")));
     printf ("audit: OK\n");
+}
+
+//  Reads a checkpoint's text form from path into cp (not the signature).
+//  Reports and returns IH_E_IO (cannot read) or the parse error.
+static ih_err_t
+s_load_trusted (const char *sub, const char *path, s_cp_t *cp)
+{
+    char text[IH_CHECKPOINT_TEXT_MAX + 1];
+    FILE *file = fopen (path, "rb");
+    if (!file) {
+        ih_cli_fail (sub, IH_E_IO, IH_CLI_FAIL, "cannot read %s: %s", path,
+                     strerror (errno));
+        return IH_E_IO;
+    }
+    size_t got = fread (text, 1, sizeof text - 1, file);
+    fclose (file);
+    text[got] = 0;
+    ih_err_t err = strlen (text) != got
+                       ? IH_E_MALFORMED
+                       : ih_checkpoint_from_text (text, cp->bytes, &cp->size);
+    if (err == IH_OK)
+        err = ih_checkpoint_decode (cp->bytes, cp->size, &cp->cp);
+    if (err != IH_OK)
+        fprintf (stderr,
+                 "audit: FAILED: the trusted checkpoint %s is not a "
+                 "checkpoint's text form (%s)\n",
+                 path, ih_err_name (err));
+    return err;
+}
+
+//  Writes the latest stored checkpoint's text form to path.
+static int
+s_write_latest (const char *sub, s_audit_t *self, const char *path)
+{
+    const s_cp_t *latest = NULL;
+    for (size_t i = 0; i < self->ncheckpoints; i++)
+        if (i != self->trusted_at)
+            latest = &self->checkpoints[i];
+    if (!latest) {
+        ih_cli_fail (sub, IH_E_MISSING, IH_CLI_FAIL,
+                     "the log has no checkpoint to write (is the hub "
+                     "running with its key?)");
+        return -1;
+    }
+    char *text = NULL;
+    ih_err_t err = ih_checkpoint_to_text (latest->bytes, latest->size, &text);
+    FILE *file = err == IH_OK ? fopen (path, "wb") : NULL;
+    bool ok = file && fputs (text, file) >= 0;
+    if (file && fclose (file) != 0)
+        ok = false;
+    free (text);
+    if (!ok) {
+        ih_cli_fail (sub, IH_E_IO, IH_CLI_FAIL, "cannot write %s", path);
+        return -1;
+    }
+    return 0;
 }
 
 int
@@ -549,17 +775,22 @@ ih_cmd_audit (int argc, char *argv[])
 {
     const char *sub = "audit";
     const char *dir = NULL, *registry_path = NULL;
+    const char *hub_key_path = NULL, *trusted_path = NULL, *out_path = NULL;
     bool as_json = false;
     static const struct option options[] = {
         {"data", required_argument, NULL, 'd'},
         {"registry", required_argument, NULL, 'r'},
         {"json", no_argument, NULL, 'j'},
+        {"hub-key", required_argument, NULL, 'k'},
+        {"trusted-checkpoint", required_argument, NULL, 't'},
+        {"checkpoint-out", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     optind = 0;
     opterr = 0;
     int opt;
-    while ((opt = getopt_long (argc, argv, ":d:r:jh", options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, ":d:r:jk:t:o:h", options, NULL)) !=
+           -1) {
         switch (opt) {
         case 'd':
             dir = optarg;
@@ -569,6 +800,15 @@ ih_cmd_audit (int argc, char *argv[])
             break;
         case 'j':
             as_json = true;
+            break;
+        case 'k':
+            hub_key_path = optarg;
+            break;
+        case 't':
+            trusted_path = optarg;
+            break;
+        case 'o':
+            out_path = optarg;
             break;
         case 'h':
             fputs (s_audit_usage, stdout);
@@ -584,13 +824,30 @@ ih_cmd_audit (int argc, char *argv[])
     if (!dir || !registry_path)
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "--data and --registry are required; see --help");
+    if (trusted_path && !hub_key_path)
+        return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
+                            "--trusted-checkpoint needs --hub-key; see --help");
 
     s_audit_t self;
     memset (&self, 0, sizeof self);
     self.next_hub_seq = 1;
+    self.trusted_at = SIZE_MAX;
     ih_log_t *log = NULL;
+    ih_key_t *hub_key = NULL;
+    s_cp_t trusted;
     int rc = IH_CLI_FAIL;
-    ih_err_t err = ih_registry_load (registry_path, &self.registry);
+    ih_err_t err = IH_OK;
+    if (hub_key_path && (err = ih_key_load (hub_key_path, &hub_key)) != IH_OK) {
+        ih_cli_fail (sub, err, IH_CLI_FAIL, "cannot load hub key %s: %s",
+                     hub_key_path, ih_strerror (err));
+        goto cleanup;
+    }
+    if (trusted_path &&
+        (err = s_load_trusted (sub, trusted_path, &trusted)) != IH_OK) {
+        rc = err == IH_E_IO ? IH_CLI_FAIL : IH_CLI_AUDIT;
+        goto cleanup;
+    }
+    err = ih_registry_load (registry_path, &self.registry);
     if (err != IH_OK) {
         ih_cli_fail (sub, err, IH_CLI_FAIL, "cannot load registry %s: %s",
                      registry_path, ih_strerror (err));
@@ -613,10 +870,45 @@ ih_cmd_audit (int argc, char *argv[])
     zhashx_set_destructor (self.chains, s_free_chain);
     zhashx_set_destructor (self.types, s_free_item);
 
-    //  One snapshot for the replay and both table checks
+    //  One snapshot for the replay, the tables and the checkpoints
     err = ih_log_pin (log);
     if (err == IH_OK)
+        err = ih_log_checkpoints (log, s_collect_checkpoint, &self);
+    for (size_t i = 0;
+         err == IH_OK && !self.failed && hub_key && i < self.ncheckpoints; i++)
+        s_check_signature (&self, &self.checkpoints[i], hub_key, "stored");
+    if (err == IH_OK && !self.failed && trusted_path &&
+        s_check_signature (&self, &trusted, hub_key, "trusted") == 0) {
+        //  In size order, after stored ones of the same size
+        s_cp_t *grown = (s_cp_t *) realloc (
+            self.checkpoints, (self.ncheckpoints + 1) * sizeof (s_cp_t));
+        assert (grown);
+        self.checkpoints = grown;
+        size_t at = self.ncheckpoints;
+        while (at > 0 && self.checkpoints[at - 1].cp.size > trusted.cp.size)
+            at--;
+        memmove (&self.checkpoints[at + 1], &self.checkpoints[at],
+                 (self.ncheckpoints - at) * sizeof (s_cp_t));
+        self.checkpoints[at] = trusted;
+        self.ncheckpoints++;
+        self.trusted_at = at;
+    }
+    if (err == IH_OK && !self.failed)
+        s_check_roots (&self, 0);
+    if (err == IH_OK && !self.failed)
         err = ih_log_read_raw (log, 1, 0, s_check, &self);
+    if (err == IH_OK && !self.failed &&
+        self.next_checkpoint < self.ncheckpoints) {
+        //  A checkpoint beyond the log's end: records were cut off
+        uint64_t size = self.checkpoints[self.next_checkpoint].cp.size;
+        s_fail (&self, self.next_hub_seq, IH_E_GAP,
+                "the log ends at hub_seq=%" PRIu64 " but the %s checkpoint "
+                "of size=%" PRIu64 " covers more (records cut off?)",
+                self.next_hub_seq - 1,
+                self.next_checkpoint == self.trusted_at ? "trusted"
+                                                        : "hub's signed",
+                size);
+    }
     if (err == IH_OK && !self.failed)
         err = ih_log_sites (log, s_check_site, &self);
     if (err == IH_OK && !self.failed) {
@@ -653,7 +945,12 @@ ih_cmd_audit (int argc, char *argv[])
     }
     ih_log_unpin (log);
     if (self.failed) {
-        if (self.failed_at > 0)
+        if (self.failed_checkpoint > 0)
+            fprintf (stderr,
+                     "audit: FAILED at checkpoint size=%" PRIu64 ": %s (%s)\n",
+                     self.failed_checkpoint, self.reason,
+                     ih_err_name (self.err));
+        else if (self.failed_at > 0)
             fprintf (stderr, "audit: FAILED at hub_seq=%" PRIu64 ": %s (%s)\n",
                      self.failed_at, self.reason, ih_err_name (self.err));
         else
@@ -667,7 +964,23 @@ ih_cmd_audit (int argc, char *argv[])
                      ih_strerror (err));
         goto cleanup;
     }
+    if (out_path && s_write_latest (sub, &self, out_path) != 0)
+        goto cleanup;
     json_t *summary = s_summary (&self);
+    char root_hex[IH_KEY_HEX_SIZE];
+    ih_key_to_hex (self.root, root_hex);
+    uint64_t stored = self.ncheckpoints - (trusted_path ? 1 : 0);
+    uint64_t latest = 0;
+    for (size_t i = 0; i < self.ncheckpoints; i++)
+        if (i != self.trusted_at)
+            latest = self.checkpoints[i].cp.size;
+    json_object_set_new (
+        summary, "tree",
+        json_pack ("{s:I, s:s, s:I, s:I, s:I}", "size",
+                   (json_int_t) self.events, "root", root_hex, "checkpoints",
+                   (json_int_t) stored, "latest", (json_int_t) latest,
+                   "trusted",
+                   (json_int_t) (trusted_path ? trusted.cp.size : 0)));
     if (as_json) {
         char *text = json_dumps (summary, JSON_COMPACT);
         if (text)
@@ -681,6 +994,8 @@ ih_cmd_audit (int argc, char *argv[])
 cleanup:
     zhashx_destroy (&self.chains);
     zhashx_destroy (&self.types);
+    free (self.checkpoints);
+    ih_key_destroy (&hub_key);
     ih_log_destroy (&log);
     ih_registry_destroy (&self.registry);
     return rc;

@@ -9,8 +9,12 @@
     read-only, so it works next to a running hub. Both print each event as
     one compact JSON line (ih_json_event) and nothing else on stdout.
 
-    Like any ZeroMQ subscriber, tail misses events published before its
-    subscription reached the hub; use replay for history.
+    Like any ZeroMQ subscriber, plain tail misses events published before
+    its subscription reached the hub and those the hub dropped for it. With
+    --replay (the hub's replay service) tail is gapless instead: ih_follow
+    replays from --from, switches to live, drops duplicates and fills any
+    hole from the replay service. replay --hub reads the same service
+    remotely, with credit-based flow control.
     =========================================================================*/
 #include <getopt.h>
 #include <sys/stat.h>
@@ -19,6 +23,7 @@
 #include "ih_json.h"
 #include "ih_wire.h"
 #include "ih_log.h"
+#include "ih_follow.h"
 
 #define S_JSON_LINE                                                            \
     "  {\"hub_seq\":N,\"site\":S,\"seq\":N,\"ts\":N,\"type\":S,"               \
@@ -30,6 +35,7 @@
 static const char *s_tail_usage =
     "Usage: incuhub tail --hub ENDPOINT [--district D] [--site S]\n"
     "                    [--type T] [--count N] [--timeout MS]\n"
+    "                    [--replay ENDPOINT --from SEQ]\n"
     "\n"
     "Follows the hub's live event feed (its publish endpoint) and prints\n"
     "one compact JSON line per event on stdout, flushed at once:\n" S_JSON_LINE
@@ -42,6 +48,10 @@ static const char *s_tail_usage =
     "  -s, --site S         only events from site S\n"
     "  -t, --type T         only events of type T\n"
     "  -n, --count N        stop after N events\n"
+    "  -R, --replay EP      the hub's replay endpoint: gapless catch-up;\n"
+    "                       every event from --from on is printed exactly\n"
+    "                       once, in hub order, holes filled by replay\n"
+    "  -f, --from SEQ       first hub sequence (with --replay; default 1)\n"
     "  -T, --timeout MS     stop after MS ms without an event (default:\n"
     "                       wait for ever); exit 1 (IH_E_TIMEOUT) if\n"
     "                       --count was given and not reached, else 0\n"
@@ -60,15 +70,59 @@ s_filter_ok (const char *sub, const char *option, const char *value)
     return false;
 }
 
+//  Prints what follow hands out until count events (0 = no limit), a
+//  timeout, the END (replay only) or a signal. Returns the exit status.
+static int
+s_follow (const char *sub, ih_follow_t *follow, uint64_t count, int timeout,
+          bool live)
+{
+    uint64_t printed = 0, bad = 0;
+    int rc = IH_CLI_OK;
+    while (count == 0 || printed < count) {
+        ih_follow_event_t event;
+        ih_err_t err = ih_follow_next (follow, timeout, &event);
+        if (err == IH_E_MISSING || err == IH_E_INTERNAL)
+            break; //  END of a replay, or SIGINT/SIGTERM
+        if (err == IH_E_TIMEOUT) {
+            if (count > 0 || !live)
+                rc = ih_cli_fail (sub, IH_E_TIMEOUT, IH_CLI_FAIL,
+                                  "got %" PRIu64 " event(s), then none for "
+                                  "%d ms",
+                                  printed, timeout);
+            break;
+        }
+        if (err != IH_OK) {
+            rc = ih_cli_fail (sub, err, IH_CLI_FAIL,
+                              "the replay service refused: %s",
+                              ih_strerror (err));
+            break;
+        }
+        err = ih_cli_print_event (event.event, event.event_size, event.hub_seq,
+                                  event.received);
+        if (err == IH_OK)
+            printed++;
+        else if (++bad <= 10)
+            ih_cli_fail (sub, err, IH_CLI_FAIL,
+                         "hub_seq=%" PRIu64 " does not decode; skipped",
+                         event.hub_seq);
+    }
+    if (rc == IH_CLI_OK && bad > 0)
+        rc = IH_CLI_FAIL;
+    return rc;
+}
+
 int
 ih_cmd_tail (int argc, char *argv[])
 {
     const char *sub = "tail";
     const char *hub = NULL, *district = NULL, *site = NULL, *type = NULL;
-    uint64_t count = 0;
+    const char *replay = NULL;
+    uint64_t count = 0, from = 0;
     int timeout = -1; //  zpoller: wait for ever
     static const struct option options[] = {
         {"hub", required_argument, NULL, 'H'},
+        {"replay", required_argument, NULL, 'R'},
+        {"from", required_argument, NULL, 'f'},
         {"district", required_argument, NULL, 'D'},
         {"site", required_argument, NULL, 's'},
         {"type", required_argument, NULL, 't'},
@@ -79,11 +133,20 @@ ih_cmd_tail (int argc, char *argv[])
     optind = 0;
     opterr = 0;
     int opt;
-    while ((opt = getopt_long (argc, argv, ":H:D:s:t:n:T:h", options, NULL)) !=
-           -1) {
+    while ((opt = getopt_long (argc, argv, ":H:R:f:D:s:t:n:T:h", options,
+                               NULL)) != -1) {
         switch (opt) {
         case 'H':
             hub = optarg;
+            break;
+        case 'R':
+            replay = optarg;
+            break;
+        case 'f':
+            if (!ih_cli_parse_u64 (optarg, &from) || from == 0)
+                return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
+                                    "--from wants a number >= 1, not '%s'",
+                                    optarg);
             break;
         case 'D':
             district = optarg;
@@ -121,6 +184,18 @@ ih_cmd_tail (int argc, char *argv[])
     if (!s_filter_ok (sub, "district", district) ||
         !s_filter_ok (sub, "site", site) || !s_filter_ok (sub, "type", type))
         return IH_CLI_USAGE;
+    if (from && !replay)
+        return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
+                            "--from needs --replay; see --help");
+    if (replay) {
+        ih_follow_t *follow = ih_follow_new (hub, replay, from ? from : 1, 0,
+                                             district, site, type);
+        if (!follow)
+            return IH_CLI_USAGE;
+        int rc = s_follow (sub, follow, count, timeout, true);
+        ih_follow_destroy (&follow);
+        return rc;
+    }
 
     zsock_t *sock = ih_cli_connect (sub, ZMQ_SUB, hub);
     if (!sock)
@@ -170,6 +245,8 @@ ih_cmd_tail (int argc, char *argv[])
 
 static const char *s_replay_usage =
     "Usage: incuhub replay --data DIR [--from SEQ] [--count N]\n"
+    "       incuhub replay --hub ENDPOINT [--from SEQ | --from-time MS]\n"
+    "                      [--district D] [--site S] [--type T] [--count N]\n"
     "\n"
     "Prints the events stored in the hub's log (data directory DIR), in hub\n"
     "order, one compact JSON line each on stdout:\n" S_JSON_LINE
@@ -179,6 +256,16 @@ static const char *s_replay_usage =
     "\n"
     "Options:\n"
     "  -d, --data DIR     the hub's data directory\n"
+    "  -H, --hub EP       instead, read remotely from the hub's replay\n"
+    "                     endpoint (credit-based flow control), up to\n"
+    "                     the end of the log when it gets there\n"
+    "  -F, --from-time MS (--hub) start at the first event the hub\n"
+    "                     received at or after MS ms since the epoch\n"
+    "  -D, --district D   (--hub) only events from sites of district D\n"
+    "  -s, --site S       (--hub) only events from site S\n"
+    "  -t, --type T       (--hub) only events of type T\n"
+    "  -T, --timeout MS   (--hub) give up after MS ms without an answer\n"
+    "                     (default 10000)\n"
     "  -f, --from SEQ     start at hub sequence SEQ (default 1)\n"
     "  -n, --count N      print at most N events (default: all)\n"
     "  -h, --help         this text\n";
@@ -210,10 +297,19 @@ int
 ih_cmd_replay (int argc, char *argv[])
 {
     const char *sub = "replay";
-    const char *dir = NULL;
-    uint64_t from = 1, count = 0;
+    const char *dir = NULL, *hub = NULL;
+    const char *district = NULL, *site = NULL, *type = NULL;
+    uint64_t from = 1, count = 0, from_time = 0;
+    bool from_given = false;
+    int timeout = IH_CLI_TIMEOUT_DEFAULT;
     static const struct option options[] = {
         {"data", required_argument, NULL, 'd'},
+        {"hub", required_argument, NULL, 'H'},
+        {"from-time", required_argument, NULL, 'F'},
+        {"district", required_argument, NULL, 'D'},
+        {"site", required_argument, NULL, 's'},
+        {"type", required_argument, NULL, 't'},
+        {"timeout", required_argument, NULL, 'T'},
         {"from", required_argument, NULL, 'f'},
         {"count", required_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},
@@ -221,16 +317,40 @@ ih_cmd_replay (int argc, char *argv[])
     optind = 0;
     opterr = 0;
     int opt;
-    while ((opt = getopt_long (argc, argv, ":d:f:n:h", options, NULL)) != -1) {
+    while ((opt = getopt_long (argc, argv, ":d:H:F:D:s:t:T:f:n:h", options,
+                               NULL)) != -1) {
         switch (opt) {
         case 'd':
             dir = optarg;
+            break;
+        case 'H':
+            hub = optarg;
+            break;
+        case 'F':
+            if (!ih_cli_parse_u64 (optarg, &from_time) || from_time == 0)
+                return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
+                                    "--from-time wants ms >= 1, not '%s'",
+                                    optarg);
+            break;
+        case 'D':
+            district = optarg;
+            break;
+        case 's':
+            site = optarg;
+            break;
+        case 't':
+            type = optarg;
+            break;
+        case 'T':
+            if (!ih_cli_parse_timeout (sub, optarg, &timeout))
+                return IH_CLI_USAGE;
             break;
         case 'f':
             if (!ih_cli_parse_u64 (optarg, &from) || from == 0)
                 return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                                     "--from wants a number >= 1, not '%s'",
                                     optarg);
+            from_given = true;
             break;
         case 'n':
             if (!ih_cli_parse_u64 (optarg, &count) || count == 0)
@@ -249,9 +369,27 @@ ih_cmd_replay (int argc, char *argv[])
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "unexpected argument '%s'; see --help",
                             argv[optind]);
-    if (!dir)
+    if ((dir != NULL) == (hub != NULL))
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
-                            "--data is required; see --help");
+                            "one of --data or --hub is required; see --help");
+    if (from_given && from_time)
+        return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
+                            "--from and --from-time exclude each other");
+    if (dir && (from_time || district || site || type))
+        return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
+                            "--from-time and filters need --hub");
+    if (!s_filter_ok (sub, "district", district) ||
+        !s_filter_ok (sub, "site", site) || !s_filter_ok (sub, "type", type))
+        return IH_CLI_USAGE;
+    if (hub) {
+        ih_follow_t *follow =
+            ih_follow_new (NULL, hub, from, from_time, district, site, type);
+        if (!follow)
+            return IH_CLI_USAGE;
+        int rc = s_follow (sub, follow, count, timeout, false);
+        ih_follow_destroy (&follow);
+        return rc;
+    }
     struct stat st;
     if (stat (dir, &st) != 0 || !S_ISDIR (st.st_mode))
         return ih_cli_fail (sub, IH_E_IO, IH_CLI_FAIL,

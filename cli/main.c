@@ -24,6 +24,8 @@ static const struct {
     {"tail", ih_cmd_tail, "follow the hub's live event feed"},
     {"replay", ih_cmd_replay, "print the hub's stored events"},
     {"audit", ih_cmd_audit, "verify the hub's log and summarise it"},
+    {"verify-proof", ih_cmd_verify_proof, "check a Merkle proof offline"},
+    {"prove", ih_cmd_prove, "fetch a Merkle proof from the hub"},
     {"status", ih_cmd_status, "ask a hub or an agent for its status"},
 };
 #define S_COMMANDS (sizeof (s_commands) / sizeof (s_commands[0]))
@@ -35,7 +37,8 @@ s_usage (FILE *out)
                   "       incuhub COMMAND --help\n\n"
                   "Commands:\n");
     for (size_t i = 0; i < S_COMMANDS; i++)
-        fprintf (out, "  %-8s %s\n", s_commands[i].name, s_commands[i].summary);
+        fprintf (out, "  %-12s %s\n", s_commands[i].name,
+                 s_commands[i].summary);
     fprintf (out, "\nExit status: 0 success, 1 runtime failure, 2 usage error, "
                   "3 audit failure.\nErrors go to stderr as "
                   "'incuhub COMMAND: message (IH_E_NAME)'.\n");

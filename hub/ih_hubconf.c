@@ -23,7 +23,14 @@
 #include "ih_hubconf.h"
 #include "ih_ingest.h"
 
-typedef enum { S_PATH, S_ENDPOINT, S_NUMBER } s_kind_t;
+//  S_OPTIONAL_*: may be empty, meaning "not set" (the feature is off).
+typedef enum {
+    S_PATH,
+    S_ENDPOINT,
+    S_NUMBER,
+    S_OPTIONAL_PATH,
+    S_OPTIONAL_ENDPOINT
+} s_kind_t;
 
 //  Every option, declared once: config key, flag, default, bounds.
 typedef struct {
@@ -44,6 +51,10 @@ enum {
     S_MAP_MAX,
     S_PUB_HWM,
     S_BATCH,
+    S_REPLAY,
+    S_KEY,
+    S_CHECKPOINT_EVENTS,
+    S_CHECKPOINT_MS,
     S_OPTIONS
 };
 
@@ -64,6 +75,14 @@ static const s_option_t s_options[S_OPTIONS] = {
      "events queued per subscriber before the hub drops for it"},
     {"batch_max", "batch", "1024", S_NUMBER, 1, IH_INGEST_BATCH_MAX,
      "events per group commit (1..65536)"},
+    {"replay", "replay", "", S_OPTIONAL_ENDPOINT, 0, 0,
+     "ROUTER endpoint of the replay service (empty: off)"},
+    {"key", "key", "", S_OPTIONAL_PATH, 0, 0,
+     "the hub's secret key, for signed checkpoints (empty: none)"},
+    {"checkpoint_events", "checkpoint-events", "1000", S_NUMBER, 1, 1000000000,
+     "sign a checkpoint at least every N events"},
+    {"checkpoint_ms", "checkpoint-ms", "5000", S_NUMBER, 100, 86400000,
+     "and at least every MS ms while events arrive"},
 };
 
 _Static_assert(S_OPTIONS == IH_HUBCONF_OPTIONS,
@@ -98,11 +117,17 @@ static int
 s_validate (const s_option_t *option, const char *value, uint64_t *number_p,
             char *why, size_t why_size)
 {
+    *number_p = 0;
+    bool optional =
+        option->kind == S_OPTIONAL_PATH || option->kind == S_OPTIONAL_ENDPOINT;
+    if (value && !*value && optional)
+        return 0;
     if (!value || !*value) {
         snprintf (why, why_size, "empty value");
         return -1;
     }
-    if (option->kind == S_ENDPOINT && !strstr (value, "://")) {
+    if ((option->kind == S_ENDPOINT || option->kind == S_OPTIONAL_ENDPOINT) &&
+        !strstr (value, "://")) {
         snprintf (why, why_size, "'%s' is not a ZeroMQ endpoint", value);
         return -1;
     }
@@ -381,6 +406,34 @@ ih_hubconf_batch_max (ih_hubconf_t *self)
     return self->values.number[S_BATCH];
 }
 
+const char *
+ih_hubconf_replay (ih_hubconf_t *self)
+{
+    assert (self);
+    return self->values.text[S_REPLAY];
+}
+
+const char *
+ih_hubconf_key (ih_hubconf_t *self)
+{
+    assert (self);
+    return self->values.text[S_KEY];
+}
+
+uint64_t
+ih_hubconf_checkpoint_events (ih_hubconf_t *self)
+{
+    assert (self);
+    return self->values.number[S_CHECKPOINT_EVENTS];
+}
+
+uint64_t
+ih_hubconf_checkpoint_ms (ih_hubconf_t *self)
+{
+    assert (self);
+    return self->values.number[S_CHECKPOINT_MS];
+}
+
 //  --------------------------------------------------------------------------
 //  Selftest
 
@@ -429,7 +482,27 @@ ih_hubconf_test (bool verbose)
     assert (ih_hubconf_batch_max (conf) == 1024);
     assert (ih_hubconf_check (conf, NULL) == IH_OK);
     assert (streq (ih_hubconf_flag (0), "data"));
-    assert (streq (ih_hubconf_flag (IH_HUBCONF_OPTIONS - 1), "batch"));
+    assert (streq (ih_hubconf_flag (IH_HUBCONF_OPTIONS - 1), "checkpoint-ms"));
+    {
+        //  Optional options: empty means off; a set value is still checked
+        ih_hubconf_t *conf = ih_hubconf_new ();
+        char *error = NULL;
+        assert (streq (ih_hubconf_replay (conf), ""));
+        assert (streq (ih_hubconf_key (conf), ""));
+        assert (ih_hubconf_set (conf, "replay", "", &error) == IH_OK);
+        assert (ih_hubconf_set (conf, "replay", "nonsense", &error) ==
+                IH_E_CONFIG);
+        assert (error && strstr (error, "not a ZeroMQ endpoint"));
+        zstr_free (&error);
+        assert (ih_hubconf_set (conf, "replay", "tcp://*:7702", &error) ==
+                IH_OK);
+        assert (streq (ih_hubconf_replay (conf), "tcp://*:7702"));
+        assert (ih_hubconf_set (conf, "checkpoint-ms", "10", &error) ==
+                IH_E_CONFIG);
+        zstr_free (&error);
+        assert (ih_hubconf_checkpoint_events (conf) == 1000);
+        ih_hubconf_destroy (&conf);
+    }
     assert (ih_hubconf_flag (IH_HUBCONF_OPTIONS) == NULL);
 
     //  A full valid file, then a partial one on top: unmentioned keys keep

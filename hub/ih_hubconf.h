@@ -26,7 +26,7 @@
 
 //  Number of options in the table (data, registry, ingest, pub,
 //  map_size_mb, map_max_mb, pub_hwm, batch_max, in this order).
-#define IH_HUBCONF_OPTIONS 8
+#define IH_HUBCONF_OPTIONS 12
 
 typedef struct _ih_hubconf_t ih_hubconf_t;
 
@@ -81,6 +81,11 @@ uint64_t ih_hubconf_map_size_mb (ih_hubconf_t *self);
 uint64_t ih_hubconf_map_max_mb (ih_hubconf_t *self);
 uint64_t ih_hubconf_pub_hwm (ih_hubconf_t *self);
 uint64_t ih_hubconf_batch_max (ih_hubconf_t *self);
+//  The replay endpoint and the hub key path; "" when not set.
+const char *ih_hubconf_replay (ih_hubconf_t *self);
+const char *ih_hubconf_key (ih_hubconf_t *self);
+uint64_t ih_hubconf_checkpoint_events (ih_hubconf_t *self);
+uint64_t ih_hubconf_checkpoint_ms (ih_hubconf_t *self);
 
 //  Selftest
 void ih_hubconf_test (bool verbose);

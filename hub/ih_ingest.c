@@ -22,9 +22,20 @@
     again with its original hub_seq, and replies to peers that went away
     are dropped (ROUTER_MANDATORY off) rather than blocking the hub.
     Nothing here asserts on input: every bad message gets a NAK.
+
+    Checkpoints (docs/protocol.md section 11): with the hub's own key
+    (KEY), the log's Merkle tree is checked against the records and the
+    latest signed checkpoint at START, and a hub whose log does not match
+    refuses to start. Then, when a batch brings the log checkpoint_events
+    or more past the last checkpoint, a checkpoint of the new size is
+    signed and stored inside that batch (it commits with the events it
+    covers); when events were stored but checkpoint_ms passed without a
+    checkpoint, one is made from the poll loop in its own transaction. The
+    poll timeout is the time left to that deadline, so an idle hub sleeps.
     =========================================================================*/
 #include <czmq.h>
 #include <jansson.h>
+#include "ih_checkpoint.h"
 #include "ih_ingest.h"
 #include "ih_log.h"
 #include "ih_publish.h"
@@ -83,11 +94,17 @@ typedef struct {
     bool batch_open;       //  ih_log_begin done for this batch
     ih_err_t batch_failed; //  storage error that dooms the batch
     s_limit_t limits[IH_E_ERR_MAX + 1];
-    int64_t started;  //  zclock_mono at START
-    uint64_t commits; //  batches committed: events / commits shows grouping
-    size_t map_max;   //  grow a full map up to this many bytes; 0 = never
-    size_t pub_hwm;   //  SNDHWM of the PUB socket; 0 = IH_PUBLISH_SNDHWM
-    zhashx_t *skews;  //  site id -> s_skew_t, for sites seen since start
+    int64_t started;     //  zclock_mono at START
+    uint64_t commits;    //  batches committed: events / commits shows grouping
+    size_t map_max;      //  grow a full map up to this many bytes; 0 = never
+    size_t pub_hwm;      //  SNDHWM of the PUB socket; 0 = IH_PUBLISH_SNDHWM
+    zhashx_t *skews;     //  site id -> s_skew_t, for sites seen since start
+    ih_key_t *key;       //  the hub's own key (with secret), or NULL
+    uint64_t cp_events;  //  checkpoint after this many new events
+    uint64_t cp_ms;      //  ... or this long after an unchecked event
+    uint64_t cp_size;    //  tree size of the latest checkpoint
+    uint64_t cp_time;    //  its time, ms since epoch (0: none yet)
+    int64_t cp_deadline; //  zclock_mono when a timed one is due, or 0
     bool verbose;
     bool terminated;
 } s_self_t;
@@ -103,6 +120,8 @@ s_self_new (zsock_t *pipe)
     self->skews = zhashx_new ();
     assert (self->skews);
     zhashx_set_destructor (self->skews, (zhashx_destructor_fn *) zstr_free);
+    self->cp_events = IH_INGEST_CHECKPOINT_EVENTS;
+    self->cp_ms = IH_INGEST_CHECKPOINT_MS;
     return self;
 }
 
@@ -118,6 +137,7 @@ s_self_destroy (s_self_t **self_p)
         ih_log_destroy (&self->log);
         ih_registry_destroy (&self->registry);
         zhashx_destroy (&self->skews);
+        ih_key_destroy (&self->key);
         free (self->items);
         zstr_free (&self->data);
         free (self);
@@ -178,6 +198,32 @@ s_start (s_self_t *self, zmsg_t *request)
         reason = zsys_sprintf ("cannot open log in %s (see log)", data);
         goto cleanup;
     }
+    if (self->key) {
+        //  A log that does not match its own tree or signed checkpoints
+        //  was changed behind the hub's back: refuse to serve it
+        uint64_t bad = 0;
+        char *why = NULL;
+        err = ih_log_verify (self->log, self->key, &bad, &why);
+        if (err != IH_OK) {
+            reason = why ? zsys_sprintf ("log verification failed at "
+                                         "hub_seq=%" PRIu64 ": %s",
+                                         bad, why)
+                         : zsys_sprintf ("cannot verify the log in %s: %s",
+                                         data, ih_strerror (err));
+            zstr_free (&why);
+            goto cleanup;
+        }
+        uint8_t latest[IH_CHECKPOINT_MAX];
+        size_t latest_size;
+        ih_checkpoint_t checkpoint;
+        if (ih_log_checkpoint (self->log, 0, latest, &latest_size) == IH_OK &&
+            ih_checkpoint_decode (latest, latest_size, &checkpoint) == IH_OK) {
+            self->cp_size = checkpoint.size;
+            self->cp_time = checkpoint.time;
+        }
+    } else
+        zsys_warning ("ingest: no hub key: the log's Merkle tree is kept but "
+                      "no checkpoints are signed");
     self->router = zsock_new (ZMQ_ROUTER);
     assert (self->router);
     //  Frames up to IH_INGEST_FRAME_MAX reach us and an oversize one gets
@@ -214,9 +260,12 @@ s_start (s_self_t *self, zmsg_t *request)
     uint64_t events, bytes, sites;
     ih_log_stats (self->log, &events, &bytes, &sites);
     zsys_notice ("ingest: started data=%s events=%" PRIu64
-                 " last_hub_seq=%" PRIu64 " registry=%s sites=%zu",
+                 " last_hub_seq=%" PRIu64 " registry=%s sites=%zu"
+                 " checkpoint=%" PRIu64,
                  data, events, ih_log_last (self->log), registry,
-                 ih_registry_size (self->registry));
+                 ih_registry_size (self->registry), self->cp_size);
+    if (self->key && ih_log_last (self->log) > self->cp_size)
+        self->cp_deadline = zclock_mono (); //  cover the tail at once
     zsock_send (self->pipe, "iss", 0, bound,
                 ih_publish_endpoint (self->publish));
     zstr_free (&bound);
@@ -265,7 +314,37 @@ s_handle_pipe (s_self_t *self)
         self->map_max = (size_t) strtoull (value, NULL, 10);
         zstr_free (&value);
         zsock_signal (self->pipe, 0);
-    } else if (streq (command, "VERBOSE"))
+    } else if (streq (command, "KEY")) {
+        char *path = zmsg_popstr (request);
+        assert (path);
+        ih_key_t *key = NULL;
+        ih_err_t err = ih_key_load (path, &key);
+        if (err == IH_OK && !ih_key_has_secret (key)) {
+            zsys_error ("ingest: hub key %s has no secret part", path);
+            ih_key_destroy (&key);
+        } else if (err != IH_OK)
+            zsys_error ("ingest: cannot load hub key %s: %s", path,
+                        ih_strerror (err));
+        if (key) {
+            ih_key_destroy (&self->key);
+            self->key = key;
+        }
+        zstr_free (&path);
+        zsock_signal (self->pipe, key ? 0 : (byte) -1);
+    } else if (streq (command, "CHECKPOINT")) {
+        char *events = zmsg_popstr (request);
+        char *ms = zmsg_popstr (request);
+        assert (events && ms);
+        self->cp_events = strtoull (events, NULL, 10);
+        self->cp_ms = strtoull (ms, NULL, 10);
+        if (self->cp_events == 0)
+            self->cp_events = 1;
+        zstr_free (&events);
+        zstr_free (&ms);
+        zsock_signal (self->pipe, 0);
+    } else if (streq (command, "LOG"))
+        zsock_send (self->pipe, "p", (void *) self->log);
+    else if (streq (command, "VERBOSE"))
         self->verbose = true;
     else {
         zsys_error ("ingest: invalid pipe command '%s'", command);
@@ -498,14 +577,21 @@ s_status_reply (s_self_t *self)
     json_t *data = json_string (self->data);
     if (!data)
         data = json_string ("(not UTF-8)");
+    json_t *checkpoint =
+        self->cp_time
+            ? json_pack ("{s:I, s:I}", "size", (json_int_t) self->cp_size,
+                         "time", (json_int_t) self->cp_time)
+            : json_null ();
     json_t *status = json_pack (
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "events",
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:I, s:o}", "events",
         (json_int_t) events, "last_hub_seq",
         (json_int_t) ih_log_last (self->log), "bytes", (json_int_t) bytes,
         "sites", (json_int_t) sites, "registry_sites",
         (json_int_t) ih_registry_size (self->registry), "uptime_ms",
         (json_int_t) (zclock_mono () - self->started), "commits",
-        (json_int_t) self->commits, "data", data, "skew", s_skew_json (self));
+        (json_int_t) self->commits, "data", data, "skew", s_skew_json (self),
+        "tree_size", (json_int_t) ih_log_last (self->log), "checkpoint",
+        checkpoint);
     assert (status);
     char *text = json_dumps (status, JSON_COMPACT | JSON_PRESERVE_ORDER);
     assert (text);
@@ -515,21 +601,81 @@ s_status_reply (s_self_t *self)
     return reply;
 }
 
+//  Signs a checkpoint of the tree of size with root and stores it (in the
+//  open batch if there is one). Returns IH_OK or the storage error.
+static ih_err_t
+s_checkpoint (s_self_t *self, uint64_t size, const uint8_t *root,
+              uint64_t *time_p)
+{
+    uint8_t signed_cp[IH_CHECKPOINT_MAX];
+    size_t signed_size;
+    *time_p = ih_event_now ();
+    ih_err_t err = ih_checkpoint_sign (size, root, *time_p, self->key,
+                                       signed_cp, &signed_size);
+    if (err == IH_OK)
+        err = ih_log_put_checkpoint (self->log, signed_cp, signed_size);
+    if (err != IH_OK)
+        zsys_error ("ingest: checkpoint size=%" PRIu64 " not stored: %s", size,
+                    ih_err_name (err));
+    return err;
+}
+
 //  Ends the open batch: commits it, or aborts it if it already failed.
+//  When the batch brings the log cp_events past the last checkpoint, signs
+//  a checkpoint of the new size inside it, so both commit together.
 static ih_err_t
 s_commit (s_self_t *self)
 {
     ih_err_t err = self->batch_failed;
     if (self->batch_open) {
+        uint64_t size = 0, cp_time = 0;
+        bool signed_cp = false;
+        uint8_t root[IH_HASH_SIZE];
+        if (err == IH_OK && self->key &&
+            ih_log_batch_root (self->log, &size, root) == IH_OK &&
+            size >= self->cp_size + self->cp_events) {
+            err = s_checkpoint (self, size, root, &cp_time);
+            signed_cp = err == IH_OK;
+        }
         if (err == IH_OK) {
             err = ih_log_commit (self->log);
             if (err == IH_OK)
                 self->commits++;
         } else
             ih_log_abort (self->log);
+        if (err == IH_OK && signed_cp) {
+            self->cp_size = size;
+            self->cp_time = cp_time;
+            self->cp_deadline = 0;
+        }
     }
     self->batch_open = false;
+    if (err == IH_OK && self->key && !self->cp_deadline &&
+        ih_log_last (self->log) > self->cp_size)
+        self->cp_deadline = zclock_mono () + (int64_t) self->cp_ms;
     return err;
+}
+
+//  The timed checkpoint: events were stored cp_ms ago and none covers
+//  them yet. Signs the committed tree in a transaction of its own.
+static void
+s_checkpoint_if_due (s_self_t *self)
+{
+    if (!self->cp_deadline || zclock_mono () < self->cp_deadline)
+        return;
+    self->cp_deadline = 0;
+    uint64_t size = ih_log_last (self->log), cp_time;
+    uint8_t root[IH_HASH_SIZE];
+    if (size <= self->cp_size)
+        return;
+    if (ih_log_root (self->log, size, root) == IH_OK &&
+        s_checkpoint (self, size, root, &cp_time) == IH_OK) {
+        self->cp_size = size;
+        self->cp_time = cp_time;
+        if (self->verbose)
+            zsys_debug ("ingest: checkpoint size=%" PRIu64, size);
+    } else //  try again later rather than spin
+        self->cp_deadline = zclock_mono () + (int64_t) self->cp_ms;
 }
 
 //  After a batch failed with IH_E_FULL: if the map may grow, grows it and
@@ -640,8 +786,16 @@ ih_ingest_actor (zsock_t *pipe, void *args)
     zsock_signal (pipe, 0);
     bool pending = false;
     while (!self->terminated) {
-        //  Wake once a second only while log summaries are due
-        void *which = zpoller_wait (self->poller, pending ? 1000 : -1);
+        //  Wake once a second only while log summaries are due, and when
+        //  a timed checkpoint is
+        int timeout = pending ? 1000 : -1;
+        if (self->cp_deadline) {
+            int64_t left = self->cp_deadline - zclock_mono ();
+            left = left < 0 ? 0 : left;
+            if (timeout < 0 || left < timeout)
+                timeout = (int) (left > INT_MAX ? INT_MAX : left);
+        }
+        void *which = zpoller_wait (self->poller, timeout);
         if (which == self->pipe)
             s_handle_pipe (self);
         else if (which && which == self->router)
@@ -649,6 +803,7 @@ ih_ingest_actor (zsock_t *pipe, void *args)
         else if (zpoller_terminated (self->poller))
             break;
         pending = s_flush_limits (self, false);
+        s_checkpoint_if_due (self);
     }
     s_flush_limits (self, true);
     s_self_destroy (&self);
@@ -662,6 +817,37 @@ ih_ingest_set_pub_hwm (zactor_t *self, size_t hwm)
     snprintf (value, sizeof (value), "%zu", hwm);
     zstr_sendx (self, "PUBHWM", value, NULL);
     zsock_wait (self);
+}
+
+int
+ih_ingest_set_key (zactor_t *self, const char *path)
+{
+    assert (self);
+    assert (path);
+    zstr_sendx (self, "KEY", path, NULL);
+    return zsock_wait (self) == 0 ? 0 : -1;
+}
+
+void
+ih_ingest_set_checkpoint (zactor_t *self, uint64_t events, uint64_t ms)
+{
+    assert (self);
+    char events_text[32], ms_text[32];
+    snprintf (events_text, sizeof events_text, "%" PRIu64, events);
+    snprintf (ms_text, sizeof ms_text, "%" PRIu64, ms);
+    zstr_sendx (self, "CHECKPOINT", events_text, ms_text, NULL);
+    zsock_wait (self);
+}
+
+ih_log_t *
+ih_ingest_log (zactor_t *self)
+{
+    assert (self);
+    zstr_send (self, "LOG");
+    void *log = NULL;
+    if (zsock_recv (self, "p", &log))
+        return NULL;
+    return (ih_log_t *) log;
 }
 
 void

@@ -26,6 +26,20 @@
         PUBHWM n before START: SNDHWM of the PUB socket (messages queued
                  per subscriber before they are dropped for it); 0 =
                  IH_PUBLISH_SNDHWM. Replies with a signal.
+        KEY path before START: the hub's own Ed25519 key (NAME.key, with
+                 its secret part; NAME is the checkpoints' log id). With
+                 it, START verifies the log's Merkle tree and latest
+                 checkpoint (and fails, naming the first bad hub_seq, if
+                 they do not match the records) and the hub signs
+                 checkpoints. Replies with a signal: 0, or -1 if the key
+                 cannot be loaded or has no secret part.
+        CHECKPOINT events ms
+                 before START: sign a checkpoint once `events` events
+                 were stored since the last one (inside that batch), or
+                 `ms` after an event no checkpoint covers (defaults
+                 IH_INGEST_CHECKPOINT_EVENTS / _MS). Replies with a signal.
+        LOG      replies "p": the ih_log_t pointer (NULL before START), for
+                 readers in other threads (replay); valid until $TERM.
         VERBOSE  logs every ACK at debug level (no reply).
         $TERM    ends the actor (zactor_destroy sends it).
     ih_ingest_start wraps START for callers.
@@ -35,6 +49,7 @@
 
 #include <czmq.h>
 #include <stddef.h>
+#include "ih_log.h"
 
 #define IH_INGEST_BATCH_DEFAULT 1024
 #define IH_INGEST_BATCH_MAX 65536
@@ -49,6 +64,9 @@
 //  Clock skew (hub receive time minus event time) beyond which a site's
 //  clock is reported as off, in ms. Skew is reported, never used for order.
 #define IH_INGEST_SKEW_WARN 60000
+//  Default checkpoint policy: every 1000 events, or 5 s after an event.
+#define IH_INGEST_CHECKPOINT_EVENTS 1000
+#define IH_INGEST_CHECKPOINT_MS 5000
 
 //  The actor function, for zactor_new (args unused).
 void ih_ingest_actor (zsock_t *pipe, void *args);
@@ -67,6 +85,19 @@ void ih_ingest_set_pub_hwm (zactor_t *self, size_t hwm);
 
 //  Sends MAPMAX and waits for the answer.
 void ih_ingest_set_map_max (zactor_t *self, size_t max_bytes);
+
+//  Sends KEY (before START: the hub's own key file, NAME.key) and waits.
+//  Returns 0, or -1 if the key cannot be loaded or has no secret part.
+int ih_ingest_set_key (zactor_t *self, const char *path);
+
+//  Sends CHECKPOINT (before START) and waits: a checkpoint every events
+//  events (>= 1), or ms after an event no checkpoint covers.
+void ih_ingest_set_checkpoint (zactor_t *self, uint64_t events, uint64_t ms);
+
+//  Sends LOG and returns the actor's log (NULL before START). Other
+//  threads may call its readers (ih_log_read, ih_log_root, proofs,
+//  checkpoints) until the actor is destroyed; never its writers.
+ih_log_t *ih_ingest_log (zactor_t *self);
 
 //  Selftest
 void ih_ingest_test (bool verbose);

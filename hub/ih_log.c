@@ -49,45 +49,43 @@
     an ih_record, so keys sort in log order and MDB_APPEND applies. The
     index maps site||0x00||seq to hub_seq; sites maps site to its last seq
     and the hash of its last signed event (the chain head). meta holds
-    "format" = "1" and "bytes", the total size of stored records, so
+    "format" = "2" and "bytes", the total size of stored records, so
     ih_log_stats need not scan.
+
+    The Merkle tree (format 2): `tree` maps level (1 byte) || index (u64
+    BE) to the hash of every complete subtree (proto/ih_merkle.h), and
+    `checkpoints` maps a tree size (u64 BE) to the hub's signed checkpoint
+    of it. ih_log_append adds the record's leaf in the same write
+    transaction as the record, so a committed record is always covered and
+    a failed batch leaves no node behind. A format-1 log (no tree) is
+    upgraded the first time the writer opens it, in one transaction.
+
+    Threads: the ingest actor's thread opens the log and is the only
+    writer. Other threads (the replay service) may call the readers: they
+    use their own read transactions and ask LMDB for the committed state
+    rather than read the writer's counters. ih_log_grow changes the map
+    size, which LMDB allows only while this process has no transaction, so
+    readers hold map_lock shared for the life of their read transaction
+    and grow takes it exclusively.
     =========================================================================*/
 #include <czmq.h>
 #include <lmdb.h>
+#include <pthread.h>
 #include <sys/stat.h>
-#include "ih_log.h"
+#include "ih_checkpoint.h"
+#include "ih_log_internal.h"
+#include "ih_merkle.h"
 #include "ih_record.h"
 
-#define IH_LOG_FORMAT "1"
+#define IH_LOG_FORMAT "2"
+#define IH_LOG_FORMAT_OLD "1" //  no tree: upgraded by the writer on open
+#define IH_LOG_DBS 6
 #define IH_LOG_SITE_VALUE (8 + IH_HASH_SIZE)
 #define IH_LOG_INDEX_KEY (IH_NAME_MAX + 1 + 8)
 
-struct _ih_log_t {
-    char *dir;       //  data directory, for log lines
-    bool readonly;   //  opened with MDB_RDONLY
-    MDB_env *env;    //  the one environment of this process
-    MDB_dbi log;     //  hub_seq -> record
-    MDB_dbi index;   //  site||0||seq -> hub_seq
-    MDB_dbi sites;   //  site -> last seq || last hash
-    MDB_dbi meta;    //  "format", "bytes"
-    MDB_txn *txn;    //  the open batch, or NULL
-    MDB_txn *pinned; //  read-only: the pinned snapshot, or NULL
-    ih_err_t failed; //  IH_OK, or the error that doomed the open batch
-    //  Committed state, kept only by the writer (readers ask LMDB)
-    uint64_t last;   //  last committed hub_seq
-    uint64_t events; //  committed events
-    uint64_t bytes;  //  committed record bytes
-    uint64_t nsites; //  committed sites
-    //  State of the open batch
-    uint64_t next; //  hub_seq the next append gets
-    uint64_t batch_events;
-    uint64_t batch_bytes;
-    uint64_t batch_sites;
-};
-
 //  Translates an LMDB error where it enters our code, logging its text.
-static ih_err_t
-s_mdb_err (ih_log_t *self, const char *what, int rc)
+ih_err_t
+ih_log_int_mdb_err (ih_log_t *self, const char *what, int rc)
 {
     zsys_error ("log: %s failed in %s: %s", what, self->dir, mdb_strerror (rc));
     //  A full map and a full file system are the same to a client: not
@@ -98,34 +96,49 @@ s_mdb_err (ih_log_t *self, const char *what, int rc)
 
 //  Begins a read transaction, adopting a map that another process grew;
 //  while a snapshot is pinned, hands out that one instead.
-static int
-s_read_begin (ih_log_t *self, MDB_txn **txn_p)
+int
+ih_log_int_read_begin (ih_log_t *self, MDB_txn **txn_p)
 {
     if (self->pinned) {
         *txn_p = self->pinned;
         return 0;
     }
+    pthread_rwlock_rdlock (&self->map_lock);
     int rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, txn_p);
     if (rc == MDB_MAP_RESIZED) {
         rc = mdb_env_set_mapsize (self->env, 0);
         if (rc == 0)
             rc = mdb_txn_begin (self->env, NULL, MDB_RDONLY, txn_p);
     }
+    if (rc)
+        pthread_rwlock_unlock (&self->map_lock);
     return rc;
 }
 
-//  Ends a read transaction from s_read_begin, unless it is the pinned one.
-static void
-s_read_end (ih_log_t *self, MDB_txn *txn)
+//  Ends a read transaction from ih_log_int_read_begin, unless it is the pinned one.
+void
+ih_log_int_read_end (ih_log_t *self, MDB_txn *txn)
 {
-    if (txn != self->pinned)
+    if (txn != self->pinned) {
         mdb_txn_abort (txn);
+        pthread_rwlock_unlock (&self->map_lock);
+    }
+}
+
+//  True on the writer's thread while it has a batch open: LMDB allows one
+//  transaction per thread, so the writer reads only between batches.
+//  Other threads never look at txn (the writer changes it).
+bool
+ih_log_int_writer_busy (ih_log_t *self)
+{
+    return !self->readonly && pthread_equal (self->owner, pthread_self ()) &&
+           self->txn != NULL;
 }
 
 //  Reads the last hub_seq, entry counts and the bytes counter in txn.
-static int
-s_read_state (ih_log_t *self, MDB_txn *txn, uint64_t *last_p,
-              uint64_t *events_p, uint64_t *bytes_p, uint64_t *sites_p)
+int
+ih_log_int_read_state (ih_log_t *self, MDB_txn *txn, uint64_t *last_p,
+                       uint64_t *events_p, uint64_t *bytes_p, uint64_t *sites_p)
 {
     MDB_stat st;
     int rc = mdb_stat (txn, self->log, &st);
@@ -165,64 +178,93 @@ s_read_state (ih_log_t *self, MDB_txn *txn, uint64_t *last_p,
     return rc;
 }
 
-//  Opens the four named databases in a transaction that commits, so the
-//  handles stay valid for the life of the environment.
+//  Opens the named databases in a transaction that commits, so the handles
+//  stay valid for the life of the environment; checks (or writes) the
+//  format marker, and upgrades a format-1 log when opened for writing.
 static int
 s_open_dbis (ih_log_t *self)
 {
     MDB_txn *txn;
-    int rc = self->readonly ? s_read_begin (self, &txn)
+    int rc = self->readonly ? ih_log_int_read_begin (self, &txn)
                             : mdb_txn_begin (self->env, NULL, 0, &txn);
     if (rc) {
-        s_mdb_err (self, "mdb_txn_begin", rc);
+        ih_log_int_mdb_err (self, "mdb_txn_begin", rc);
         return -1;
     }
     unsigned flags = self->readonly ? 0 : MDB_CREATE;
-    const char *names[] = {"log", "index", "sites", "meta"};
-    MDB_dbi *dbis[] = {&self->log, &self->index, &self->sites, &self->meta};
-    for (int i = 0; i < 4; i++) {
+    const char *names[] = {"log",  "index", "sites",
+                           "meta", "tree",  "checkpoints"};
+    MDB_dbi *dbis[] = {&self->log,  &self->index, &self->sites,
+                       &self->meta, &self->tree,  &self->checkpoints};
+    self->has_tree = true;
+    for (int i = 0; i < IH_LOG_DBS && rc == 0; i++) {
         rc = mdb_dbi_open (txn, names[i], flags, dbis[i]);
-        if (rc) {
-            if (rc == MDB_NOTFOUND)
-                zsys_error ("log: %s is not an incuhub log (no '%s' db)",
-                            self->dir, names[i]);
-            else
-                s_mdb_err (self, "mdb_dbi_open", rc);
-            mdb_txn_abort (txn);
-            return -1;
-        }
+        if (rc == MDB_NOTFOUND && i >= 4) {
+            //  A format-1 log opened read-only: no tree to read
+            self->has_tree = false;
+            rc = 0;
+        } else if (rc == MDB_NOTFOUND)
+            zsys_error ("log: %s is not an incuhub log (no '%s' db)", self->dir,
+                        names[i]);
+        else if (rc)
+            ih_log_int_mdb_err (self, "mdb_dbi_open", rc);
     }
+    if (rc)
+        goto failed;
     //  The format marker: written on creation, checked on every open
     MDB_val key = {6, (void *) "format"}, val;
     rc = mdb_get (txn, self->meta, &key, &val);
-    if (rc == MDB_NOTFOUND && !self->readonly) {
+    bool old = rc == 0 && val.mv_size == strlen (IH_LOG_FORMAT_OLD) &&
+               memcmp (val.mv_data, IH_LOG_FORMAT_OLD, val.mv_size) == 0;
+    bool current = rc == 0 && val.mv_size == strlen (IH_LOG_FORMAT) &&
+                   memcmp (val.mv_data, IH_LOG_FORMAT, val.mv_size) == 0;
+    if (rc == 0 && !old && !current) {
+        zsys_error ("log: %s has an unknown format", self->dir);
+        goto failed;
+    }
+    if (rc == MDB_NOTFOUND && self->readonly) {
+        zsys_error ("log: %s has no format marker", self->dir);
+        goto failed;
+    }
+    if (self->readonly && old)
+        self->has_tree = false; //  whatever a tree db holds is not ours
+    else if (self->readonly && current && !self->has_tree) {
+        zsys_error ("log: %s is format 2 but has no tree", self->dir);
+        goto failed;
+    }
+    if (!self->readonly && (rc == MDB_NOTFOUND || old)) {
+        uint64_t built = 0;
+        rc = old ? ih_log_int_build_tree (self, txn, &built) : 0;
         val.mv_size = strlen (IH_LOG_FORMAT);
         val.mv_data = (void *) IH_LOG_FORMAT;
-        rc = mdb_put (txn, self->meta, &key, &val, 0);
-    } else if (rc == 0 && (val.mv_size != strlen (IH_LOG_FORMAT) ||
-                           memcmp (val.mv_data, IH_LOG_FORMAT, val.mv_size))) {
-        zsys_error ("log: %s has an unknown format", self->dir);
-        mdb_txn_abort (txn);
-        return -1;
-    } else if (rc == MDB_NOTFOUND) {
-        zsys_error ("log: %s has no format marker", self->dir);
-        mdb_txn_abort (txn);
-        return -1;
+        if (rc == 0)
+            rc = mdb_put (txn, self->meta, &key, &val, 0);
+        if (rc == 0 && old)
+            zsys_notice ("log: upgraded %s from format 1 to 2: built the "
+                         "Merkle tree over %" PRIu64 " records",
+                         self->dir, built);
     }
     if (rc == 0 && !self->readonly)
-        rc = s_read_state (self, txn, &self->last, &self->events, &self->bytes,
-                           &self->nsites);
+        rc = ih_log_int_read_state (self, txn, &self->last, &self->events,
+                                    &self->bytes, &self->nsites);
     if (rc) {
-        s_mdb_err (self, "opening", rc);
-        mdb_txn_abort (txn);
-        return -1;
+        ih_log_int_mdb_err (self, "opening", rc);
+        goto failed;
     }
     rc = mdb_txn_commit (txn);
+    if (self->readonly)
+        pthread_rwlock_unlock (&self->map_lock);
     if (rc) {
-        s_mdb_err (self, "mdb_txn_commit", rc);
+        ih_log_int_mdb_err (self, "mdb_txn_commit", rc);
         return -1;
     }
     return 0;
+
+failed:
+    mdb_txn_abort (txn);
+    if (self->readonly)
+        pthread_rwlock_unlock (&self->map_lock);
+    return -1;
 }
 
 ih_log_t *
@@ -237,30 +279,33 @@ ih_log_new (const char *dir, bool readonly, size_t map_size)
     self->dir = strdup (dir);
     assert (self->dir);
     self->readonly = readonly;
+    self->owner = pthread_self ();
+    int rc = pthread_rwlock_init (&self->map_lock, NULL);
+    assert (rc == 0);
 
     if (!readonly && mkdir (dir, 0755) && errno != EEXIST) {
         zsys_error ("log: cannot create %s: %s", dir, strerror (errno));
         goto failed;
     }
-    int rc = mdb_env_create (&self->env);
+    rc = mdb_env_create (&self->env);
     if (rc) {
-        s_mdb_err (self, "mdb_env_create", rc);
+        ih_log_int_mdb_err (self, "mdb_env_create", rc);
         self->env = NULL;
         goto failed;
     }
-    rc = mdb_env_set_maxdbs (self->env, 4);
+    rc = mdb_env_set_maxdbs (self->env, IH_LOG_DBS);
     //  A reader keeps the size the writer chose unless told otherwise
     if (rc == 0 && (!readonly || map_size))
         rc = mdb_env_set_mapsize (self->env,
                                   map_size ? map_size : IH_LOG_MAP_DEFAULT);
     if (rc) {
-        s_mdb_err (self, "mdb_env_set", rc);
+        ih_log_int_mdb_err (self, "mdb_env_set", rc);
         goto failed;
     }
     //  Default sync behaviour on purpose: see the essay at the top
     rc = mdb_env_open (self->env, dir, readonly ? MDB_RDONLY : 0, 0644);
     if (rc) {
-        s_mdb_err (self, "mdb_env_open", rc);
+        ih_log_int_mdb_err (self, "mdb_env_open", rc);
         goto failed;
     }
     int dead = 0;
@@ -291,6 +336,7 @@ ih_log_destroy (ih_log_t **self_p)
         ih_log_unpin (self);
         if (self->env)
             mdb_env_close (self->env);
+        pthread_rwlock_destroy (&self->map_lock);
         free (self->dir);
         free (self);
         *self_p = NULL;
@@ -306,13 +352,14 @@ ih_log_begin (ih_log_t *self)
     int rc = mdb_txn_begin (self->env, NULL, 0, &self->txn);
     if (rc) {
         self->txn = NULL;
-        return s_mdb_err (self, "mdb_txn_begin", rc);
+        return ih_log_int_mdb_err (self, "mdb_txn_begin", rc);
     }
     self->failed = IH_OK;
     self->next = self->last + 1;
     self->batch_events = 0;
     self->batch_bytes = 0;
     self->batch_sites = 0;
+    self->batch_checkpoint = false;
     return IH_OK;
 }
 
@@ -346,7 +393,7 @@ s_check_duplicate (ih_log_t *self, const ih_event_t *event,
         return IH_E_CONFLICT;
     }
     if (rc)
-        return s_mdb_err (self, "mdb_get index", rc);
+        return ih_log_int_mdb_err (self, "mdb_get index", rc);
     uint64_t hub_seq = ih_record_get_u64 (val.mv_data);
 
     uint8_t lkey[8];
@@ -360,7 +407,7 @@ s_check_duplicate (ih_log_t *self, const ih_event_t *event,
         return IH_E_CONFLICT;
     }
     if (rc)
-        return s_mdb_err (self, "mdb_get log", rc);
+        return ih_log_int_mdb_err (self, "mdb_get log", rc);
     uint64_t received;
     const uint8_t *stored;
     size_t stored_size;
@@ -377,10 +424,10 @@ s_check_duplicate (ih_log_t *self, const ih_event_t *event,
 }
 
 //  Marks the batch doomed after an LMDB write error.
-static ih_err_t
-s_fail (ih_log_t *self, const char *what, int rc)
+ih_err_t
+ih_log_int_fail (ih_log_t *self, const char *what, int rc)
 {
-    self->failed = s_mdb_err (self, what, rc);
+    self->failed = ih_log_int_mdb_err (self, what, rc);
     return self->failed;
 }
 
@@ -414,7 +461,7 @@ ih_log_append (ih_log_t *self, const ih_event_t *event, const uint8_t *bytes,
         last = ih_record_get_u64 (sval.mv_data);
         memcpy (last_hash, (uint8_t *) sval.mv_data + 8, IH_HASH_SIZE);
     } else if (rc != MDB_NOTFOUND)
-        return s_fail (self, "mdb_get sites", rc);
+        return ih_log_int_fail (self, "mdb_get sites", rc);
 
     if (event->seq <= last)
         return s_check_duplicate (self, event, bytes, size, hub_seq_p);
@@ -442,7 +489,7 @@ ih_log_append (ih_log_t *self, const ih_event_t *event, const uint8_t *bytes,
         return IH_E_CONFLICT;
     }
     if (rc != MDB_NOTFOUND)
-        return s_fail (self, "mdb_get index", rc);
+        return ih_log_int_fail (self, "mdb_get index", rc);
 
     uint8_t *record;
     size_t record_size;
@@ -458,9 +505,18 @@ ih_log_append (ih_log_t *self, const ih_event_t *event, const uint8_t *bytes,
     MDB_val val = {record_size, record};
     //  hub_seq only grows, so every put is at the end of the tree
     rc = mdb_put (self->txn, self->log, &key, &val, MDB_APPEND);
+    uint8_t leaf[IH_MERKLE_HASH_SIZE];
+    ih_merkle_leaf_hash (record, record_size, leaf);
     free (record);
     if (rc)
-        return s_fail (self, "mdb_put log", rc);
+        return ih_log_int_fail (self, "mdb_put log", rc);
+    //  Leaf hub_seq - 1 and the subtrees it completes, in this same
+    //  transaction: the record and its tree nodes commit or vanish together
+    ih_log_int_tree_io_t io = {self, self->txn, 0};
+    if (ih_merkle_append (hub_seq - 1, leaf, ih_log_int_tree_get, &io,
+                          ih_log_int_tree_put, &io) != IH_OK)
+        return ih_log_int_fail (self, "tree append",
+                                io.rc ? io.rc : MDB_CORRUPTED);
 
     key.mv_size = s_index_key (event->site, event->seq, ikey);
     key.mv_data = ikey;
@@ -468,7 +524,7 @@ ih_log_append (ih_log_t *self, const ih_event_t *event, const uint8_t *bytes,
     val.mv_data = lkey;
     rc = mdb_put (self->txn, self->index, &key, &val, MDB_NOOVERWRITE);
     if (rc)
-        return s_fail (self, "mdb_put index", rc);
+        return ih_log_int_fail (self, "mdb_put index", rc);
 
     uint8_t head[IH_LOG_SITE_VALUE];
     ih_record_put_u64 (head, event->seq);
@@ -477,7 +533,7 @@ ih_log_append (ih_log_t *self, const ih_event_t *event, const uint8_t *bytes,
     sval.mv_data = head;
     rc = mdb_put (self->txn, self->sites, &skey, &sval, 0);
     if (rc)
-        return s_fail (self, "mdb_put sites", rc);
+        return ih_log_int_fail (self, "mdb_put sites", rc);
 
     self->next++;
     self->batch_events++;
@@ -497,14 +553,17 @@ ih_log_grow (ih_log_t *self, size_t max_size, size_t *size_p)
     MDB_envinfo info;
     int rc = mdb_env_info (self->env, &info);
     if (rc)
-        return s_mdb_err (self, "mdb_env_info", rc);
+        return ih_log_int_mdb_err (self, "mdb_env_info", rc);
     size_t size = info.me_mapsize;
     if (size >= max_size)
         return IH_E_FULL;
     size_t grown = size > max_size / 2 ? max_size : size * 2;
+    //  No reader thread may hold a transaction meanwhile (see the top)
+    pthread_rwlock_wrlock (&self->map_lock);
     rc = mdb_env_set_mapsize (self->env, grown);
+    pthread_rwlock_unlock (&self->map_lock);
     if (rc)
-        return s_mdb_err (self, "mdb_env_set_mapsize", rc);
+        return ih_log_int_mdb_err (self, "mdb_env_set_mapsize", rc);
     zsys_notice ("log: map of %s grown from %zu to %zu MiB (limit %zu MiB)",
                  self->dir, size >> 20, grown >> 20, max_size >> 20);
     if (size_p)
@@ -523,7 +582,7 @@ ih_log_commit (ih_log_t *self)
         ih_log_abort (self);
         return err;
     }
-    if (self->batch_events == 0) {
+    if (self->batch_events == 0 && !self->batch_checkpoint) {
         //  Nothing written: nothing to make durable
         ih_log_abort (self);
         return IH_OK;
@@ -533,14 +592,14 @@ ih_log_commit (ih_log_t *self)
     MDB_val key = {5, (void *) "bytes"}, val = {8, counter};
     int rc = mdb_put (self->txn, self->meta, &key, &val, 0);
     if (rc) {
-        ih_err_t err = s_mdb_err (self, "mdb_put meta", rc);
+        ih_err_t err = ih_log_int_mdb_err (self, "mdb_put meta", rc);
         ih_log_abort (self);
         return err;
     }
     rc = mdb_txn_commit (self->txn);
     self->txn = NULL; //  gone whether or not the commit succeeded
     if (rc)
-        return s_mdb_err (self, "mdb_txn_commit", rc);
+        return ih_log_int_mdb_err (self, "mdb_txn_commit", rc);
     self->last = self->next - 1;
     self->events += self->batch_events;
     self->bytes += self->batch_bytes;
@@ -565,7 +624,7 @@ s_state (ih_log_t *self, uint64_t *last_p, uint64_t *events_p,
          uint64_t *bytes_p, uint64_t *sites_p)
 {
     *last_p = *events_p = *bytes_p = *sites_p = 0;
-    if (!self->readonly) {
+    if (!self->readonly && pthread_equal (self->owner, pthread_self ())) {
         *last_p = self->last;
         *events_p = self->events;
         *bytes_p = self->bytes;
@@ -573,15 +632,15 @@ s_state (ih_log_t *self, uint64_t *last_p, uint64_t *events_p,
         return;
     }
     MDB_txn *txn;
-    int rc = s_read_begin (self, &txn);
+    int rc = ih_log_int_read_begin (self, &txn);
     if (rc) {
-        s_mdb_err (self, "mdb_txn_begin", rc);
+        ih_log_int_mdb_err (self, "mdb_txn_begin", rc);
         return;
     }
-    rc = s_read_state (self, txn, last_p, events_p, bytes_p, sites_p);
+    rc = ih_log_int_read_state (self, txn, last_p, events_p, bytes_p, sites_p);
     if (rc)
-        s_mdb_err (self, "reading state", rc);
-    s_read_end (self, txn);
+        ih_log_int_mdb_err (self, "reading state", rc);
+    ih_log_int_read_end (self, txn);
 }
 
 uint64_t
@@ -616,21 +675,21 @@ s_read (ih_log_t *self, uint64_t from, uint64_t max, ih_log_fn *fn, void *arg,
 {
     assert (self);
     assert (fn);
-    if (self->txn) {
+    if (ih_log_int_writer_busy (self)) {
         //  A thread may hold only one transaction: the writer reads
         //  between batches
         zsys_error ("log: read while a batch is open in %s", self->dir);
         return IH_E_STORE;
     }
     MDB_txn *txn;
-    int rc = s_read_begin (self, &txn);
+    int rc = ih_log_int_read_begin (self, &txn);
     if (rc)
-        return s_mdb_err (self, "mdb_txn_begin", rc);
+        return ih_log_int_mdb_err (self, "mdb_txn_begin", rc);
     MDB_cursor *cursor;
     rc = mdb_cursor_open (txn, self->log, &cursor);
     if (rc) {
-        s_read_end (self, txn);
-        return s_mdb_err (self, "mdb_cursor_open", rc);
+        ih_log_int_read_end (self, txn);
+        return ih_log_int_mdb_err (self, "mdb_cursor_open", rc);
     }
     uint8_t start[8];
     ih_record_put_u64 (start, from);
@@ -657,9 +716,9 @@ s_read (ih_log_t *self, uint64_t from, uint64_t max, ih_log_fn *fn, void *arg,
     }
     ih_err_t err = IH_OK;
     if (rc && rc != MDB_NOTFOUND)
-        err = s_mdb_err (self, "mdb_cursor_get", rc);
+        err = ih_log_int_mdb_err (self, "mdb_cursor_get", rc);
     mdb_cursor_close (cursor);
-    s_read_end (self, txn);
+    ih_log_int_read_end (self, txn);
     return err;
 }
 
@@ -679,24 +738,25 @@ ih_log_read_raw (ih_log_t *self, uint64_t from, uint64_t max, ih_log_fn *fn,
 
 //  Walks every entry of dbi (sites or index) in one read transaction,
 //  calling each (key, value, arg) until it returns non-zero.
-static ih_err_t
-s_walk (ih_log_t *self, MDB_dbi dbi,
-        int (*each) (const MDB_val *key, const MDB_val *val, void *arg),
-        void *arg)
+ih_err_t
+ih_log_int_walk (ih_log_t *self, MDB_dbi dbi,
+                 int (*each) (const MDB_val *key, const MDB_val *val,
+                              void *arg),
+                 void *arg)
 {
-    if (self->txn) {
+    if (ih_log_int_writer_busy (self)) {
         zsys_error ("log: read while a batch is open in %s", self->dir);
         return IH_E_STORE;
     }
     MDB_txn *txn;
-    int rc = s_read_begin (self, &txn);
+    int rc = ih_log_int_read_begin (self, &txn);
     if (rc)
-        return s_mdb_err (self, "mdb_txn_begin", rc);
+        return ih_log_int_mdb_err (self, "mdb_txn_begin", rc);
     MDB_cursor *cursor;
     rc = mdb_cursor_open (txn, dbi, &cursor);
     if (rc) {
-        s_read_end (self, txn);
-        return s_mdb_err (self, "mdb_cursor_open", rc);
+        ih_log_int_read_end (self, txn);
+        return ih_log_int_mdb_err (self, "mdb_cursor_open", rc);
     }
     MDB_val key, val;
     rc = mdb_cursor_get (cursor, &key, &val, MDB_FIRST);
@@ -707,22 +767,16 @@ s_walk (ih_log_t *self, MDB_dbi dbi,
     }
     ih_err_t err = IH_OK;
     if (rc && rc != MDB_NOTFOUND)
-        err = s_mdb_err (self, "mdb_cursor_get", rc);
+        err = ih_log_int_mdb_err (self, "mdb_cursor_get", rc);
     mdb_cursor_close (cursor);
-    s_read_end (self, txn);
+    ih_log_int_read_end (self, txn);
     return err;
 }
-
-typedef struct {
-    ih_log_site_fn *site_fn;
-    ih_log_index_fn *index_fn;
-    void *arg;
-} s_walk_t;
 
 static int
 s_site_entry (const MDB_val *key, const MDB_val *val, void *arg)
 {
-    s_walk_t *walk = (s_walk_t *) arg;
+    ih_log_int_walk_t *walk = (ih_log_int_walk_t *) arg;
     char site[IH_NAME_MAX + 1];
     size_t len = key->mv_size < IH_NAME_MAX ? key->mv_size : IH_NAME_MAX;
     memcpy (site, key->mv_data, len);
@@ -738,14 +792,14 @@ ih_log_sites (ih_log_t *self, ih_log_site_fn *fn, void *arg)
 {
     assert (self);
     assert (fn);
-    s_walk_t walk = {fn, NULL, arg};
-    return s_walk (self, self->sites, s_site_entry, &walk);
+    ih_log_int_walk_t walk = {fn, NULL, NULL, arg};
+    return ih_log_int_walk (self, self->sites, s_site_entry, &walk);
 }
 
 static int
 s_index_entry (const MDB_val *key, const MDB_val *val, void *arg)
 {
-    s_walk_t *walk = (s_walk_t *) arg;
+    ih_log_int_walk_t *walk = (ih_log_int_walk_t *) arg;
     //  site || 0x00 || seq (8 bytes BE): the separator sits 9 bytes from
     //  the end
     const uint8_t *bytes = (const uint8_t *) key->mv_data;
@@ -768,8 +822,8 @@ ih_log_index (ih_log_t *self, ih_log_index_fn *fn, void *arg)
 {
     assert (self);
     assert (fn);
-    s_walk_t walk = {NULL, fn, arg};
-    return s_walk (self, self->index, s_index_entry, &walk);
+    ih_log_int_walk_t walk = {NULL, fn, NULL, arg};
+    return ih_log_int_walk (self, self->index, s_index_entry, &walk);
 }
 
 ih_err_t
@@ -779,9 +833,9 @@ ih_log_pin (ih_log_t *self)
     if (!self->readonly || self->pinned)
         return IH_E_BADARG;
     MDB_txn *txn;
-    int rc = s_read_begin (self, &txn);
+    int rc = ih_log_int_read_begin (self, &txn);
     if (rc)
-        return s_mdb_err (self, "mdb_txn_begin", rc);
+        return ih_log_int_mdb_err (self, "mdb_txn_begin", rc);
     self->pinned = txn;
     return IH_OK;
 }
@@ -793,6 +847,7 @@ ih_log_unpin (ih_log_t *self)
     if (self->pinned) {
         mdb_txn_abort (self->pinned);
         self->pinned = NULL;
+        pthread_rwlock_unlock (&self->map_lock);
     }
 }
 
@@ -1021,6 +1076,11 @@ ih_log_test (bool verbose)
     assert (hub_seq == 5);
     ih_log_abort (log);
     assert (ih_log_last (log) == 4);
+    //  ... nor in the Merkle tree (it_tree tests the tree in depth)
+    uint8_t root[IH_MERKLE_HASH_SIZE];
+    assert (ih_log_root (log, 4, root) == IH_OK);
+    assert (ih_log_root (log, 5, root) == IH_E_BADARG);
+    assert (ih_log_verify (log, NULL, NULL, NULL) == IH_OK);
 
     uint64_t events, bytes, sites;
     ih_log_stats (log, &events, &bytes, &sites);

@@ -6,7 +6,9 @@
         log    hub_seq (u64 BE) -> ih_record (received || signed event)
         index  site || 0x00 || seq (u64 BE) -> hub_seq (u64 BE)
         sites  site -> last seq (u64 BE) || hash of last signed event (32)
-        meta   "format" -> "1"
+        tree   level (u8) || index (u64 BE) -> 32-byte Merkle subtree hash
+        checkpoints  size (u64 BE) -> signed checkpoint (ih_checkpoint)
+        meta   "format" -> "2" ("1": no tree; upgraded on open)
     Writers use one write transaction per batch (group commit):
     ih_log_begin, any number of ih_log_append, ih_log_commit. Nothing is
     visible to readers, and nothing may be acknowledged, before commit
@@ -22,6 +24,7 @@
 #include <stdint.h>
 #include "ih_err.h"
 #include "ih_event.h"
+#include "ih_key.h"
 
 typedef struct _ih_log_t ih_log_t;
 
@@ -129,6 +132,72 @@ ih_err_t ih_log_pin (ih_log_t *self);
 
 //  Ends the pinned snapshot, if any (ih_log_destroy does it too).
 void ih_log_unpin (ih_log_t *self);
+
+//  ---------------------------------------------------------------------
+//  The Merkle tree and signed checkpoints (issue 3; proto/ih_merkle.h and
+//  proto/ih_checkpoint.h define the hashing and encodings). The tree's
+//  leaves are the stored records in hub order (leaf index = hub_seq - 1);
+//  every complete subtree hash is kept in the `tree` table, written in the
+//  same transaction as the records. These readers use their own short read
+//  transaction and may be called from a thread other than the writer's.
+
+//  Root of the tree over the first size committed events (0 <= size <=
+//  ih_log_last). Errors: IH_E_BADARG (size beyond the log), IH_E_STORE.
+ih_err_t ih_log_root (ih_log_t *self, uint64_t size, uint8_t *root);
+
+//  Inclusion proof (RFC 9162 audit path) of the event at hub_seq in the
+//  tree of the given size; *path_p is malloc'ed, *len_p hashes of 32
+//  bytes. Errors: IH_E_BADARG (hub_seq 0 or beyond size, size beyond the
+//  log), IH_E_STORE.
+ih_err_t ih_log_inclusion_proof (ih_log_t *self, uint64_t hub_seq,
+                                 uint64_t size, uint8_t **path_p,
+                                 size_t *len_p);
+
+//  Consistency proof between the trees of old_size and new_size; same
+//  conventions. Errors: IH_E_BADARG (old > new, new beyond the log),
+//  IH_E_STORE.
+ih_err_t ih_log_consistency_proof (ih_log_t *self, uint64_t old_size,
+                                   uint64_t new_size, uint8_t **proof_p,
+                                   size_t *len_p);
+
+//  The stored signed checkpoint of exactly this tree size, or the latest
+//  one when size is 0, copied into out (IH_CHECKPOINT_MAX bytes).
+//  Errors: IH_E_MISSING (none), IH_E_STORE.
+ih_err_t ih_log_checkpoint (ih_log_t *self, uint64_t size, uint8_t *out,
+                            size_t *size_p);
+
+//  Calls fn for every stored signed checkpoint in size order; bytes are
+//  valid during the call only; fn returns non-zero to stop.
+typedef int (ih_log_checkpoint_fn) (const uint8_t *bytes, size_t size,
+                                    void *arg);
+ih_err_t ih_log_checkpoints (ih_log_t *self, ih_log_checkpoint_fn *fn,
+                             void *arg);
+
+//  Stores a signed checkpoint (ih_checkpoint bytes) under its size: inside
+//  the open batch if there is one (then it commits or aborts with it), else
+//  in a transaction of its own that commits durably. Only the writer.
+//  Errors: IH_E_BADARG (read-only, or the checkpoint does not decode, or
+//  its size is beyond the log), IH_E_FULL, IH_E_STORE.
+ih_err_t ih_log_put_checkpoint (ih_log_t *self, const uint8_t *bytes,
+                                size_t size);
+
+//  Within the open batch: the size of the tree including what the batch
+//  appended so far, and its root (ih_log_root sees only committed data).
+//  Errors: IH_E_BADARG (no batch open), IH_E_STORE.
+ih_err_t ih_log_batch_root (ih_log_t *self, uint64_t *size_p, uint8_t *root);
+
+//  Checks the tree against the records, for the hub at start: recomputes
+//  every leaf hash from the stored records and every complete subtree, and
+//  compares them with the `tree` table; recomputes the root at every stored
+//  checkpoint's size and compares it with the checkpoint's root; verifies
+//  the latest checkpoint's signature and log id with hub_key (if not NULL).
+//  Not while a batch is open. On a mismatch returns IH_E_PROOF, sets
+//  *bad_hub_seq_p (if not NULL) to the first hub_seq that does not match
+//  (for a checkpoint beyond the log, the first missing one) and *why_p (if
+//  not NULL) to a malloc'ed reason the caller frees.
+//  Errors: IH_E_PROOF, IH_E_STORE.
+ih_err_t ih_log_verify (ih_log_t *self, ih_key_t *hub_key,
+                        uint64_t *bad_hub_seq_p, char **why_p);
 
 //  Selftest
 void ih_log_test (bool verbose);

@@ -16,6 +16,7 @@
 #include <getopt.h>
 #include "ih_hubconf.h"
 #include "ih_ingest.h"
+#include "ih_replay.h"
 
 #define S_EXIT_RUNTIME 1
 #define S_EXIT_USAGE 2
@@ -107,7 +108,8 @@ main (int argc, char *argv[])
     ih_hubconf_t *conf = ih_hubconf_new ();
     int status = 0;
     zactor_t *ingest = NULL;
-    char *ingest_ep = NULL, *pub_ep = NULL;
+    zactor_t *replay = NULL;
+    char *ingest_ep = NULL, *pub_ep = NULL, *replay_ep = NULL;
     char *error = NULL;
 
     if (s_configure (conf, config_file, flags, &error)) {
@@ -121,6 +123,15 @@ main (int argc, char *argv[])
     if (verbose)
         zstr_send (ingest, "VERBOSE");
     ih_ingest_set_pub_hwm (ingest, (size_t) ih_hubconf_pub_hwm (conf));
+    ih_ingest_set_checkpoint (ingest, ih_hubconf_checkpoint_events (conf),
+                              ih_hubconf_checkpoint_ms (conf));
+    if (*ih_hubconf_key (conf) &&
+        ih_ingest_set_key (ingest, ih_hubconf_key (conf))) {
+        fprintf (stderr, "incuhubd: cannot use hub key %s (see log)\n",
+                 ih_hubconf_key (conf));
+        status = S_EXIT_RUNTIME;
+        goto cleanup;
+    }
     size_t map_size = (size_t) ih_hubconf_map_size_mb (conf) << 20;
     if (ih_ingest_start (
             ingest, ih_hubconf_data (conf), ih_hubconf_registry (conf),
@@ -134,7 +145,25 @@ main (int argc, char *argv[])
     if (ih_hubconf_map_max_mb (conf))
         ih_ingest_set_map_max (ingest, (size_t) ih_hubconf_map_max_mb (conf)
                                            << 20);
-    printf ("incuhubd: ready ingest=%s pub=%s\n", ingest_ep, pub_ep);
+    if (*ih_hubconf_replay (conf)) {
+        //  The replay actor reads the ingest actor's log (one LMDB env per
+        //  process); it is destroyed first, before the log closes
+        replay = zactor_new (ih_replay_actor, NULL);
+        assert (replay);
+        if (verbose)
+            zstr_send (replay, "VERBOSE");
+        if (ih_replay_start (replay, ih_ingest_log (ingest),
+                             ih_hubconf_registry (conf),
+                             ih_hubconf_replay (conf), &replay_ep)) {
+            fprintf (stderr, "incuhubd: %s\n",
+                     replay_ep ? replay_ep : "cannot start replay");
+            status = S_EXIT_RUNTIME;
+            goto cleanup;
+        }
+        printf ("incuhubd: ready ingest=%s pub=%s replay=%s\n", ingest_ep,
+                pub_ep, replay_ep);
+    } else
+        printf ("incuhubd: ready ingest=%s pub=%s\n", ingest_ep, pub_ep);
     fflush (stdout);
 
     //  Wait for a signal (zpoller_terminated) or for the actor to end by
@@ -158,7 +187,9 @@ main (int argc, char *argv[])
     zpoller_destroy (&poller);
 
 cleanup:
+    zactor_destroy (&replay);
     zactor_destroy (&ingest);
+    zstr_free (&replay_ep);
     zstr_free (&ingest_ep);
     zstr_free (&pub_ep);
     zstr_free (&error);

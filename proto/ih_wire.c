@@ -52,6 +52,16 @@ static const struct {
     {"STATUS", IH_WIRE_STATUS, 1, 2, false},
     {"PUBLISH", IH_WIRE_PUBLISH, 3, 4, true},
     {"CONFIRM", IH_WIRE_CONFIRM, 2, 3, true},
+    {"REPLAY", IH_WIRE_REPLAY, 2, 2, false},
+    {"CREDIT", IH_WIRE_CREDIT, 2, 2, false},
+    {"RECORD", IH_WIRE_RECORD, 3, 3, false},
+    {"END", IH_WIRE_END, 2, 2, false},
+    {"CHECKPOINT", IH_WIRE_CHECKPOINT, 2, 2, false},
+    {"PROVE-INCLUSION", IH_WIRE_PROVE_INCLUSION, 2, 2, false},
+    {"PROVE-CONSISTENCY", IH_WIRE_PROVE_CONSISTENCY, 2, 2, false},
+    {"SIGNED-CHECKPOINT", IH_WIRE_SIGNED_CHECKPOINT, 2, 2, false},
+    {"INCLUSION-PROOF", IH_WIRE_INCLUSION, 5, 5, false},
+    {"CONSISTENCY-PROOF", IH_WIRE_CONSISTENCY, 4, 4, false},
 };
 
 //  --------------------------------------------------------------------------
@@ -215,6 +225,150 @@ ih_wire_pub (const char *district, const char *site, const char *type,
     ih_record_put_u64 (be, received);
     zmsg_addmem (msg, be, 8);
     zmsg_addmem (msg, event, size);
+    return msg;
+}
+
+//  --------------------------------------------------------------------------
+//  Replay service builders
+
+//  A message of command and one msgpack array of count uints.
+static zmsg_t *
+s_uints (const char *command, size_t count, const uint64_t *values)
+{
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, count);
+    for (size_t i = 0; i < count; i++)
+        msgpack_pack_uint64 (&pk, values[i]);
+    zmsg_t *msg = s_msg (command);
+    s_add_sbuf (msg, &sbuf);
+    return msg;
+}
+
+//  A filter: nil for "any", else the name.
+static void
+s_pack_filter (msgpack_packer *pk, const char *name)
+{
+    if (name && *name) {
+        assert (ih_event_name_valid (name));
+        s_pack_string (pk, name, strlen (name));
+    } else
+        msgpack_pack_nil (pk);
+}
+
+zmsg_t *
+ih_wire_replay (uint64_t from, uint64_t from_time, uint64_t to,
+                const char *district, const char *site, const char *type,
+                uint64_t credit)
+{
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, 7);
+    msgpack_pack_uint64 (&pk, from);
+    msgpack_pack_uint64 (&pk, from_time);
+    msgpack_pack_uint64 (&pk, to);
+    s_pack_filter (&pk, district);
+    s_pack_filter (&pk, site);
+    s_pack_filter (&pk, type);
+    msgpack_pack_uint64 (&pk, credit);
+    zmsg_t *msg = s_msg ("REPLAY");
+    s_add_sbuf (msg, &sbuf);
+    return msg;
+}
+
+zmsg_t *
+ih_wire_credit (uint64_t credit)
+{
+    return s_uints ("CREDIT", 1, &credit);
+}
+
+zmsg_t *
+ih_wire_record (uint64_t hub_seq, uint64_t received, const char *district,
+                const uint8_t *event, size_t size)
+{
+    assert (district);
+    assert (event || size == 0);
+    msgpack_sbuffer sbuf;
+    msgpack_sbuffer_init (&sbuf);
+    msgpack_packer pk;
+    msgpack_packer_init (&pk, &sbuf, msgpack_sbuffer_write);
+    msgpack_pack_array (&pk, 3);
+    msgpack_pack_uint64 (&pk, hub_seq);
+    msgpack_pack_uint64 (&pk, received);
+    s_pack_string (&pk, district, strlen (district));
+    zmsg_t *msg = s_msg ("RECORD");
+    s_add_sbuf (msg, &sbuf);
+    zmsg_addmem (msg, event, size);
+    return msg;
+}
+
+zmsg_t *
+ih_wire_end (uint64_t last)
+{
+    return s_uints ("END", 1, &last);
+}
+
+zmsg_t *
+ih_wire_checkpoint_request (uint64_t size)
+{
+    return s_uints ("CHECKPOINT", 1, &size);
+}
+
+zmsg_t *
+ih_wire_prove_inclusion (uint64_t hub_seq, uint64_t size)
+{
+    uint64_t values[2] = {hub_seq, size};
+    return s_uints ("PROVE-INCLUSION", 2, values);
+}
+
+zmsg_t *
+ih_wire_prove_consistency (uint64_t old_size, uint64_t new_size)
+{
+    uint64_t values[2] = {old_size, new_size};
+    return s_uints ("PROVE-CONSISTENCY", 2, values);
+}
+
+zmsg_t *
+ih_wire_signed_checkpoint (const uint8_t *checkpoint, size_t size)
+{
+    assert (checkpoint || size == 0);
+    zmsg_t *msg = s_msg ("SIGNED-CHECKPOINT");
+    zmsg_addmem (msg, checkpoint, size);
+    return msg;
+}
+
+zmsg_t *
+ih_wire_inclusion (uint64_t hub_seq, uint64_t size, const uint8_t *record,
+                   size_t record_size, const uint8_t *path, size_t path_len,
+                   const uint8_t *checkpoint, size_t checkpoint_size)
+{
+    assert (record || record_size == 0);
+    assert (path || path_len == 0);
+    assert (checkpoint || checkpoint_size == 0);
+    uint64_t values[2] = {hub_seq, size};
+    zmsg_t *msg = s_uints ("INCLUSION-PROOF", 2, values);
+    zmsg_addmem (msg, record, record_size);
+    zmsg_addmem (msg, path, path_len * IH_WIRE_HASH);
+    zmsg_addmem (msg, checkpoint, checkpoint_size);
+    return msg;
+}
+
+zmsg_t *
+ih_wire_consistency (const uint8_t *old_cp, size_t old_cp_size,
+                     const uint8_t *new_cp, size_t new_cp_size,
+                     const uint8_t *proof, size_t proof_len)
+{
+    assert (old_cp || old_cp_size == 0);
+    assert (new_cp || new_cp_size == 0);
+    assert (proof || proof_len == 0);
+    zmsg_t *msg = s_msg ("CONSISTENCY-PROOF");
+    zmsg_addmem (msg, old_cp, old_cp_size);
+    zmsg_addmem (msg, new_cp, new_cp_size);
+    zmsg_addmem (msg, proof, proof_len * IH_WIRE_HASH);
     return msg;
 }
 
@@ -455,6 +609,143 @@ s_decode_publish (zframe_t *type, zframe_t *data, ih_wire_t *wire)
     return IH_OK;
 }
 
+static ih_err_t s_event_frame (zframe_t *frame, ih_wire_t *wire);
+
+//  A body of exactly count uints into values.
+static ih_err_t
+s_decode_uints (zframe_t *body, uint32_t count, uint64_t *values)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    ih_err_t rc = s_unpack_array (body, count, &u);
+    for (uint32_t i = 0; rc == IH_OK && i < count; i++)
+        rc = s_get_uint (&u.data.via.array.ptr[i], &values[i]);
+    msgpack_unpacked_destroy (&u);
+    return rc;
+}
+
+//  REPLAY = [from, from_time, to, district|nil, site|nil, type|nil, credit]
+static ih_err_t
+s_decode_replay (zframe_t *body, ih_wire_t *wire)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    ih_err_t rc = s_unpack_array (body, 7, &u);
+    if (rc == IH_OK) {
+        msgpack_object *f = u.data.via.array.ptr;
+        rc = s_get_uint (&f[0], &wire->from);
+        if (!rc)
+            rc = s_get_uint (&f[1], &wire->from_time);
+        if (!rc)
+            rc = s_get_uint (&f[2], &wire->to);
+        if (!rc)
+            rc = s_get_name (&f[3], wire->district, true);
+        if (!rc)
+            rc = s_get_name (&f[4], wire->site, true);
+        if (!rc)
+            rc = s_get_name (&f[5], wire->type, true);
+        if (!rc)
+            rc = s_get_uint (&f[6], &wire->credit);
+        //  One starting point only
+        if (!rc && wire->from && wire->from_time)
+            rc = IH_E_MALFORMED;
+    }
+    msgpack_unpacked_destroy (&u);
+    return rc;
+}
+
+//  RECORD = [hub_seq, received, district] + the signed event frame.
+static ih_err_t
+s_decode_record (zframe_t *body, zframe_t *event, ih_wire_t *wire)
+{
+    msgpack_unpacked u;
+    msgpack_unpacked_init (&u);
+    ih_err_t rc = s_unpack_array (body, 3, &u);
+    if (rc == IH_OK) {
+        msgpack_object *f = u.data.via.array.ptr;
+        rc = s_get_uint (&f[0], &wire->hub_seq);
+        if (!rc)
+            rc = s_get_uint (&f[1], &wire->received);
+        if (!rc)
+            rc = s_get_name (&f[2], wire->district, false);
+        if (!rc && wire->hub_seq == 0)
+            rc = IH_E_MALFORMED;
+    }
+    msgpack_unpacked_destroy (&u);
+    if (!rc)
+        rc = s_event_frame (event, wire);
+    return rc;
+}
+
+//  A signed checkpoint frame: shape only (ih_checkpoint decodes it).
+static ih_err_t
+s_checkpoint_frame (zframe_t *frame, const uint8_t **bytes_p, size_t *size_p)
+{
+    size_t size = zframe_size (frame);
+    if (size > IH_WIRE_CHECKPOINT_MAX)
+        return IH_E_TOOBIG;
+    if (size <= 64)
+        return IH_E_MALFORMED; //  no room for a signature and a body
+    *bytes_p = zframe_data (frame);
+    *size_p = size;
+    return IH_OK;
+}
+
+//  A proof frame: whole hashes, at most max of them (may be empty).
+static ih_err_t
+s_proof_frame (zframe_t *frame, size_t max, ih_wire_t *wire)
+{
+    size_t size = zframe_size (frame);
+    if (size > max * IH_WIRE_HASH)
+        return IH_E_TOOBIG;
+    if (size % IH_WIRE_HASH)
+        return IH_E_MALFORMED;
+    wire->proof = size ? zframe_data (frame) : NULL;
+    wire->proof_size = size;
+    return IH_OK;
+}
+
+//  INCLUSION-PROOF = [hub_seq, size] + record + path + checkpoint.
+static ih_err_t
+s_decode_inclusion (zmsg_t *msg, zframe_t *body, ih_wire_t *wire)
+{
+    uint64_t values[2] = {0, 0};
+    ih_err_t rc = s_decode_uints (body, 2, values);
+    if (rc)
+        return rc;
+    wire->hub_seq = values[0];
+    wire->size = values[1];
+    if (wire->hub_seq == 0 || wire->hub_seq > wire->size)
+        return IH_E_MALFORMED;
+    zframe_t *record = zmsg_next (msg);
+    size_t size = zframe_size (record);
+    if (size > IH_RECORD_HEADER + IH_EVENT_MAX)
+        return IH_E_TOOBIG;
+    if (size <= IH_RECORD_HEADER)
+        return IH_E_MALFORMED;
+    wire->record = zframe_data (record);
+    wire->record_size = size;
+    rc = s_proof_frame (zmsg_next (msg), IH_WIRE_PATH_MAX, wire);
+    if (!rc)
+        rc = s_checkpoint_frame (zmsg_next (msg), &wire->checkpoint,
+                                 &wire->checkpoint_size);
+    return rc;
+}
+
+//  CONSISTENCY-PROOF = old checkpoint + new checkpoint + proof.
+static ih_err_t
+s_decode_consistency (zmsg_t *msg, zframe_t *old_cp, ih_wire_t *wire)
+{
+    ih_err_t rc =
+        s_checkpoint_frame (old_cp, &wire->checkpoint, &wire->checkpoint_size);
+    if (!rc)
+        rc = s_checkpoint_frame (zmsg_next (msg), &wire->checkpoint_new,
+                                 &wire->checkpoint_new_size);
+    if (!rc)
+        rc = s_proof_frame (zmsg_next (msg), IH_WIRE_CPROOF_MAX, wire);
+    return rc;
+}
+
 //  The signed-event frame of EVENT and PUB: shape only.
 static ih_err_t
 s_event_frame (zframe_t *frame, ih_wire_t *wire)
@@ -527,6 +818,49 @@ ih_wire_decode (zmsg_t *msg, ih_wire_t *wire)
         break;
     case IH_WIRE_CONFIRM:
         rc = s_decode_confirm (body, wire);
+        break;
+    case IH_WIRE_REPLAY:
+        rc = s_decode_replay (body, wire);
+        break;
+    case IH_WIRE_CREDIT:
+        rc = s_decode_uints (body, 1, &wire->credit);
+        if (!rc && wire->credit == 0)
+            rc = IH_E_MALFORMED;
+        break;
+    case IH_WIRE_RECORD:
+        rc = s_decode_record (body, zmsg_next (msg), wire);
+        break;
+    case IH_WIRE_END:
+        rc = s_decode_uints (body, 1, &wire->last);
+        break;
+    case IH_WIRE_CHECKPOINT:
+        rc = s_decode_uints (body, 1, &wire->size);
+        break;
+    case IH_WIRE_PROVE_INCLUSION: {
+        uint64_t values[2] = {0, 0};
+        rc = s_decode_uints (body, 2, values);
+        wire->hub_seq = values[0];
+        wire->size = values[1];
+        if (!rc && wire->hub_seq == 0)
+            rc = IH_E_MALFORMED;
+        break;
+    }
+    case IH_WIRE_PROVE_CONSISTENCY: {
+        uint64_t values[2] = {0, 0};
+        rc = s_decode_uints (body, 2, values);
+        wire->old_size = values[0];
+        wire->new_size = values[1];
+        break;
+    }
+    case IH_WIRE_SIGNED_CHECKPOINT:
+        rc = s_checkpoint_frame (body, &wire->checkpoint,
+                                 &wire->checkpoint_size);
+        break;
+    case IH_WIRE_INCLUSION:
+        rc = s_decode_inclusion (msg, body, wire);
+        break;
+    case IH_WIRE_CONSISTENCY:
+        rc = s_decode_consistency (msg, body, wire);
         break;
     default:
         assert (false);
@@ -1096,6 +1430,162 @@ ih_wire_test (bool verbose)
     s_check (!ih_wire_topic_match ("laoshan/lh-1/door/", "shinan", NULL, NULL));
     s_check (!ih_wire_topic_match ("garbage", NULL, NULL, NULL));
     s_check (!ih_wire_topic_match (NULL, NULL, NULL, NULL));
+    //  Replay service: round trips
+    msg = ih_wire_replay (5, 0, 9, "laoshan", NULL, "door.open", 100);
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (wire.kind == IH_WIRE_REPLAY && wire.from == 5 && wire.to == 9);
+    s_check (wire.from_time == 0 && wire.credit == 100);
+    s_check (streq (wire.district, "laoshan") && streq (wire.site, ""));
+    s_check (streq (wire.type, "door.open"));
+    zmsg_destroy (&msg);
+    msg = ih_wire_replay (0, 1700000000000, 0, "", "lh-1", NULL, 0);
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (wire.from == 0 && wire.from_time == 1700000000000);
+    s_check (wire.credit == 0 && streq (wire.site, "lh-1"));
+    zmsg_destroy (&msg);
+    msg = ih_wire_credit (42);
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (wire.kind == IH_WIRE_CREDIT && wire.credit == 42);
+    zmsg_destroy (&msg);
+    msg = ih_wire_record (7, 1700000000001, "laoshan", event, sizeof (event));
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (wire.kind == IH_WIRE_RECORD && wire.hub_seq == 7);
+    s_check (wire.received == 1700000000001);
+    s_check (streq (wire.district, "laoshan") && wire.event_size == 3);
+    s_check (memcmp (wire.event, event, 3) == 0);
+    zmsg_destroy (&msg);
+    msg = ih_wire_end (99);
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (wire.kind == IH_WIRE_END && wire.last == 99);
+    zmsg_destroy (&msg);
+    msg = ih_wire_checkpoint_request (0);
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (wire.kind == IH_WIRE_CHECKPOINT && wire.size == 0);
+    zmsg_destroy (&msg);
+    msg = ih_wire_prove_inclusion (3, 8);
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (wire.kind == IH_WIRE_PROVE_INCLUSION && wire.hub_seq == 3);
+    s_check (wire.size == 8);
+    zmsg_destroy (&msg);
+    msg = ih_wire_prove_consistency (4, 0);
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (wire.kind == IH_WIRE_PROVE_CONSISTENCY && wire.old_size == 4);
+    s_check (wire.new_size == 0);
+    zmsg_destroy (&msg);
+    uint8_t cp[100], path[3 * IH_WIRE_HASH], rec[20];
+    memset (cp, 0x11, sizeof (cp));
+    memset (path, 0x22, sizeof (path));
+    memset (rec, 0x01, sizeof (rec));
+    msg = ih_wire_signed_checkpoint (cp, sizeof (cp));
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (wire.kind == IH_WIRE_SIGNED_CHECKPOINT);
+    s_check (wire.checkpoint_size == 100 && wire.checkpoint[0] == 0x11);
+    zmsg_destroy (&msg);
+    msg = ih_wire_inclusion (3, 8, rec, sizeof (rec), path, 3, cp, sizeof (cp));
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (wire.kind == IH_WIRE_INCLUSION && wire.hub_seq == 3);
+    s_check (wire.size == 8 && wire.record_size == 20);
+    s_check (wire.proof_size == 96 && wire.checkpoint_size == 100);
+    zmsg_destroy (&msg);
+    msg = ih_wire_inclusion (1, 1, rec, sizeof (rec), NULL, 0, cp, 65);
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (wire.proof == NULL && wire.proof_size == 0);
+    zmsg_destroy (&msg);
+    msg = ih_wire_consistency (cp, 90, cp, 100, path, 2);
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    s_check (wire.kind == IH_WIRE_CONSISTENCY && wire.checkpoint_size == 90);
+    s_check (wire.checkpoint_new_size == 100 && wire.proof_size == 64);
+    zmsg_destroy (&msg);
+
+    //  Replay service: errors
+    struct {
+        const char *command;
+        const char *hex;
+        ih_err_t expect;
+    } replay_bodies[] = {
+        {"REPLAY", "97 01 00 00 c0 c0 c0 0a", IH_OK},
+        {"REPLAY", "97 00 00 00 a0 a0 a0 00", IH_OK},
+        {"REPLAY", "97 01 01 00 c0 c0 c0 0a", IH_E_MALFORMED}, //  two starts
+        {"REPLAY", "96 01 00 00 c0 c0 c0", IH_E_MISSING},
+        {"REPLAY", "98 01 00 00 c0 c0 c0 0a 00", IH_E_TRAILING},
+        {"REPLAY", "97 01 00 00 01 c0 c0 0a", IH_E_TYPE},
+        {"REPLAY", "97 01 00 00 c0 a1 41 c0 0a", IH_E_BADNAME},
+        {"REPLAY", "97 01 00 00 c0 c0 c0 ff", IH_E_TYPE},
+        {"REPLAY", "97 a1 61 00 00 c0 c0 c0 0a", IH_E_TYPE},
+        {"CREDIT", "91 05", IH_OK},
+        {"CREDIT", "91 00", IH_E_MALFORMED},
+        {"CREDIT", "92 01 01", IH_E_TRAILING},
+        {"CREDIT", "91 c0", IH_E_TYPE},
+        {"END", "91 00", IH_OK},
+        {"END", "90", IH_E_MISSING},
+        {"CHECKPOINT", "91 00", IH_OK},
+        {"CHECKPOINT", "91 a1 61", IH_E_TYPE},
+        {"PROVE-INCLUSION", "92 01 00", IH_OK},
+        {"PROVE-INCLUSION", "92 00 05", IH_E_MALFORMED}, //  hub_seq 0
+        {"PROVE-INCLUSION", "91 01", IH_E_MISSING},
+        {"PROVE-CONSISTENCY", "92 00 00", IH_OK},
+        {"PROVE-CONSISTENCY", "93 00 00 00", IH_E_TRAILING},
+    };
+    for (size_t i = 0; i < sizeof (replay_bodies) / sizeof (replay_bodies[0]);
+         i++) {
+        ih_err_t rc =
+            s_decode_hex (replay_bodies[i].command, replay_bodies[i].hex);
+        if (rc != replay_bodies[i].expect)
+            fprintf (stderr, "replay case %zu (%s %s): got %s\n", i,
+                     replay_bodies[i].command, replay_bodies[i].hex,
+                     ih_err_name (rc));
+        s_check (rc == replay_bodies[i].expect);
+    }
+    //  RECORD: hub_seq 0, bad district, empty event, frame counts
+    msg = ih_wire_record (0, 1, "laoshan", event, sizeof (event));
+    s_check (ih_wire_decode (msg, &wire) == IH_E_MALFORMED);
+    zmsg_destroy (&msg);
+    msg = ih_wire_record (1, 1, "Lao", event, sizeof (event));
+    s_check (ih_wire_decode (msg, &wire) == IH_E_BADNAME);
+    zmsg_destroy (&msg);
+    msg = ih_wire_record (1, 1, "laoshan", event, 0);
+    s_check (ih_wire_decode (msg, &wire) == IH_E_MALFORMED);
+    zmsg_destroy (&msg);
+    s_check (s_decode_frames ("RECORD", "x", NULL, NULL) == IH_E_FRAMES);
+    s_check (s_decode_frames ("REPLAY", NULL, NULL, NULL) == IH_E_FRAMES);
+    s_check (s_decode_frames ("END", "a", "b", NULL) == IH_E_FRAMES);
+    s_check (s_decode_frames ("INCLUSION-PROOF", "a", "b", "c") == IH_E_FRAMES);
+    s_check (s_decode_frames ("CONSISTENCY-PROOF", "a", "b", NULL) ==
+             IH_E_FRAMES);
+    //  Checkpoint frames: 64 bytes or fewer, over the maximum
+    uint8_t big_cp[IH_WIRE_CHECKPOINT_MAX + 1];
+    memset (big_cp, 0, sizeof (big_cp));
+    msg = ih_wire_signed_checkpoint (cp, 64);
+    s_check (ih_wire_decode (msg, &wire) == IH_E_MALFORMED);
+    zmsg_destroy (&msg);
+    msg = ih_wire_signed_checkpoint (big_cp, sizeof (big_cp));
+    s_check (ih_wire_decode (msg, &wire) == IH_E_TOOBIG);
+    zmsg_destroy (&msg);
+    //  Proof frames: not whole hashes, too many; inclusion shape rules
+    msg = ih_wire_consistency (cp, 90, cp, 100, NULL, 0);
+    zframe_t *last = zmsg_last (msg);
+    zframe_reset (last, path, 33);
+    s_check (ih_wire_decode (msg, &wire) == IH_E_MALFORMED);
+    zmsg_destroy (&msg);
+    uint8_t *many = (uint8_t *) zmalloc ((IH_WIRE_PATH_MAX + 1) * 32);
+    msg = ih_wire_inclusion (1, 2, rec, sizeof (rec), many,
+                             IH_WIRE_PATH_MAX + 1, cp, sizeof (cp));
+    s_check (ih_wire_decode (msg, &wire) == IH_E_TOOBIG);
+    zmsg_destroy (&msg);
+    msg = ih_wire_consistency (cp, 90, cp, 100, many, IH_WIRE_CPROOF_MAX);
+    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    zmsg_destroy (&msg);
+    free (many);
+    msg = ih_wire_inclusion (3, 2, rec, sizeof (rec), path, 1, cp, 90);
+    s_check (ih_wire_decode (msg, &wire) == IH_E_MALFORMED); //  seq > size
+    zmsg_destroy (&msg);
+    msg = ih_wire_inclusion (1, 2, rec, IH_RECORD_HEADER, path, 1, cp, 90);
+    s_check (ih_wire_decode (msg, &wire) == IH_E_MALFORMED); //  no event
+    zmsg_destroy (&msg);
+    msg = ih_wire_inclusion (1, 2, rec, sizeof (rec), path, 1, cp, 30);
+    s_check (ih_wire_decode (msg, &wire) == IH_E_MALFORMED);
+    zmsg_destroy (&msg);
+
     if (verbose)
         printf ("OK\n");
 }

@@ -33,6 +33,23 @@
         topic = "<district>/<site>/<type>/" so that a ZeroMQ prefix
         subscription filters by district, by district+site, or exactly.
 
+    Hub replay service (ROUTER; clients are DEALERs), section 5.5:
+        REPLAY  [ "REPLAY" ][ msgpack [ from, from_time, to, district|nil,
+                  site|nil, type|nil, credit ] ]
+        CREDIT  [ "CREDIT" ][ msgpack [ n ] ]
+        RECORD  [ "RECORD" ][ msgpack [ hub_seq, received, district ] ]
+                [ signed event ]
+        END     [ "END" ][ msgpack [ last hub_seq examined ] ]
+        CHECKPOINT         [ "CHECKPOINT" ][ msgpack [ size ] ]
+        PROVE-INCLUSION    [ "PROVE-INCLUSION" ][ msgpack [ hub_seq, size ] ]
+        PROVE-CONSISTENCY  [ "PROVE-CONSISTENCY" ][ msgpack [ old, new ] ]
+        SIGNED-CHECKPOINT  [ "SIGNED-CHECKPOINT" ][ signed checkpoint ]
+        INCLUSION-PROOF    [ "INCLUSION-PROOF" ][ msgpack [ hub_seq, size ] ]
+                           [ record ][ path ][ signed checkpoint ]
+        CONSISTENCY-PROOF  [ "CONSISTENCY-PROOF" ][ old checkpoint ]
+                           [ new checkpoint ][ proof ]
+        errors are NAKs as above.
+
     Limits: a whole message is at most IH_WIRE_MAX bytes (sockets also set
     ZMQ_MAXMSGSIZE to it); any frame count other than the command's gives
     IH_E_FRAMES; an unknown command IH_E_COMMAND.
@@ -46,7 +63,11 @@
 
 #define IH_WIRE_MAX (IH_EVENT_MAX + 4096)
 #define IH_WIRE_REASON_MAX 200
-#define IH_WIRE_TAG_MAX 64 //  bytes in a PUBLISH/CONFIRM/NAK request tag
+#define IH_WIRE_TAG_MAX 64    //  bytes in a PUBLISH/CONFIRM/NAK request tag
+#define IH_WIRE_HASH 32       //  bytes of one hash in a proof frame
+#define IH_WIRE_PATH_MAX 64   //  hashes in an inclusion path
+#define IH_WIRE_CPROOF_MAX 65 //  hashes in a consistency proof
+#define IH_WIRE_CHECKPOINT_MAX 256 //  = IH_CHECKPOINT_MAX
 
 typedef enum {
     IH_WIRE_EVENT = 1,
@@ -55,7 +76,18 @@ typedef enum {
     IH_WIRE_STATUS, //  request (no body) or reply (body is JSON)
     IH_WIRE_PUBLISH,
     IH_WIRE_CONFIRM,
-    IH_WIRE_PUB //  a message from the hub's PUB socket
+    IH_WIRE_PUB, //  a message from the hub's PUB socket
+    //  The hub's replay service (ROUTER; docs/protocol.md section 5.5)
+    IH_WIRE_REPLAY,            //  client: open a stream
+    IH_WIRE_CREDIT,            //  client: may receive n more RECORDs
+    IH_WIRE_RECORD,            //  hub: one stored event of the stream
+    IH_WIRE_END,               //  hub: stream done, last hub_seq examined
+    IH_WIRE_CHECKPOINT,        //  client: ask for a signed checkpoint
+    IH_WIRE_PROVE_INCLUSION,   //  client: ask for an inclusion proof
+    IH_WIRE_PROVE_CONSISTENCY, //  client: ask for a consistency proof
+    IH_WIRE_SIGNED_CHECKPOINT, //  hub: answers CHECKPOINT
+    IH_WIRE_INCLUSION,         //  hub: answers PROVE-INCLUSION
+    IH_WIRE_CONSISTENCY        //  hub: answers PROVE-CONSISTENCY
 } ih_wire_kind_t;
 
 //  A decoded message: a view. Pointers borrow from the zmsg_t that was
@@ -79,6 +111,26 @@ typedef struct {
     char topic[3 * IH_NAME_MAX + 4]; //  PUB
     const uint8_t *tag; //  PUBLISH, CONFIRM, NAK: request tag, or NULL
     size_t tag_size;    //  1..IH_WIRE_TAG_MAX, 0 when there is no tag
+    //  Replay service. REPLAY's site and type filters use site and type
+    //  above ("" = any); hub_seq is also RECORD's, PROVE-INCLUSION's and
+    //  INCLUSION's, received RECORD's, event RECORD's signed event.
+    char district[IH_NAME_MAX + 1]; //  REPLAY filter ("" = any), RECORD
+    uint64_t from;      //  REPLAY: first hub_seq, 0 = by from_time (or 1)
+    uint64_t from_time; //  REPLAY: first event received at or after, ms
+    uint64_t to;        //  REPLAY: last hub_seq wanted, 0 = to the end
+    uint64_t credit;    //  REPLAY (may be 0), CREDIT (>= 1)
+    uint64_t last;      //  END: last hub_seq examined
+    uint64_t size;      //  CHECKPOINT, PROVE-INCLUSION (0 = latest), INCLUSION
+    uint64_t old_size;  //  PROVE-CONSISTENCY
+    uint64_t new_size;  //  PROVE-CONSISTENCY (0 = latest)
+    const uint8_t *record; //  INCLUSION: the stored record (section 4)
+    size_t record_size;
+    const uint8_t *proof;          //  INCLUSION path, CONSISTENCY proof: 32 x n
+    size_t proof_size;             //  bytes, a multiple of IH_WIRE_HASH
+    const uint8_t *checkpoint;     //  SIGNED-CHECKPOINT, INCLUSION, CONSISTENCY
+    size_t checkpoint_size;        //  (old); shape checked, not decoded
+    const uint8_t *checkpoint_new; //  CONSISTENCY: the new checkpoint
+    size_t checkpoint_new_size;
 } ih_wire_t;
 
 //  Decodes msg (peer identity already removed). Does not take ownership.
@@ -125,6 +177,29 @@ void ih_wire_set_tag (zmsg_t *reply, const uint8_t *tag, size_t size);
 zmsg_t *ih_wire_pub (const char *district, const char *site, const char *type,
                      uint64_t hub_seq, uint64_t received, const uint8_t *event,
                      size_t size);
+
+//  Replay service builders (docs/protocol.md 5.5). Filters may be NULL or
+//  "" (any); names given must be valid (programmer error otherwise).
+zmsg_t *ih_wire_replay (uint64_t from, uint64_t from_time, uint64_t to,
+                        const char *district, const char *site,
+                        const char *type, uint64_t credit);
+zmsg_t *ih_wire_credit (uint64_t credit);
+zmsg_t *ih_wire_record (uint64_t hub_seq, uint64_t received,
+                        const char *district, const uint8_t *event,
+                        size_t size);
+zmsg_t *ih_wire_end (uint64_t last);
+zmsg_t *ih_wire_checkpoint_request (uint64_t size);
+zmsg_t *ih_wire_prove_inclusion (uint64_t hub_seq, uint64_t size);
+zmsg_t *ih_wire_prove_consistency (uint64_t old_size, uint64_t new_size);
+zmsg_t *ih_wire_signed_checkpoint (const uint8_t *checkpoint, size_t size);
+//  path_len and proof_len count hashes of IH_WIRE_HASH bytes.
+zmsg_t *ih_wire_inclusion (uint64_t hub_seq, uint64_t size,
+                           const uint8_t *record, size_t record_size,
+                           const uint8_t *path, size_t path_len,
+                           const uint8_t *checkpoint, size_t checkpoint_size);
+zmsg_t *ih_wire_consistency (const uint8_t *old_cp, size_t old_cp_size,
+                             const uint8_t *new_cp, size_t new_cp_size,
+                             const uint8_t *proof, size_t proof_len);
 
 //  Writes the subscription prefix for the given filters into topic (size
 //  3 * IH_NAME_MAX + 4): the longest prefix the filters fix. Any filter may

@@ -18,6 +18,7 @@
 #include "ih_registry.h"
 #include "ih_publish.h"
 #include "ih_ingest.h"
+#include "ih_replay.h"
 #include "ih_outbox.h"
 #include "ih_agent.h"
 #include "ih_hubconf.h"
@@ -35,6 +36,7 @@ static const struct {
     {"outbox", ih_outbox_test},   {"agent", ih_agent_test},
     {"hubconf", ih_hubconf_test}, {"agentconf", ih_agentconf_test},
     {"merkle", ih_merkle_test},   {"checkpoint", ih_checkpoint_test},
+    {"replay", ih_replay_test},
 };
 
 int

@@ -1,0 +1,302 @@
+/*  =========================================================================
+    ih_follow - gapless reading of the hub: replay, then live, no holes
+
+    See ih_follow.h for the contract. The invariant: every event that
+    matches the filters with hub_seq < cursor has been handed out exactly
+    once, and none at or above it has. A RECORD or live event is handed
+    out only if its hub_seq is >= cursor, and then the cursor moves past
+    it; END moves the cursor past the last hub_seq the service examined.
+    Live events are taken as-is only when they continue the cursor with
+    no possible hole: unfiltered, hub_seq == cursor. Anything else starts a
+    filtered replay up to the highest live hub_seq seen, and the live
+    copies are dropped (the replay delivers them).
+    =========================================================================*/
+#include "ih_follow.h"
+#include "ih_wire.h"
+
+struct _ih_follow_t {
+    zsock_t *dealer;              //  replay service
+    zsock_t *sub;                 //  live feed, or NULL (replay only)
+    zpoller_t *poller;            //  dealer and sub
+    char *district, *site, *type; //  filters, NULL = any
+    bool filtered;                //  any filter set
+    uint64_t cursor;              //  see the invariant above
+    uint64_t from_time;           //  first stream only, then 0
+    bool streaming;               //  a REPLAY is open
+    uint64_t stream_to;           //  its `to` (0 = the end)
+    uint64_t unacked;             //  RECORDs received since last CREDIT
+    int64_t heard;                //  zclock_mono of the last dealer message
+    int64_t live_at;              //  zclock_mono of the last live event
+    uint64_t fills;
+    bool started;    //  the first stream was asked for
+    bool done;       //  replay only: END reached
+    zmsg_t *current; //  the message the last event points into
+};
+
+static char *
+s_dup (const char *name)
+{
+    return name && *name ? strdup (name) : NULL;
+}
+
+ih_follow_t *
+ih_follow_new (const char *pub, const char *replay, uint64_t from,
+               uint64_t from_time, const char *district, const char *site,
+               const char *type)
+{
+    assert (replay);
+    ih_follow_t *self = (ih_follow_t *) zmalloc (sizeof (ih_follow_t));
+    assert (self);
+    self->district = s_dup (district);
+    self->site = s_dup (site);
+    self->type = s_dup (type);
+    self->filtered = self->district || self->site || self->type;
+    self->cursor = from ? from : 1;
+    self->from_time = from_time;
+    self->dealer = zsock_new (ZMQ_DEALER);
+    assert (self->dealer);
+    zsock_set_maxmsgsize (self->dealer, IH_WIRE_MAX);
+    zsock_set_linger (self->dealer, 0);
+    zsock_set_rcvhwm (self->dealer, 2 * IH_FOLLOW_CREDIT + 100);
+    if (zsock_connect (self->dealer, "%s", replay)) {
+        fprintf (stderr, "incuhub: cannot connect to '%s'\n", replay);
+        ih_follow_destroy (&self);
+        return NULL;
+    }
+    self->poller = zpoller_new (self->dealer, NULL);
+    assert (self->poller);
+    if (pub) {
+        //  Subscribe before the first replay: what is published while it
+        //  runs waits in the SUB queue (or is fetched again if that
+        //  overflows)
+        self->sub = zsock_new (ZMQ_SUB);
+        assert (self->sub);
+        zsock_set_maxmsgsize (self->sub, IH_WIRE_MAX);
+        zsock_set_linger (self->sub, 0);
+        zsock_set_rcvhwm (self->sub, 100000);
+        char topic[3 * IH_NAME_MAX + 4];
+        ih_wire_topic_prefix (self->district, self->site, self->type, topic);
+        zsock_set_subscribe (self->sub, topic);
+        if (zsock_connect (self->sub, "%s", pub)) {
+            fprintf (stderr, "incuhub: cannot connect to '%s'\n", pub);
+            ih_follow_destroy (&self);
+            return NULL;
+        }
+        zpoller_add (self->poller, self->sub);
+    }
+    self->live_at = zclock_mono ();
+    return self;
+}
+
+void
+ih_follow_destroy (ih_follow_t **self_p)
+{
+    assert (self_p);
+    if (*self_p) {
+        ih_follow_t *self = *self_p;
+        zpoller_destroy (&self->poller);
+        zsock_destroy (&self->dealer);
+        zsock_destroy (&self->sub);
+        zmsg_destroy (&self->current);
+        free (self->district);
+        free (self->site);
+        free (self->type);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+uint64_t
+ih_follow_cursor (ih_follow_t *self)
+{
+    return self->cursor;
+}
+
+uint64_t
+ih_follow_fills (ih_follow_t *self)
+{
+    return self->fills;
+}
+
+//  Opens a stream from the cursor up to `to` (0 = the end); a new REPLAY
+//  replaces any stream still open on the service's side.
+static void
+s_replay (ih_follow_t *self, uint64_t to)
+{
+    zmsg_t *msg =
+        self->from_time
+            ? ih_wire_replay (0, self->from_time, to, self->district,
+                              self->site, self->type, IH_FOLLOW_CREDIT)
+            : ih_wire_replay (self->cursor, 0, to, self->district, self->site,
+                              self->type, IH_FOLLOW_CREDIT);
+    zmsg_send (&msg, self->dealer);
+    self->streaming = true;
+    self->stream_to = to;
+    self->unacked = 0;
+    self->heard = zclock_mono ();
+}
+
+//  Hands out the event of msg (taking it) if it is new. Returns true if
+//  it did.
+static bool
+s_deliver (ih_follow_t *self, zmsg_t **msg_p, const ih_wire_t *wire,
+           ih_follow_event_t *event)
+{
+    if (wire->hub_seq < self->cursor) {
+        zmsg_destroy (msg_p); //  handed out already
+        return false;
+    }
+    self->cursor = wire->hub_seq + 1;
+    zmsg_destroy (&self->current);
+    self->current = *msg_p;
+    *msg_p = NULL;
+    event->hub_seq = wire->hub_seq;
+    event->received = wire->received;
+    event->event = wire->event;
+    event->event_size = wire->event_size;
+    return true;
+}
+
+//  A message from the replay service. Returns IH_OK with event set, or
+//  IH_E_TIMEOUT meaning "nothing to hand out, go on", or a final code.
+static ih_err_t
+s_on_dealer (ih_follow_t *self, zmsg_t *msg, ih_follow_event_t *event)
+{
+    self->heard = zclock_mono ();
+    ih_wire_t wire;
+    ih_err_t err = ih_wire_decode (msg, &wire);
+    if (err) {
+        zmsg_destroy (&msg);
+        return err;
+    }
+    if (!self->streaming) {
+        zmsg_destroy (&msg); //  a late answer to a replaced stream
+        return IH_E_TIMEOUT;
+    }
+    if (wire.kind == IH_WIRE_RECORD) {
+        self->from_time = 0;
+        if (++self->unacked >= IH_FOLLOW_CREDIT / 2) {
+            zmsg_t *credit = ih_wire_credit (self->unacked);
+            zmsg_send (&credit, self->dealer);
+            self->unacked = 0;
+        }
+        return s_deliver (self, &msg, &wire, event) ? IH_OK : IH_E_TIMEOUT;
+    }
+    zmsg_destroy (&msg);
+    if (wire.kind == IH_WIRE_END) {
+        self->streaming = false;
+        if (self->from_time) {
+            //  Nothing at or after from_time yet: follow from what exists
+            self->from_time = 0;
+            if (wire.last + 1 > self->cursor)
+                self->cursor = wire.last + 1;
+        } else if (wire.last + 1 > self->cursor)
+            self->cursor = wire.last + 1;
+        if (!self->sub) {
+            self->done = true;
+            return IH_E_MISSING;
+        }
+        self->live_at = zclock_mono ();
+        return IH_E_TIMEOUT;
+    }
+    if (wire.kind == IH_WIRE_NAK)
+        return wire.code;
+    return IH_E_COMMAND; //  not an answer the replay service gives
+}
+
+//  A live message. Delivers it if it continues the cursor with no possible
+//  hole; otherwise drains the SUB queue and replays up to the highest live
+//  hub_seq seen.
+static ih_err_t
+s_on_live (ih_follow_t *self, zmsg_t *msg, ih_follow_event_t *event)
+{
+    ih_wire_t wire;
+    uint64_t highest = 0;
+    while (msg) {
+        if (ih_wire_decode_pub (msg, &wire) == IH_OK &&
+            ih_wire_topic_match (wire.topic, self->district, self->site,
+                                 self->type) &&
+            wire.hub_seq >= self->cursor) {
+            self->live_at = zclock_mono ();
+            if (!self->filtered && wire.hub_seq == self->cursor && !highest)
+                return s_deliver (self, &msg, &wire, event) ? IH_OK
+                                                            : IH_E_TIMEOUT;
+            if (wire.hub_seq > highest)
+                highest = wire.hub_seq;
+        }
+        zmsg_destroy (&msg);
+        //  Take everything already queued, so one replay covers a burst
+        if (zsock_events (self->sub) & ZMQ_POLLIN)
+            msg = zmsg_recv (self->sub);
+    }
+    if (highest) {
+        self->fills++;
+        s_replay (self, highest);
+    }
+    return IH_E_TIMEOUT;
+}
+
+ih_err_t
+ih_follow_next (ih_follow_t *self, int timeout, ih_follow_event_t *event)
+{
+    assert (self && event);
+    if (self->done)
+        return IH_E_MISSING;
+    int64_t deadline = timeout < 0 ? INT64_MAX : zclock_mono () + timeout;
+    if (!self->started) {
+        self->started = true;
+        s_replay (self, 0); //  the first stream
+    }
+    while (true) {
+        int64_t now = zclock_mono ();
+        if (now >= deadline)
+            return IH_E_TIMEOUT;
+        //  Wake up for the caller's deadline, a silent stream, a resync
+        int64_t wake = deadline;
+        if (self->streaming && self->heard + IH_FOLLOW_STREAM_TIMEOUT < wake)
+            wake = self->heard + IH_FOLLOW_STREAM_TIMEOUT;
+        if (!self->streaming && self->live_at + IH_FOLLOW_RESYNC_MS < wake)
+            wake = self->live_at + IH_FOLLOW_RESYNC_MS;
+        int wait = wake > now ? (int) (wake - now) : 0;
+        //  Only the stream is read while one is open: live events wait in
+        //  the SUB queue until the replay has caught up
+        void *which = NULL;
+        if (self->streaming) {
+            zpoller_t *poller = zpoller_new (self->dealer, NULL);
+            which = zpoller_wait (poller, wait);
+            bool terminated = zpoller_terminated (poller);
+            zpoller_destroy (&poller);
+            if (!which && terminated)
+                return IH_E_INTERNAL;
+        } else {
+            which = zpoller_wait (self->poller, wait);
+            if (!which && zpoller_terminated (self->poller))
+                return IH_E_INTERNAL;
+        }
+        ih_err_t err = IH_E_TIMEOUT;
+        if (which == self->dealer) {
+            zmsg_t *msg = zmsg_recv (self->dealer);
+            if (!msg)
+                return IH_E_INTERNAL;
+            err = s_on_dealer (self, msg, event);
+        } else if (which && which == self->sub) {
+            zmsg_t *msg = zmsg_recv (self->sub);
+            if (!msg)
+                return IH_E_INTERNAL;
+            err = s_on_live (self, msg, event);
+        } else {
+            now = zclock_mono ();
+            if (self->streaming &&
+                now >= self->heard + IH_FOLLOW_STREAM_TIMEOUT)
+                s_replay (self, self->stream_to); //  stream lost: ask again
+            else if (!self->streaming &&
+                     now >= self->live_at + IH_FOLLOW_RESYNC_MS) {
+                //  Quiet: check that nothing after the cursor was missed
+                self->live_at = now;
+                s_replay (self, 0);
+            }
+        }
+        if (err != IH_E_TIMEOUT)
+            return err;
+    }
+}
