@@ -659,9 +659,9 @@ s_commit (s_self_t *self)
 //  The timed checkpoint: events were stored cp_ms ago and none covers
 //  them yet. Signs the committed tree in a transaction of its own.
 static void
-s_checkpoint_if_due (s_self_t *self)
+s_checkpoint_if_due (s_self_t *self, bool now)
 {
-    if (!self->cp_deadline || zclock_mono () < self->cp_deadline)
+    if (!self->cp_deadline || (!now && zclock_mono () < self->cp_deadline))
         return;
     self->cp_deadline = 0;
     uint64_t size = ih_log_last (self->log), cp_time;
@@ -803,8 +803,10 @@ ih_ingest_actor (zsock_t *pipe, void *args)
         else if (zpoller_terminated (self->poller))
             break;
         pending = s_flush_limits (self, false);
-        s_checkpoint_if_due (self);
+        s_checkpoint_if_due (self, false);
     }
+    //  A clean shutdown leaves the whole log covered by a signed checkpoint
+    s_checkpoint_if_due (self, true);
     s_flush_limits (self, true);
     s_self_destroy (&self);
 }
