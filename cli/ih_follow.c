@@ -199,8 +199,16 @@ s_on_dealer (ih_follow_t *self, zmsg_t *msg, ih_follow_event_t *event)
         self->live_at = zclock_mono ();
         return IH_E_TIMEOUT;
     }
-    if (wire.kind == IH_WIRE_NAK)
+    if (wire.kind == IH_WIRE_NAK) {
+        self->streaming = false;
+        //  Busy (stream cap) or a passing storage error: try again after
+        //  the idle interval, from the same cursor; anything else is final
+        if (wire.code == IH_E_FULL || wire.code == IH_E_STORE) {
+            self->live_at = zclock_mono ();
+            return IH_E_TIMEOUT;
+        }
         return wire.code;
+    }
     return IH_E_COMMAND; //  not an answer the replay service gives
 }
 

@@ -117,6 +117,9 @@ s_self_new (zsock_t *pipe)
     self->pipe = pipe;
     self->poller = zpoller_new (pipe, NULL);
     assert (self->poller);
+    //  Ends only on $TERM, never on a signal by itself: the replay actor
+    //  reads this actor's log, and main destroys it first
+    zpoller_set_nonstop (self->poller, true);
     self->skews = zhashx_new ();
     assert (self->skews);
     zhashx_set_destructor (self->skews, (zhashx_destructor_fn *) zstr_free);
@@ -636,6 +639,12 @@ s_commit (s_self_t *self)
             size >= self->cp_size + self->cp_events) {
             err = s_checkpoint (self, size, root, &cp_time);
             signed_cp = err == IH_OK;
+            //  A checkpoint that could not be signed must not cost the
+            //  batch its events; the timed checkpoint tries again. A store
+            //  error has poisoned the transaction: the batch fails (and a
+            //  full map may grow and retry)
+            if (err != IH_OK && err != IH_E_FULL && err != IH_E_STORE)
+                err = IH_OK;
         }
         if (err == IH_OK) {
             err = ih_log_commit (self->log);

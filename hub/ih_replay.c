@@ -153,7 +153,10 @@ s_send (s_self_t *self, zframe_t *identity, zmsg_t **msg_p)
 {
     zframe_t *id = zframe_dup (identity);
     zmsg_prepend (*msg_p, &id);
-    return zmsg_send (msg_p, self->router);
+    int rc = zmsg_send (msg_p, self->router);
+    if (rc)
+        zmsg_destroy (msg_p); //  not sent: CZMQ leaves it to us
+    return rc;
 }
 
 static void

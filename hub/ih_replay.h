@@ -36,9 +36,11 @@
 #include "ih_log.h"
 
 //  Most credit a stream may hold (RECORDs granted but not yet sent); more
-//  is clipped. The ROUTER's send high-water mark is above it, so a client
-//  that reads what it grants never loses a RECORD.
-#define IH_REPLAY_CREDIT_MAX 10000
+//  is clipped. The ROUTER's send high-water mark is just above it, so a
+//  client that reads what it grants never loses a RECORD, and one that
+//  does not read pins at most about that many records (x 64 KiB at worst)
+//  in the hub.
+#define IH_REPLAY_CREDIT_MAX 1000
 //  Open streams in total and per peer address (TCP: the IP).
 #define IH_REPLAY_STREAMS_MAX 1024
 #define IH_REPLAY_STREAMS_PER_PEER 64
