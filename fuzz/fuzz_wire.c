@@ -11,7 +11,11 @@
     its frames and whose fields survive a rebuild with the ih_wire builders,
     including the optional request tag of PUBLISH, CONFIRM and NAK (1..
     IH_WIRE_TAG_MAX bytes, rebuilt with ih_wire_publish_tagged or
-    ih_wire_set_tag). A rejected message leaves at most a valid tag in the
+    ih_wire_set_tag), and the replay service's messages (docs/protocol.md
+    5.5: filters valid names or empty, credit >= 1 in CREDIT, hub_seq
+    within size in INCLUSION-PROOF, record 10..65545 bytes, proofs whole
+    32-byte hashes, at most 64 or 65 of them, checkpoints 65..256 bytes).
+    A rejected message leaves at most a valid tag in the
     view, so that a NAK can echo it.
     =========================================================================*/
 #include "ih_fuzz.h"
@@ -64,6 +68,39 @@ s_terminated (const char *s, size_t capacity)
     return memchr (s, 0, capacity) != NULL;
 }
 
+//  Two borrowed byte ranges are equal (both absent, or same bytes).
+static void
+s_same (const uint8_t *a, size_t a_size, const uint8_t *b, size_t b_size)
+{
+    IH_FUZZ_CHECK (a_size == b_size);
+    IH_FUZZ_CHECK (a_size == 0 || memcmp (a, b, a_size) == 0);
+}
+
+//  A filter or district is "" (any) or a valid name.
+static bool
+s_filter_ok (const char *name)
+{
+    return !*name || ih_event_name_valid (name);
+}
+
+//  A signed checkpoint frame has the size section 11.3 allows, inside msg.
+static void
+s_check_checkpoint (zmsg_t *msg, const uint8_t *cp, size_t size)
+{
+    IH_FUZZ_CHECK (cp && size > 64 && size <= IH_WIRE_CHECKPOINT_MAX);
+    IH_FUZZ_CHECK (s_inside (msg, cp, size));
+}
+
+//  A proof frame is whole hashes, at most max of them, inside msg.
+static void
+s_check_proof (zmsg_t *msg, const uint8_t *proof, size_t size, size_t max)
+{
+    IH_FUZZ_CHECK (size % IH_WIRE_HASH == 0);
+    IH_FUZZ_CHECK (size / IH_WIRE_HASH <= max);
+    if (size)
+        IH_FUZZ_CHECK (s_inside (msg, proof, size));
+}
+
 //  Decodes a message an ih_wire builder made and checks it says the same.
 static void
 s_roundtrip (zmsg_t *rebuilt, const ih_wire_t *wire, bool pub)
@@ -92,6 +129,22 @@ s_roundtrip (zmsg_t *rebuilt, const ih_wire_t *wire, bool pub)
     IH_FUZZ_CHECK ((again.tag == NULL) == (wire->tag == NULL));
     IH_FUZZ_CHECK (again.tag_size == 0 ||
                    memcmp (again.tag, wire->tag, again.tag_size) == 0);
+    //  Replay service fields (zero for the other kinds)
+    IH_FUZZ_CHECK (streq (again.district, wire->district));
+    IH_FUZZ_CHECK (again.from == wire->from);
+    IH_FUZZ_CHECK (again.from_time == wire->from_time);
+    IH_FUZZ_CHECK (again.to == wire->to);
+    IH_FUZZ_CHECK (again.credit == wire->credit);
+    IH_FUZZ_CHECK (again.last == wire->last);
+    IH_FUZZ_CHECK (again.size == wire->size);
+    IH_FUZZ_CHECK (again.old_size == wire->old_size);
+    IH_FUZZ_CHECK (again.new_size == wire->new_size);
+    s_same (again.record, again.record_size, wire->record, wire->record_size);
+    s_same (again.proof, again.proof_size, wire->proof, wire->proof_size);
+    s_same (again.checkpoint, again.checkpoint_size, wire->checkpoint,
+            wire->checkpoint_size);
+    s_same (again.checkpoint_new, again.checkpoint_new_size,
+            wire->checkpoint_new, wire->checkpoint_new_size);
     //  A NAK reason is kept verbatim unless it was empty (the builder then
     //  fills in ih_strerror's text, which is allowed to differ)
     if (wire->kind == IH_WIRE_NAK && *wire->reason)
@@ -122,7 +175,9 @@ static void
 s_check_command (zmsg_t *msg, const ih_wire_t *wire)
 {
     IH_FUZZ_CHECK (wire->kind >= IH_WIRE_EVENT &&
-                   wire->kind <= IH_WIRE_CONFIRM);
+                   wire->kind <= IH_WIRE_CONSISTENCY &&
+                   wire->kind != IH_WIRE_PUB);
+    IH_FUZZ_CHECK (s_terminated (wire->district, sizeof (wire->district)));
     IH_FUZZ_CHECK (zmsg_content_size (msg) <= IH_WIRE_MAX);
     IH_FUZZ_CHECK (s_terminated (wire->site, sizeof (wire->site)));
     IH_FUZZ_CHECK (s_terminated (wire->type, sizeof (wire->type)));
@@ -179,6 +234,77 @@ s_check_command (zmsg_t *msg, const ih_wire_t *wire)
         //  The JSON body is opaque here (the CLI parses it with Jansson);
         //  a request has none
         IH_FUZZ_CHECK ((wire->json == NULL) == (wire->json_size == 0));
+        break;
+    case IH_WIRE_REPLAY:
+        IH_FUZZ_CHECK (s_filter_ok (wire->district));
+        IH_FUZZ_CHECK (s_filter_ok (wire->site));
+        IH_FUZZ_CHECK (s_filter_ok (wire->type));
+        s_roundtrip (ih_wire_replay (wire->from, wire->from_time, wire->to,
+                                     wire->district, wire->site, wire->type,
+                                     wire->credit),
+                     wire, false);
+        break;
+    case IH_WIRE_CREDIT:
+        IH_FUZZ_CHECK (wire->credit >= 1);
+        s_roundtrip (ih_wire_credit (wire->credit), wire, false);
+        break;
+    case IH_WIRE_RECORD:
+        IH_FUZZ_CHECK (wire->hub_seq >= 1);
+        IH_FUZZ_CHECK (ih_event_name_valid (wire->district));
+        IH_FUZZ_CHECK (wire->event && wire->event_size >= 1 &&
+                       wire->event_size <= IH_EVENT_MAX);
+        IH_FUZZ_CHECK (zmsg_size (msg) == 3);
+        s_roundtrip (ih_wire_record (wire->hub_seq, wire->received,
+                                     wire->district, wire->event,
+                                     wire->event_size),
+                     wire, false);
+        break;
+    case IH_WIRE_END:
+        s_roundtrip (ih_wire_end (wire->last), wire, false);
+        break;
+    case IH_WIRE_CHECKPOINT:
+        s_roundtrip (ih_wire_checkpoint_request (wire->size), wire, false);
+        break;
+    case IH_WIRE_PROVE_INCLUSION:
+        IH_FUZZ_CHECK (wire->hub_seq >= 1);
+        s_roundtrip (ih_wire_prove_inclusion (wire->hub_seq, wire->size), wire,
+                     false);
+        break;
+    case IH_WIRE_PROVE_CONSISTENCY:
+        IH_FUZZ_CHECK (wire->old_size >= 1);
+        s_roundtrip (ih_wire_prove_consistency (wire->old_size, wire->new_size),
+                     wire, false);
+        break;
+    case IH_WIRE_SIGNED_CHECKPOINT:
+        s_check_checkpoint (msg, wire->checkpoint, wire->checkpoint_size);
+        s_roundtrip (
+            ih_wire_signed_checkpoint (wire->checkpoint, wire->checkpoint_size),
+            wire, false);
+        break;
+    case IH_WIRE_INCLUSION:
+        IH_FUZZ_CHECK (wire->hub_seq >= 1 && wire->hub_seq <= wire->size);
+        IH_FUZZ_CHECK (wire->record && wire->record_size >= 10 &&
+                       wire->record_size <= IH_EVENT_MAX + 9);
+        IH_FUZZ_CHECK (s_inside (msg, wire->record, wire->record_size));
+        s_check_proof (msg, wire->proof, wire->proof_size, IH_WIRE_PATH_MAX);
+        s_check_checkpoint (msg, wire->checkpoint, wire->checkpoint_size);
+        s_roundtrip (ih_wire_inclusion (wire->hub_seq, wire->size, wire->record,
+                                        wire->record_size, wire->proof,
+                                        wire->proof_size / IH_WIRE_HASH,
+                                        wire->checkpoint,
+                                        wire->checkpoint_size),
+                     wire, false);
+        break;
+    case IH_WIRE_CONSISTENCY:
+        s_check_checkpoint (msg, wire->checkpoint, wire->checkpoint_size);
+        s_check_checkpoint (msg, wire->checkpoint_new,
+                            wire->checkpoint_new_size);
+        s_check_proof (msg, wire->proof, wire->proof_size, IH_WIRE_CPROOF_MAX);
+        s_roundtrip (ih_wire_consistency (
+                         wire->checkpoint, wire->checkpoint_size,
+                         wire->checkpoint_new, wire->checkpoint_new_size,
+                         wire->proof, wire->proof_size / IH_WIRE_HASH),
+                     wire, false);
         break;
     default:
         IH_FUZZ_CHECK (false);
