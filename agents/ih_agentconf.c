@@ -2,33 +2,25 @@
     ih_agentconf - the site agent daemon's configuration: every option once
 
     Design. One table, s_options, declares every option of incuhub-agent:
-    the key under `agent` in the ZPL file, the long flag, whether it is a
-    number (and its bounds) and whether it is required. The loader, the
-    flag setter, the required check and the daemon's getopt table all use
-    it. Defaults are not here on purpose: an unset option reaches
-    ih_agent_new as NULL or 0, and ih_agent owns the defaults (so an
-    embedding program gets the same ones).
+    the key under `agent` in the ZPL file, the long flag and, for numbers,
+    the bounds. The loader, the flag setter and the daemon's getopt table
+    all use it; the machinery (loading into a fresh copy and swapping on
+    success, setting by key or flag, error texts) is the shared engine
+    ih_conftab (proto/). This file holds the table, the typed getters and
+    the required-options check. Defaults are not here on purpose: an unset
+    option reaches ih_agent_new as NULL or 0, and ih_agent owns the
+    defaults (so an embedding program gets the same ones).
 
-    A load copies the current values, applies the file to the copy and
-    swaps the copy in only when every key was valid. Invariant: a numeric
-    value held by an ih_agentconf_t is an integer within its bounds.
-
-    Error texts are those incuhub-agent printed before this module existed
-    (tests match them): "<file>: unknown key 'agent/<key>'", "<file>:
-    agent/<key>: <key> must be an integer in a..b, not 'x'", "--<flag>:
-    <key> must be ...". A key without a value (a bare "site" line) counts
-    as the empty string, like `site = ""`.
+    Text values are IH_CONFTAB_STRING (checked later, by ih_agent_new; a
+    bare "site" line counts as the empty string, like `site = ""`) and
+    numbers IH_CONFTAB_INTEGER, whose message is the agent's historical
+    "<key> must be an integer in a..b, not 'x'". A key with children is
+    an unknown key (IH_CONFTAB_CHILDREN_UNKNOWN), as before. Invariant: a
+    numeric value held by an ih_agentconf_t is an integer within its
+    bounds.
     =========================================================================*/
 #include "ih_agentconf.h"
-
-//  The options: one table, used by the config file and the flags alike.
-typedef struct {
-    const char *key;  //  name in the config file's agent section
-    const char *flag; //  long flag
-    bool numeric;     //  parsed as an integer within [min, max]
-    long min, max;
-    bool required;
-} s_option_t;
+#include "ih_conftab.h"
 
 enum {
     OPT_SITE,
@@ -42,155 +34,44 @@ enum {
     OPT_COUNT
 };
 
-static const s_option_t s_options[OPT_COUNT] = {
-    [OPT_SITE] = {"site", "site", false, 0, 0, true},
-    [OPT_KEY] = {"key", "key", false, 0, 0, true},
-    [OPT_HUB] = {"hub", "hub", false, 0, 0, true},
-    [OPT_OUTBOX] = {"outbox", "outbox", false, 0, 0, true},
-    [OPT_LISTEN] = {"listen", "listen", false, 0, 0, false},
+//  The options: one table, used by the config file and the flags alike.
+//  No defaults and no help lines (incuhub-agent's usage text is its own).
+static const ih_conftab_option_t s_options[OPT_COUNT] = {
+    [OPT_SITE] = {"site", "site", NULL, IH_CONFTAB_STRING, 0, 0, NULL},
+    [OPT_KEY] = {"key", "key", NULL, IH_CONFTAB_STRING, 0, 0, NULL},
+    [OPT_HUB] = {"hub", "hub", NULL, IH_CONFTAB_STRING, 0, 0, NULL},
+    [OPT_OUTBOX] = {"outbox", "outbox", NULL, IH_CONFTAB_STRING, 0, 0, NULL},
+    [OPT_LISTEN] = {"listen", "listen", NULL, IH_CONFTAB_STRING, 0, 0, NULL},
     //  Up to 4096 in flight: more buys no throughput on any link we run
     //  over, and every timeout resends the whole window.
-    [OPT_WINDOW] = {"window", "window", true, 1, 4096, false},
-    [OPT_ACK_TIMEOUT] = {"ack_timeout_ms", "ack-timeout", true, 10, 3600000,
-                         false},
+    [OPT_WINDOW] = {"window", "window", NULL, IH_CONFTAB_INTEGER, 1, 4096,
+                    NULL},
+    [OPT_ACK_TIMEOUT] = {"ack_timeout_ms", "ack-timeout", NULL,
+                         IH_CONFTAB_INTEGER, 10, 3600000, NULL},
     //  The outbox's LMDB map in MiB (default 1024); 1 MiB to 1 TiB.
-    [OPT_OUTBOX_MAP] = {"outbox_map_mb", "outbox-map", true, 1, 1048576, false},
+    [OPT_OUTBOX_MAP] = {"outbox_map_mb", "outbox-map", NULL, IH_CONFTAB_INTEGER,
+                        1, 1048576, NULL},
 };
 
 _Static_assert(OPT_COUNT == IH_AGENTCONF_OPTIONS,
                "IH_AGENTCONF_OPTIONS must match the table");
 
-//  One set of values; text[i] NULL means unset.
-typedef struct {
-    char *text[OPT_COUNT];  //  the value as given (owned), or NULL
-    long number[OPT_COUNT]; //  parsed value of numeric options, else 0
-} s_values_t;
+static const ih_conftab_table_t s_table = {s_options, OPT_COUNT,
+                                           IH_CONFTAB_CHILDREN_UNKNOWN};
+
+//  The options ih_agentconf_check requires, in the order it reports them.
+static const int s_required[] = {OPT_SITE, OPT_KEY, OPT_HUB, OPT_OUTBOX};
 
 struct _ih_agentconf_t {
-    s_values_t values; //  current, all valid
+    ih_conftab_t *values; //  current, all valid
 };
-
-//  Sets *error_p (if error_p) to a new formatted message; returns
-//  IH_E_CONFIG.
-static ih_err_t
-s_fail (char **error_p, const char *format, ...)
-{
-    if (error_p) {
-        va_list args;
-        va_start (args, format);
-        *error_p = zsys_vprintf (format, args);
-        va_end (args);
-    }
-    return IH_E_CONFIG;
-}
-
-static void
-s_values_free (s_values_t *values)
-{
-    for (int i = 0; i < OPT_COUNT; i++)
-        zstr_free (&values->text[i]);
-}
-
-static void
-s_values_copy (s_values_t *dest, const s_values_t *source)
-{
-    for (int i = 0; i < OPT_COUNT; i++) {
-        dest->text[i] = NULL;
-        if (source->text[i]) {
-            dest->text[i] = strdup (source->text[i]);
-            assert (dest->text[i]);
-        }
-        dest->number[i] = source->number[i];
-    }
-}
-
-//  Sets option i of values from text; from names the source for the
-//  error message. values is unchanged on error.
-static ih_err_t
-s_set (s_values_t *values, int i, const char *text, const char *from,
-       char **error_p)
-{
-    if (!text)
-        text = "";
-    long number = 0;
-    if (s_options[i].numeric) {
-        char *end = NULL;
-        errno = 0;
-        number = strtol (text, &end, 10);
-        if (errno || end == text || *end || number < s_options[i].min ||
-            number > s_options[i].max)
-            return s_fail (error_p,
-                           "%s: %s must be an integer in %ld..%ld, not '%s'",
-                           from, s_options[i].key, s_options[i].min,
-                           s_options[i].max, text);
-    }
-    char *copy = strdup (text);
-    assert (copy);
-    zstr_free (&values->text[i]);
-    values->text[i] = copy;
-    values->number[i] = number;
-    return IH_OK;
-}
-
-//  Applies root (a parsed ZPL tree) to values; origin names the source.
-static ih_err_t
-s_apply (s_values_t *values, zconfig_t *root, const char *origin,
-         char **error_p)
-{
-    for (zconfig_t *section = zconfig_child (root); section;
-         section = zconfig_next (section)) {
-        const char *section_name = zconfig_name (section);
-        if (!section_name || !streq (section_name, "agent"))
-            return s_fail (error_p, "%s: unknown section '%s'", origin,
-                           section_name ? section_name : "");
-        for (zconfig_t *item = zconfig_child (section); item;
-             item = zconfig_next (item)) {
-            const char *name = zconfig_name (item);
-            if (!name)
-                name = "";
-            int i;
-            for (i = 0; i < OPT_COUNT; i++)
-                if (streq (name, s_options[i].key))
-                    break;
-            if (i == OPT_COUNT || zconfig_child (item))
-                return s_fail (error_p, "%s: unknown key 'agent/%s'", origin,
-                               name);
-            char *from = zsys_sprintf ("%s: agent/%s", origin, name);
-            assert (from);
-            ih_err_t rc =
-                s_set (values, i, zconfig_value (item), from, error_p);
-            zstr_free (&from);
-            if (rc)
-                return rc;
-        }
-    }
-    return IH_OK;
-}
-
-//  Applies root to a fresh copy of self's values, swaps on success.
-//  Takes ownership of *root_p.
-static ih_err_t
-s_load (ih_agentconf_t *self, zconfig_t **root_p, const char *origin,
-        char **error_p)
-{
-    s_values_t fresh;
-    s_values_copy (&fresh, &self->values);
-    ih_err_t rc = s_apply (&fresh, *root_p, origin, error_p);
-    zconfig_destroy (root_p);
-    if (rc == IH_OK) {
-        s_values_t old = self->values;
-        self->values = fresh;
-        s_values_free (&old);
-    } else
-        s_values_free (&fresh);
-    return rc;
-}
 
 ih_agentconf_t *
 ih_agentconf_new (void)
 {
     ih_agentconf_t *self = (ih_agentconf_t *) zmalloc (sizeof (ih_agentconf_t));
     assert (self);
+    self->values = ih_conftab_new (&s_table);
     return self;
 }
 
@@ -199,7 +80,7 @@ ih_agentconf_destroy (ih_agentconf_t **self_p)
 {
     assert (self_p);
     if (*self_p) {
-        s_values_free (&(*self_p)->values);
+        ih_conftab_destroy (&(*self_p)->values);
         free (*self_p);
         *self_p = NULL;
     }
@@ -210,12 +91,10 @@ ih_agentconf_load_file (ih_agentconf_t *self, const char *path, char **error_p)
 {
     assert (self);
     assert (path);
+    //  The agent's historical text for a missing file
     if (!zsys_file_exists (path))
-        return s_fail (error_p, "%s: cannot read config file", path);
-    zconfig_t *root = zconfig_load (path);
-    if (!root)
-        return s_fail (error_p, "%s: not a valid ZPL file", path);
-    return s_load (self, &root, path, error_p);
+        return ih_conftab_fail (error_p, "%s: cannot read config file", path);
+    return ih_conftab_load_file (self->values, "agent", path, error_p);
 }
 
 ih_err_t
@@ -224,10 +103,7 @@ ih_agentconf_load_string (ih_agentconf_t *self, const char *text,
 {
     assert (self);
     assert (text);
-    zconfig_t *root = zconfig_str_load (text);
-    if (!root)
-        return s_fail (error_p, "<text>: not a valid ZPL file");
-    return s_load (self, &root, "<text>", error_p);
+    return ih_conftab_load_string (self->values, "agent", text, error_p);
 }
 
 ih_err_t
@@ -235,93 +111,86 @@ ih_agentconf_set (ih_agentconf_t *self, const char *key_or_flag,
                   const char *value, char **error_p)
 {
     assert (self);
-    assert (key_or_flag);
-    for (int i = 0; i < OPT_COUNT; i++)
-        if (streq (key_or_flag, s_options[i].key) ||
-            streq (key_or_flag, s_options[i].flag)) {
-            char *from = zsys_sprintf ("--%s", s_options[i].flag);
-            assert (from);
-            ih_err_t rc = s_set (&self->values, i, value, from, error_p);
-            zstr_free (&from);
-            return rc;
-        }
-    return s_fail (error_p, "--%s: unknown option", key_or_flag);
+    return ih_conftab_set (self->values, key_or_flag, value, error_p);
 }
 
 ih_err_t
 ih_agentconf_check (ih_agentconf_t *self, char **error_p)
 {
     assert (self);
-    for (int i = 0; i < OPT_COUNT; i++)
-        if (s_options[i].required && !self->values.text[i])
-            return s_fail (error_p,
-                           "missing required option %s (--%s or agent/%s in "
-                           "the config file)",
-                           s_options[i].key, s_options[i].flag,
-                           s_options[i].key);
+    for (size_t i = 0; i < sizeof (s_required) / sizeof (s_required[0]); i++) {
+        const ih_conftab_option_t *option = &s_options[s_required[i]];
+        if (!ih_conftab_text (self->values, (size_t) s_required[i]))
+            return ih_conftab_fail (
+                error_p,
+                "missing required option %s (--%s or agent/%s in the config "
+                "file)",
+                option->key, option->flag, option->key);
+    }
     return IH_OK;
 }
 
 const char *
 ih_agentconf_flag (size_t index)
 {
-    return index < OPT_COUNT ? s_options[index].flag : NULL;
+    return ih_conftab_flag (&s_table, index);
 }
 
+//  Getters: NULL or 0 when unset.
 const char *
 ih_agentconf_site (ih_agentconf_t *self)
 {
     assert (self);
-    return self->values.text[OPT_SITE];
+    return ih_conftab_text (self->values, OPT_SITE);
 }
 
 const char *
 ih_agentconf_key (ih_agentconf_t *self)
 {
     assert (self);
-    return self->values.text[OPT_KEY];
+    return ih_conftab_text (self->values, OPT_KEY);
 }
 
 const char *
 ih_agentconf_hub (ih_agentconf_t *self)
 {
     assert (self);
-    return self->values.text[OPT_HUB];
+    return ih_conftab_text (self->values, OPT_HUB);
 }
 
 const char *
 ih_agentconf_outbox (ih_agentconf_t *self)
 {
     assert (self);
-    return self->values.text[OPT_OUTBOX];
+    return ih_conftab_text (self->values, OPT_OUTBOX);
 }
 
 const char *
 ih_agentconf_listen (ih_agentconf_t *self)
 {
     assert (self);
-    return self->values.text[OPT_LISTEN];
+    return ih_conftab_text (self->values, OPT_LISTEN);
 }
 
 uint32_t
 ih_agentconf_window (ih_agentconf_t *self)
 {
     assert (self);
-    return (uint32_t) self->values.number[OPT_WINDOW];
+    return (uint32_t) ih_conftab_number (self->values, OPT_WINDOW);
 }
 
 uint32_t
 ih_agentconf_ack_timeout_ms (ih_agentconf_t *self)
 {
     assert (self);
-    return (uint32_t) self->values.number[OPT_ACK_TIMEOUT];
+    return (uint32_t) ih_conftab_number (self->values, OPT_ACK_TIMEOUT);
 }
 
 uint64_t
 ih_agentconf_outbox_map_mb (ih_agentconf_t *self)
 {
     assert (self);
-    return (uint64_t) self->values.number[OPT_OUTBOX_MAP];
+    return ih_conftab_number (self->values, OPT_OUTBOX_MAP);
 }
 
 void

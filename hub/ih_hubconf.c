@@ -8,39 +8,16 @@
     table are all driven by it, so an option cannot be accepted in one
     place and rejected in another.
 
-    Values live in an s_values_t (strings, plus the parsed number for
-    numeric options). A load copies the current values, applies the file
-    to the copy and swaps the copy in only when every key was valid;
-    otherwise the copy is dropped and the object keeps its old values.
-    Invariant: every value held by an ih_hubconf_t has passed s_validate,
+    The machinery (validating, loading into a fresh copy and swapping on
+    success, setting by key or flag, help lines, error texts) is the
+    shared engine ih_conftab (proto/); this file holds the table, the
+    typed getters and the one cross-option check (map_max vs map_size).
+    Invariant: every value held by an ih_hubconf_t has passed its check,
     so the getters never see an unchecked string.
-
-    Error texts are those incuhubd printed before this module existed
-    (tests match them): "<file>: unknown key 'hub/<key>'", "<file>:
-    hub/<key>: <why>", "--<flag>: <why>", where <why> is "empty value",
-    "'x' is not a ZeroMQ endpoint" or "'x' is not a number in a..b".
     =========================================================================*/
 #include "ih_hubconf.h"
+#include "ih_conftab.h"
 #include "ih_ingest.h"
-
-//  S_OPTIONAL_*: may be empty, meaning "not set" (the feature is off).
-typedef enum {
-    S_PATH,
-    S_ENDPOINT,
-    S_NUMBER,
-    S_OPTIONAL_PATH,
-    S_OPTIONAL_ENDPOINT
-} s_kind_t;
-
-//  Every option, declared once: config key, flag, default, bounds.
-typedef struct {
-    const char *key;      //  key under "hub" in the config file
-    const char *flag;     //  long command-line flag
-    const char *fallback; //  default value (must pass s_validate)
-    s_kind_t kind;
-    uint64_t min, max; //  bounds for numbers
-    const char *help;
-} s_option_t;
 
 enum {
     S_DATA,
@@ -58,203 +35,50 @@ enum {
     S_OPTIONS
 };
 
-static const s_option_t s_options[S_OPTIONS] = {
-    {"data", "data", "/var/lib/incuhub", S_PATH, 0, 0,
+//  Every option, declared once: config key, flag, default, kind, bounds.
+static const ih_conftab_option_t s_options[S_OPTIONS] = {
+    {"data", "data", "/var/lib/incuhub", IH_CONFTAB_PATH, 0, 0,
      "directory of the LMDB event log"},
-    {"registry", "registry", "/etc/incuhub/registry.json", S_PATH, 0, 0,
-     "site registry (JSON)"},
-    {"ingest", "ingest", "tcp://*:7700", S_ENDPOINT, 0, 0,
+    {"registry", "registry", "/etc/incuhub/registry.json", IH_CONFTAB_PATH, 0,
+     0, "site registry (JSON)"},
+    {"ingest", "ingest", "tcp://*:7700", IH_CONFTAB_ENDPOINT, 0, 0,
      "ROUTER endpoint agents send events to"},
-    {"pub", "pub", "tcp://*:7701", S_ENDPOINT, 0, 0,
+    {"pub", "pub", "tcp://*:7701", IH_CONFTAB_ENDPOINT, 0, 0,
      "PUB endpoint stored events are published on"},
-    {"map_size_mb", "map-size", "1024", S_NUMBER, 1, 1048576,
+    {"map_size_mb", "map-size", "1024", IH_CONFTAB_NUMBER, 1, 1048576,
      "LMDB map size in MiB (1..1048576)"},
-    {"map_max_mb", "map-max", "0", S_NUMBER, 0, 1048576,
+    {"map_max_mb", "map-max", "0", IH_CONFTAB_NUMBER, 0, 1048576,
      "grow a full map up to this many MiB; 0 = never grow"},
-    {"pub_hwm", "pub-hwm", "1000", S_NUMBER, 1, 10000000,
+    {"pub_hwm", "pub-hwm", "1000", IH_CONFTAB_NUMBER, 1, 10000000,
      "events queued per subscriber before the hub drops for it"},
-    {"batch_max", "batch", "1024", S_NUMBER, 1, IH_INGEST_BATCH_MAX,
+    {"batch_max", "batch", "1024", IH_CONFTAB_NUMBER, 1, IH_INGEST_BATCH_MAX,
      "events per group commit (1..65536)"},
-    {"replay", "replay", "", S_OPTIONAL_ENDPOINT, 0, 0,
+    //  Optional: empty means "not set", the feature is off
+    {"replay", "replay", "", IH_CONFTAB_OPTIONAL_ENDPOINT, 0, 0,
      "ROUTER endpoint of the replay service (empty: off)"},
-    {"key", "key", "", S_OPTIONAL_PATH, 0, 0,
+    {"key", "key", "", IH_CONFTAB_OPTIONAL_PATH, 0, 0,
      "the hub's secret key, for signed checkpoints (empty: none)"},
-    {"checkpoint_events", "checkpoint-events", "1000", S_NUMBER, 1, 1000000000,
-     "sign a checkpoint at least every N events"},
-    {"checkpoint_ms", "checkpoint-ms", "5000", S_NUMBER, 100, 86400000,
+    {"checkpoint_events", "checkpoint-events", "1000", IH_CONFTAB_NUMBER, 1,
+     1000000000, "sign a checkpoint at least every N events"},
+    {"checkpoint_ms", "checkpoint-ms", "5000", IH_CONFTAB_NUMBER, 100, 86400000,
      "and at least every MS ms while events arrive"},
 };
 
 _Static_assert(S_OPTIONS == IH_HUBCONF_OPTIONS,
                "IH_HUBCONF_OPTIONS must match the table");
 
-//  One complete set of values; text[i] is never NULL once filled.
-typedef struct {
-    char *text[S_OPTIONS];      //  the value as given (owned)
-    uint64_t number[S_OPTIONS]; //  parsed value of numeric options, else 0
-} s_values_t;
+static const ih_conftab_table_t s_table = {s_options, S_OPTIONS, 0};
 
 struct _ih_hubconf_t {
-    s_values_t values; //  current, all valid
+    ih_conftab_t *values; //  current, all valid
 };
-
-//  Sets *error_p (if error_p) to a new formatted message; returns
-//  IH_E_CONFIG so callers can `return s_fail (...)`.
-static ih_err_t
-s_fail (char **error_p, const char *format, ...)
-{
-    if (error_p) {
-        va_list args;
-        va_start (args, format);
-        *error_p = zsys_vprintf (format, args);
-        va_end (args);
-    }
-    return IH_E_CONFIG;
-}
-
-//  Checks value for option; on error writes why into why.
-static int
-s_validate (const s_option_t *option, const char *value, uint64_t *number_p,
-            char *why, size_t why_size)
-{
-    *number_p = 0;
-    bool optional =
-        option->kind == S_OPTIONAL_PATH || option->kind == S_OPTIONAL_ENDPOINT;
-    if (value && !*value && optional)
-        return 0;
-    if (!value || !*value) {
-        snprintf (why, why_size, "empty value");
-        return -1;
-    }
-    if ((option->kind == S_ENDPOINT || option->kind == S_OPTIONAL_ENDPOINT) &&
-        !strstr (value, "://")) {
-        snprintf (why, why_size, "'%s' is not a ZeroMQ endpoint", value);
-        return -1;
-    }
-    *number_p = 0;
-    if (option->kind == S_NUMBER) {
-        char *end;
-        errno = 0;
-        unsigned long long number = strtoull (value, &end, 10);
-        if (!isdigit ((unsigned char) *value) || errno || *end ||
-            number < option->min || number > option->max) {
-            snprintf (why, why_size,
-                      "'%s' is not a number in %" PRIu64 "..%" PRIu64, value,
-                      option->min, option->max);
-            return -1;
-        }
-        *number_p = number;
-    }
-    return 0;
-}
-
-static void
-s_values_free (s_values_t *values)
-{
-    for (int i = 0; i < S_OPTIONS; i++)
-        zstr_free (&values->text[i]);
-}
-
-static void
-s_values_copy (s_values_t *dest, const s_values_t *source)
-{
-    for (int i = 0; i < S_OPTIONS; i++) {
-        dest->text[i] = strdup (source->text[i]);
-        assert (dest->text[i]);
-        dest->number[i] = source->number[i];
-    }
-}
-
-//  Stores an already validated value.
-static void
-s_values_put (s_values_t *values, int i, const char *text, uint64_t number)
-{
-    char *copy = strdup (text);
-    assert (copy);
-    zstr_free (&values->text[i]);
-    values->text[i] = copy;
-    values->number[i] = number;
-}
-
-static int
-s_find (const char *name)
-{
-    for (int i = 0; i < S_OPTIONS; i++)
-        if (streq (name, s_options[i].key) || streq (name, s_options[i].flag))
-            return i;
-    return -1;
-}
-
-//  Applies root (a parsed ZPL tree) to values; origin names the source.
-static ih_err_t
-s_apply (s_values_t *values, zconfig_t *root, const char *origin,
-         char **error_p)
-{
-    for (zconfig_t *section = zconfig_child (root); section;
-         section = zconfig_next (section)) {
-        const char *section_name = zconfig_name (section);
-        if (!section_name || !streq (section_name, "hub"))
-            return s_fail (error_p, "%s: unknown section '%s'", origin,
-                           section_name ? section_name : "");
-        for (zconfig_t *item = zconfig_child (section); item;
-             item = zconfig_next (item)) {
-            const char *name = zconfig_name (item);
-            if (!name)
-                name = "";
-            int i;
-            for (i = 0; i < S_OPTIONS; i++)
-                if (streq (name, s_options[i].key))
-                    break;
-            if (i == S_OPTIONS)
-                return s_fail (error_p, "%s: unknown key 'hub/%s'", origin,
-                               name);
-            if (zconfig_child (item))
-                return s_fail (error_p, "%s: key 'hub/%s' has children", origin,
-                               name);
-            const char *value = zconfig_value (item);
-            uint64_t number;
-            char why[200];
-            if (s_validate (&s_options[i], value, &number, why, sizeof (why)))
-                return s_fail (error_p, "%s: hub/%s: %s", origin, name, why);
-            s_values_put (values, i, value, number);
-        }
-    }
-    return IH_OK;
-}
-
-//  Applies root to a fresh copy of self's values, swaps on success.
-//  Takes ownership of *root_p.
-static ih_err_t
-s_load (ih_hubconf_t *self, zconfig_t **root_p, const char *origin,
-        char **error_p)
-{
-    s_values_t fresh;
-    s_values_copy (&fresh, &self->values);
-    ih_err_t rc = s_apply (&fresh, *root_p, origin, error_p);
-    zconfig_destroy (root_p);
-    if (rc == IH_OK) {
-        s_values_t old = self->values;
-        self->values = fresh;
-        s_values_free (&old);
-    } else
-        s_values_free (&fresh);
-    return rc;
-}
 
 ih_hubconf_t *
 ih_hubconf_new (void)
 {
     ih_hubconf_t *self = (ih_hubconf_t *) zmalloc (sizeof (ih_hubconf_t));
     assert (self);
-    for (int i = 0; i < S_OPTIONS; i++) {
-        uint64_t number;
-        char why[200];
-        int rc = s_validate (&s_options[i], s_options[i].fallback, &number, why,
-                             sizeof (why));
-        assert (rc == 0); //  a bad default is a programmer error
-        (void) rc;
-        s_values_put (&self->values, i, s_options[i].fallback, number);
-    }
+    self->values = ih_conftab_new (&s_table);
     return self;
 }
 
@@ -263,7 +87,7 @@ ih_hubconf_destroy (ih_hubconf_t **self_p)
 {
     assert (self_p);
     if (*self_p) {
-        s_values_free (&(*self_p)->values);
+        ih_conftab_destroy (&(*self_p)->values);
         free (*self_p);
         *self_p = NULL;
     }
@@ -274,24 +98,7 @@ ih_hubconf_load_file (ih_hubconf_t *self, const char *path, char **error_p)
 {
     assert (self);
     assert (path);
-    if (access (path, R_OK))
-        return s_fail (error_p, "cannot read %s: %s", path, strerror (errno));
-    //  zconfig reports parse errors with zclock_log, which writes to
-    //  stdout; stdout is reserved for the ready line, so point it at
-    //  stderr for the duration of the parse
-    fflush (stdout);
-    int saved = dup (STDOUT_FILENO);
-    if (saved >= 0)
-        dup2 (STDERR_FILENO, STDOUT_FILENO);
-    zconfig_t *root = zconfig_load (path);
-    fflush (stdout);
-    if (saved >= 0) {
-        dup2 (saved, STDOUT_FILENO);
-        close (saved);
-    }
-    if (!root)
-        return s_fail (error_p, "%s: not a valid ZPL file", path);
-    return s_load (self, &root, path, error_p);
+    return ih_conftab_load_file (self->values, "hub", path, error_p);
 }
 
 ih_err_t
@@ -299,10 +106,7 @@ ih_hubconf_load_string (ih_hubconf_t *self, const char *text, char **error_p)
 {
     assert (self);
     assert (text);
-    zconfig_t *root = zconfig_str_load (text);
-    if (!root)
-        return s_fail (error_p, "<text>: not a valid ZPL file");
-    return s_load (self, &root, "<text>", error_p);
+    return ih_conftab_load_string (self->values, "hub", text, error_p);
 }
 
 ih_err_t
@@ -310,129 +114,61 @@ ih_hubconf_set (ih_hubconf_t *self, const char *key_or_flag, const char *value,
                 char **error_p)
 {
     assert (self);
-    assert (key_or_flag);
-    int i = s_find (key_or_flag);
-    if (i < 0)
-        return s_fail (error_p, "--%s: unknown option", key_or_flag);
-    uint64_t number;
-    char why[200];
-    if (s_validate (&s_options[i], value, &number, why, sizeof (why)))
-        return s_fail (error_p, "--%s: %s", s_options[i].flag, why);
-    s_values_put (&self->values, i, value, number);
-    return IH_OK;
+    return ih_conftab_set (self->values, key_or_flag, value, error_p);
 }
 
 ih_err_t
 ih_hubconf_check (ih_hubconf_t *self, char **error_p)
 {
     assert (self);
-    uint64_t map_max = self->values.number[S_MAP_MAX];
-    uint64_t map_size = self->values.number[S_MAP_SIZE];
+    uint64_t map_max = ih_conftab_number (self->values, S_MAP_MAX);
+    uint64_t map_size = ih_conftab_number (self->values, S_MAP_SIZE);
     if (map_max && map_max < map_size)
-        return s_fail (error_p,
-                       "--map-max (%" PRIu64
-                       " MiB) is below --map-size (%" PRIu64 " MiB)",
-                       map_max, map_size);
+        return ih_conftab_fail (error_p,
+                                "--map-max (%" PRIu64
+                                " MiB) is below --map-size (%" PRIu64 " MiB)",
+                                map_max, map_size);
     return IH_OK;
 }
 
 const char *
 ih_hubconf_flag (size_t index)
 {
-    return index < S_OPTIONS ? s_options[index].flag : NULL;
+    return ih_conftab_flag (&s_table, index);
 }
 
 void
 ih_hubconf_help (FILE *out)
 {
-    for (int i = 0; i < S_OPTIONS; i++)
-        fprintf (out, "  --%-14s %s (default %s)\n", s_options[i].flag,
-                 s_options[i].help, s_options[i].fallback);
+    ih_conftab_help (&s_table, out);
 }
 
-const char *
-ih_hubconf_data (ih_hubconf_t *self)
-{
-    assert (self);
-    return self->values.text[S_DATA];
-}
+//  Getters: every hub option has a default, so text is never NULL.
+#define S_TEXT_GETTER(name, index)                                             \
+    const char *ih_hubconf_##name (ih_hubconf_t *self)                         \
+    {                                                                          \
+        assert (self);                                                         \
+        return ih_conftab_text (self->values, index);                          \
+    }
+#define S_NUMBER_GETTER(name, index)                                           \
+    uint64_t ih_hubconf_##name (ih_hubconf_t *self)                            \
+    {                                                                          \
+        assert (self);                                                         \
+        return ih_conftab_number (self->values, index);                        \
+    }
 
-const char *
-ih_hubconf_registry (ih_hubconf_t *self)
-{
-    assert (self);
-    return self->values.text[S_REGISTRY];
-}
-
-const char *
-ih_hubconf_ingest (ih_hubconf_t *self)
-{
-    assert (self);
-    return self->values.text[S_INGEST];
-}
-
-const char *
-ih_hubconf_pub (ih_hubconf_t *self)
-{
-    assert (self);
-    return self->values.text[S_PUB];
-}
-
-uint64_t
-ih_hubconf_map_size_mb (ih_hubconf_t *self)
-{
-    assert (self);
-    return self->values.number[S_MAP_SIZE];
-}
-
-uint64_t
-ih_hubconf_map_max_mb (ih_hubconf_t *self)
-{
-    assert (self);
-    return self->values.number[S_MAP_MAX];
-}
-
-uint64_t
-ih_hubconf_pub_hwm (ih_hubconf_t *self)
-{
-    assert (self);
-    return self->values.number[S_PUB_HWM];
-}
-
-uint64_t
-ih_hubconf_batch_max (ih_hubconf_t *self)
-{
-    assert (self);
-    return self->values.number[S_BATCH];
-}
-
-const char *
-ih_hubconf_replay (ih_hubconf_t *self)
-{
-    assert (self);
-    return self->values.text[S_REPLAY];
-}
-
-const char *
-ih_hubconf_key (ih_hubconf_t *self)
-{
-    assert (self);
-    return self->values.text[S_KEY];
-}
-
-uint64_t
-ih_hubconf_checkpoint_events (ih_hubconf_t *self)
-{
-    assert (self);
-    return self->values.number[S_CHECKPOINT_EVENTS];
-}
-
-uint64_t
-ih_hubconf_checkpoint_ms (ih_hubconf_t *self)
-{
-    assert (self);
-    return self->values.number[S_CHECKPOINT_MS];
-}
+S_TEXT_GETTER (data, S_DATA)
+S_TEXT_GETTER (registry, S_REGISTRY)
+S_TEXT_GETTER (ingest, S_INGEST)
+S_TEXT_GETTER (pub, S_PUB)
+S_NUMBER_GETTER (map_size_mb, S_MAP_SIZE)
+S_NUMBER_GETTER (map_max_mb, S_MAP_MAX)
+S_NUMBER_GETTER (pub_hwm, S_PUB_HWM)
+S_NUMBER_GETTER (batch_max, S_BATCH)
+S_TEXT_GETTER (replay, S_REPLAY)
+S_TEXT_GETTER (key, S_KEY)
+S_NUMBER_GETTER (checkpoint_events, S_CHECKPOINT_EVENTS)
+S_NUMBER_GETTER (checkpoint_ms, S_CHECKPOINT_MS)
 
 //  --------------------------------------------------------------------------
 //  Selftest

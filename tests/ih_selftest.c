@@ -23,6 +23,7 @@
 #include "ih_agent.h"
 #include "ih_hubconf.h"
 #include "ih_agentconf.h"
+#include "ih_conftab.h"
 
 static const struct {
     const char *name;
@@ -36,7 +37,7 @@ static const struct {
     {"outbox", ih_outbox_test},   {"agent", ih_agent_test},
     {"hubconf", ih_hubconf_test}, {"agentconf", ih_agentconf_test},
     {"merkle", ih_merkle_test},   {"checkpoint", ih_checkpoint_test},
-    {"replay", ih_replay_test},
+    {"replay", ih_replay_test},   {"conftab", ih_conftab_test},
 };
 
 int
