@@ -6,6 +6,8 @@
     thread drives one DEALER per site, each streaming its own pre-signed
     events to the hub's ingest ROUTER with up to a window in flight (as
     agents do, see tests/it_hub_kill.c), and SIGKILLs and restarts the hub.
+    Hub start-up, STATUS, option parsing and medians come from
+    bench/ih_benchkit; the single-threaded crash-aware streaming is its own.
 
     For each log size N in --sizes (ascending; one log that grows from one
     size to the next, so the largest size is not refilled from 0):
@@ -47,18 +49,14 @@
     =========================================================================*/
 #include <getopt.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
-#include <dirent.h>
-#include <time.h>
-#include <unistd.h>
-#include "ih_testkit.h"
-#include "ih_json.h"
+#include "ih_benchkit.h"
 
-#define S_EXIT_USAGE 2
 #define S_REPLY_TIMEOUT_MS 60000 //  without any ACK progress
 #define S_HUB_READY_MS 60000     //  a restart, on a large log
 #define S_HUB_STOP_MS 20000
-#define S_MAX_SITES 64
+#define S_MAX_SITES IH_BENCHKIT_MAX_SITES
 #define S_MAX_SIZES 16
 #define S_MAX_REPEATS 100
 #define S_MAX_SIZE 100000000
@@ -92,18 +90,17 @@ typedef struct {
 //  The whole run.
 typedef struct {
     const s_options_t *options;
-    const char *work;   //  temporary: sockets, keys, registry, logs
-    char data[1100];    //  the hub's data directory
-    char registry[512]; //  registry.json
-    char ingest[512];   //  ipc:// endpoint, the same across restarts
-    char pub[512];      //  ipc:// endpoint
-    char map_size[32];  //  --map-size value
-    s_site_t *sites;    //  options->sites of them
-    zpoller_t *poller;  //  over the sites' DEALERs
-    ih_proc_t *hub;     //  running incuhubd, or NULL
-    uint64_t stored;    //  log's last hub_seq at the last kill
-    uint64_t dup_acks;  //  ACKs with hub_seq <= stored since the kill
-    uint64_t all_dups;  //  dup_acks over all restarts
+    const char *work;       //  temporary: sockets, keys, registry, logs
+    char data[1100];        //  the hub's data directory
+    char registry[512];     //  registry.json
+    char ingest[512];       //  ipc:// endpoint, the same across restarts
+    char map_size[32];      //  --map-size value
+    s_site_t *sites;        //  options->sites of them
+    zpoller_t *poller;      //  over the sites' DEALERs
+    ih_benchkit_hub_t *hub; //  running incuhubd, or NULL
+    uint64_t stored;        //  log's last hub_seq at the last kill
+    uint64_t dup_acks;      //  ACKs with hub_seq <= stored since the kill
+    uint64_t all_dups;      //  dup_acks over all restarts
 } s_bench_t;
 
 //  What one restart measured, in ms from the spawn (-1 = not seen).
@@ -111,14 +108,6 @@ typedef struct {
     double ready_ms;
     double first_ack_ms;
 } s_probe_t;
-
-static int64_t
-s_now_ns (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void
 s_usage (FILE *out)
@@ -137,20 +126,6 @@ s_usage (FILE *out)
              "  --dir DIR      where the data directory is made (default "
              "$IH_BENCH_DIR or %s)\n",
              S_MAX_SITES, IH_BENCH_DATA);
-}
-
-//  Parses a decimal int in [min, max] into *value_p. Returns 0 or -1.
-static int
-s_parse_int (const char *text, int min, int max, int *value_p)
-{
-    char *end;
-    errno = 0;
-    long value = strtol (text, &end, 10);
-    if (!isdigit ((unsigned char) *text) || errno || *end || value < min ||
-        value > max)
-        return -1;
-    *value_p = (int) value;
-    return 0;
 }
 
 static int
@@ -174,7 +149,7 @@ s_parse_sizes (const char *text, s_options_t *options)
     for (char *item = strtok_r (copy, ",", &save); item;
          item = strtok_r (NULL, ",", &save)) {
         if (count == S_MAX_SIZES ||
-            s_parse_int (item, 1, S_MAX_SIZE, &options->sizes[count]))
+            ih_benchkit_parse_int (item, 1, S_MAX_SIZE, &options->sizes[count]))
             return -1;
         count++;
     }
@@ -187,49 +162,6 @@ s_parse_sizes (const char *text, s_options_t *options)
             options->sizes[unique++] = options->sizes[i];
     options->size_count = unique;
     return 0;
-}
-
-//  Removes a directory of files and folders we made.
-static void
-s_rmrf (const char *path)
-{
-    DIR *dir = opendir (path);
-    if (!dir)
-        return;
-    struct dirent *entry;
-    while ((entry = readdir (dir))) {
-        if (streq (entry->d_name, ".") || streq (entry->d_name, ".."))
-            continue;
-        char child[1024];
-        snprintf (child, sizeof child, "%s/%s", path, entry->d_name);
-        struct stat st;
-        if (lstat (child, &st) == 0 && S_ISDIR (st.st_mode))
-            s_rmrf (child);
-        else
-            unlink (child);
-    }
-    closedir (dir);
-    rmdir (path);
-}
-
-//  Asks the hub for its STATUS and returns one integer field; fails the
-//  run if there is no reply or no such field.
-static uint64_t
-s_status_field (const char *endpoint, const char *field)
-{
-    zmsg_t *request = ih_wire_status_request ();
-    ih_wire_t wire;
-    zmsg_t *reply = ih_tk_request (endpoint, &request, &wire, 10000);
-    IH_CHECK (reply && wire.kind == IH_WIRE_STATUS, "no STATUS from %s",
-              endpoint);
-    json_t *status = json_loadb (wire.json, wire.json_size, 0, NULL);
-    IH_CHECK (status, "STATUS reply is not JSON");
-    json_t *value = json_object_get (status, field);
-    IH_CHECK (json_is_integer (value), "STATUS has no integer '%s'", field);
-    uint64_t number = (uint64_t) json_integer_value (value);
-    json_decref (status);
-    zmsg_destroy (&reply);
-    return number;
 }
 
 //  Events in the log, as we count them: every signed event of every site
@@ -364,22 +296,6 @@ s_fill_windows (s_bench_t *self)
     }
 }
 
-//  True once the hub's stdout holds its complete ready line.
-static bool
-s_ready_seen (ih_proc_t *hub)
-{
-    FILE *file = fopen (ih_proc_stdout (hub), "r");
-    if (!file)
-        return false;
-    char line[4096];
-    bool seen = false;
-    while (!seen && fgets (line, sizeof line, file))
-        seen = strncmp (line, "incuhubd: ready", 15) == 0 &&
-               strchr (line, '\n') != NULL;
-    fclose (file);
-    return seen;
-}
-
 //  Handles one reply on site's DEALER: it must be the ACK of the site's
 //  next event, with the same hub_seq as any earlier ACK of that event.
 static void
@@ -422,7 +338,7 @@ s_stream (s_bench_t *self, uint64_t stop_after, s_probe_t *probe,
           int64_t spawned_ns)
 {
     uint64_t taken = 0;
-    int64_t progress_ns = s_now_ns ();
+    int64_t progress_ns = ih_benchkit_now_ns ();
     while (true) {
         bool done = true;
         for (int i = 0; i < self->options->sites; i++)
@@ -433,16 +349,16 @@ s_stream (s_bench_t *self, uint64_t stop_after, s_probe_t *probe,
         //  While timing a restart, wake often to look for the ready line
         zsock_t *which =
             (zsock_t *) zpoller_wait (self->poller, probe ? 1 : 500);
-        int64_t now = s_now_ns ();
+        int64_t now = ih_benchkit_now_ns ();
         if (probe && probe->ready_ms < 0) {
-            if (s_ready_seen (self->hub))
+            if (ih_benchkit_hub_ready_seen (self->hub))
                 probe->ready_ms = (double) (now - spawned_ns) / 1e6;
             else
-                IH_CHECK (ih_proc_alive (self->hub) &&
+                IH_CHECK (ih_proc_alive (ih_benchkit_hub_proc (self->hub)) &&
                               now - spawned_ns <
                                   (int64_t) S_HUB_READY_MS * 1000000,
                           "incuhubd did not become ready (see %s)",
-                          ih_proc_stderr (self->hub));
+                          ih_proc_stderr (ih_benchkit_hub_proc (self->hub)));
         }
         if (which) {
             for (int i = 0; i < self->options->sites; i++)
@@ -458,29 +374,27 @@ s_stream (s_bench_t *self, uint64_t stop_after, s_probe_t *probe,
             IH_CHECK (now - progress_ns <
                           (int64_t) S_REPLY_TIMEOUT_MS * 1000000,
                       "no ACK for %d ms (hub stderr %s)", S_REPLY_TIMEOUT_MS,
-                      ih_proc_stderr (self->hub));
+                      ih_proc_stderr (ih_benchkit_hub_proc (self->hub)));
         }
     }
 }
 
-//  Spawns incuhubd on the data directory. Returns the spawn time.
+//  Spawns incuhubd on the data directory, on the same endpoints every
+//  time. Returns the spawn time.
 static int64_t
 s_hub_spawn (s_bench_t *self)
 {
-    const char *args[] = {"--data",       self->data, "--registry",
-                          self->registry, "--ingest", self->ingest,
-                          "--pub",        self->pub,  "--map-size",
-                          self->map_size, NULL};
-    int64_t spawned_ns = s_now_ns ();
-    self->hub = ih_proc_start (self->work, "incuhubd", args);
-    return spawned_ns;
+    const char *extra[] = {"--map-size", self->map_size, NULL};
+    self->hub = ih_benchkit_hub_new (self->work, self->data, self->registry,
+                                     NULL, extra);
+    return ih_benchkit_hub_spawned_ns (self->hub);
 }
 
 //  Checks that the hub stores exactly the events we have had ACKed.
 static void
 s_check_status (s_bench_t *self)
 {
-    uint64_t stored = s_status_field (self->ingest, "events");
+    uint64_t stored = ih_benchkit_status_field (self->ingest, "events");
     IH_CHECK (stored == s_total (self),
               "hub reports %" PRIu64 " events, %" PRIu64 " were ACKed", stored,
               s_total (self));
@@ -491,13 +405,13 @@ static void
 s_fill (s_bench_t *self, uint64_t size)
 {
     uint64_t start = s_total (self);
-    int64_t start_ns = s_now_ns ();
+    int64_t start_ns = ih_benchkit_now_ns ();
     while (s_total (self) < size) {
         uint64_t count = size - s_total (self);
         s_sign (self, count < S_CHUNK ? count : S_CHUNK);
         s_stream (self, 0, NULL, 0);
     }
-    double seconds = (double) (s_now_ns () - start_ns) / 1e9;
+    double seconds = (double) (ih_benchkit_now_ns () - start_ns) / 1e9;
     uint64_t added = s_total (self) - start;
     printf ("fill:  %" PRIu64 " -> %" PRIu64 " events in %.1f s "
             "(%.0f events/s, signing included)\n",
@@ -517,10 +431,10 @@ s_crash (s_bench_t *self, int repeat)
     uint64_t per_site = 2 * (uint64_t) self->options->window;
     s_sign (self, per_site * (uint64_t) sites);
     s_stream (self, per_site * (uint64_t) sites / 2, NULL, 0);
-    ih_proc_signal (self->hub, SIGKILL);
-    IH_CHECK (ih_proc_wait_exit (self->hub, S_HUB_STOP_MS) == 128 + SIGKILL,
+    IH_CHECK (ih_benchkit_hub_stop (self->hub, SIGKILL, S_HUB_STOP_MS) ==
+                  128 + SIGKILL,
               "incuhubd did not die of SIGKILL");
-    ih_proc_destroy (&self->hub);
+    ih_benchkit_hub_destroy (&self->hub);
 
     //  What the dead hub had committed: hub sequences are dense from 1,
     //  so its last is its count. Those above our ACKs were stored but
@@ -566,23 +480,6 @@ s_crash (s_bench_t *self, int repeat)
     self->stored = 0;
     s_check_status (self);
     return probe;
-}
-
-static int
-s_compare_double (const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return (x > y) - (x < y);
-}
-
-//  Median and max of values (sorted in place).
-static void
-s_median_max (double *values, int count, double *median_p, double *max_p)
-{
-    qsort (values, (size_t) count, sizeof values[0], s_compare_double);
-    *median_p = count % 2 ? values[count / 2]
-                          : (values[count / 2 - 1] + values[count / 2]) / 2;
-    *max_p = values[count - 1];
 }
 
 //  Index entries against the hub sequences the ACKs gave.
@@ -639,10 +536,8 @@ main (int argc, char *argv[])
     //  First, in this thread: zsys_init is not thread-safe, and the
     //  signing threads' libraries must not race to initialise
     zsys_init ();
-    s_options_t options = {{10000, 100000, 1000000}, 3, 4, 3, 256, 4096, NULL};
-    options.root = getenv ("IH_BENCH_DIR");
-    if (!options.root || !*options.root)
-        options.root = IH_BENCH_DATA;
+    s_options_t options = {{10000, 100000, 1000000},   3, 4, 3, 256, 4096,
+                           ih_benchkit_default_root ()};
     static const struct option long_options[] = {
         {"sizes", required_argument, NULL, 'z'},
         {"sites", required_argument, NULL, 's'},
@@ -660,16 +555,17 @@ main (int argc, char *argv[])
             rc = s_parse_sizes (optarg, &options);
             break;
         case 's':
-            rc = s_parse_int (optarg, 1, S_MAX_SITES, &options.sites);
+            rc = ih_benchkit_parse_int (optarg, 1, S_MAX_SITES, &options.sites);
             break;
         case 'r':
-            rc = s_parse_int (optarg, 1, S_MAX_REPEATS, &options.repeats);
+            rc = ih_benchkit_parse_int (optarg, 1, S_MAX_REPEATS,
+                                        &options.repeats);
             break;
         case 'w':
-            rc = s_parse_int (optarg, 1, 100000, &options.window);
+            rc = ih_benchkit_parse_int (optarg, 1, 100000, &options.window);
             break;
         case 'm':
-            rc = s_parse_int (optarg, 1, 1048576, &options.map_mb);
+            rc = ih_benchkit_parse_int (optarg, 1, 1048576, &options.map_mb);
             break;
         case 'd':
             options.root = optarg;
@@ -679,7 +575,7 @@ main (int argc, char *argv[])
             return 0;
         default: //  getopt_long has said why
             s_usage (stderr);
-            return S_EXIT_USAGE;
+            return IH_BENCHKIT_EXIT_USAGE;
         }
         if (rc)
             fprintf (stderr, "ih_bench_recovery: --%s: '%s' is not valid\n",
@@ -687,27 +583,23 @@ main (int argc, char *argv[])
     }
     if (rc || optind < argc) {
         s_usage (stderr);
-        return S_EXIT_USAGE;
+        return IH_BENCHKIT_EXIT_USAGE;
     }
 
     s_bench_t bench;
     memset (&bench, 0, sizeof bench);
     bench.options = &options;
     bench.work = ih_tk_tempdir ();
-    if (mkdir (options.root, 0755) && errno != EEXIST)
-        IH_CHECK (false, "cannot create %s: %s", options.root,
-                  strerror (errno));
     char data_root[1024];
-    snprintf (data_root, sizeof data_root, "%s/ih-recovery-XXXXXX",
-              options.root);
-    IH_CHECK (mkdtemp (data_root), "mkdtemp %s: %s", data_root,
-              strerror (errno));
+    ih_benchkit_make_data_root (options.root, "ih-recovery", data_root,
+                                sizeof data_root);
     snprintf (bench.data, sizeof bench.data, "%s/data", data_root);
     snprintf (bench.registry, sizeof bench.registry, "%s/registry.json",
               bench.work);
+    //  The endpoint ih_benchkit_hub_new binds with no tag; the DEALERs
+    //  connect to it before each restart, ahead of the hub
     snprintf (bench.ingest, sizeof bench.ingest, "ipc://%s/ingest.sock",
               bench.work);
-    snprintf (bench.pub, sizeof bench.pub, "ipc://%s/pub.sock", bench.work);
     snprintf (bench.map_size, sizeof bench.map_size, "%d", options.map_mb);
 
     printf ("ih_bench_recovery: sizes");
@@ -727,11 +619,7 @@ main (int argc, char *argv[])
                          "incubator", "chengyang");
     }
     s_hub_spawn (&bench);
-    char *line =
-        ih_proc_wait_line (bench.hub, "incuhubd: ready", S_HUB_READY_MS);
-    IH_CHECK (line, "incuhubd did not become ready (see %s)",
-              ih_proc_stderr (bench.hub));
-    free (line);
+    ih_benchkit_hub_wait_ready (bench.hub, S_HUB_READY_MS);
     s_connect (&bench);
 
     typedef struct {
@@ -749,10 +637,10 @@ main (int argc, char *argv[])
             ready[r] = probe.ready_ms;
             first_ack[r] = probe.first_ack_ms;
         }
-        s_median_max (ready, options.repeats, &rows[n].ready_median,
-                      &rows[n].ready_max);
-        s_median_max (first_ack, options.repeats, &rows[n].ack_median,
-                      &rows[n].ack_max);
+        ih_benchkit_median_max (ready, options.repeats, &rows[n].ready_median,
+                                &rows[n].ready_max);
+        ih_benchkit_median_max (first_ack, options.repeats, &rows[n].ack_median,
+                                &rows[n].ack_max);
         char mdb[1200];
         snprintf (mdb, sizeof mdb, "%s/data.mdb", bench.data);
         struct stat st;
@@ -760,11 +648,10 @@ main (int argc, char *argv[])
         rows[n].mdb_mb = (double) st.st_size / (1024.0 * 1024.0);
     }
 
-    ih_proc_signal (bench.hub, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (bench.hub, S_HUB_STOP_MS) == 0,
+    IH_CHECK (ih_benchkit_hub_stop (bench.hub, SIGTERM, S_HUB_STOP_MS) == 0,
               "incuhubd did not stop cleanly (see %s)",
-              ih_proc_stderr (bench.hub));
-    ih_proc_destroy (&bench.hub);
+              ih_proc_stderr (ih_benchkit_hub_proc (bench.hub)));
+    ih_benchkit_hub_destroy (&bench.hub);
     printf ("\n");
     s_verify (&bench);
 
@@ -790,7 +677,7 @@ main (int argc, char *argv[])
         ih_tk_site_fini (&site->tk);
     }
     free (bench.sites);
-    s_rmrf (data_root);
+    ih_benchkit_rmrf (data_root);
     ih_tk_cleanup ();
     return 0;
 }

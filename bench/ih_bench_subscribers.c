@@ -16,6 +16,8 @@
         are SIGSTOPped (connected, never reading, the kernel buffers fill)
         and half are SIGKILLed once the timed run has started (the hub
         sees their connections drop mid-stream).
+    The machinery it shares with the other benchmarks (hub start-up,
+    STATUS, signing, senders, medians) is in bench/ih_benchkit.
 
     What it shows: the hub publishes from its ingest thread, and the PUB
     socket must never let a subscriber slow ingest down (ih_publish: PUB
@@ -52,22 +54,17 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stdatomic.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/prctl.h>
-#include <sys/vfs.h>
 #endif
-#include "ih_testkit.h"
-#include "ih_json.h"
+#include "ih_benchkit.h"
 
 extern char **environ;
 
-#define S_EXIT_USAGE 2
 #define S_REPLY_TIMEOUT_MS 60000 //  one reply from the hub
 #define S_HUB_READY_MS 20000
 #define S_HUB_STOP_MS 20000
@@ -75,7 +72,7 @@ extern char **environ;
 #define S_WARM_POLL_MS 100 //  no progress for this long: one more event
 #define S_SUB_RCVHWM 10    //  slow and dead subscribers' receive queue
 #define S_SLOW_PERIOD_MS 10
-#define S_MAX_SITES 64
+#define S_MAX_SITES IH_BENCHKIT_MAX_SITES
 #define S_MAX_ROUNDS 100
 #define S_MAX_SUBS 1000 //  per kind
 #define S_MAX_PROCS 64  //  subscriber child processes
@@ -92,20 +89,6 @@ typedef struct {
     int procs;  //  of the dead, child processes (half stopped, half killed)
     const char *root;
 } s_options_t;
-
-//  One sender thread: a site's pre-signed events and its outcome.
-typedef struct {
-    const char *endpoint;       //  hub ingest (borrowed)
-    uint8_t *const *events;     //  signed events, seq 1..count (borrowed)
-    const size_t *sizes;        //  their sizes (borrowed)
-    int count;                  //  events to send
-    int window;                 //  max unacknowledged
-    pthread_barrier_t *barrier; //  released when every sender is ready
-    int64_t first_send_ns;      //  monotonic, at the first send
-    int64_t last_ack_ns;        //  monotonic, at the last ACK
-    int acked;                  //  ACKs received, in order
-    char error[256];            //  empty unless the sender failed
-} s_sender_t;
 
 //  The slow readers' thread: one message per socket per period.
 typedef struct {
@@ -149,14 +132,6 @@ s_kill_children (void)
         }
 }
 
-static int64_t
-s_now_ns (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void
 s_usage (FILE *out)
 {
@@ -176,69 +151,6 @@ s_usage (FILE *out)
         "  --dir DIR    where data directories are made (default "
         "$IH_BENCH_DIR or %s)\n",
         S_MAX_SITES, S_MAX_PROCS, IH_BENCH_DATA);
-}
-
-//  Parses a decimal int in [min, max] into *value_p. Returns 0 or -1.
-static int
-s_parse_int (const char *text, int min, int max, int *value_p)
-{
-    char *end;
-    errno = 0;
-    long value = strtol (text, &end, 10);
-    if (!isdigit ((unsigned char) *text) || errno || *end || value < min ||
-        value > max)
-        return -1;
-    *value_p = (int) value;
-    return 0;
-}
-
-//  Removes a directory of files and folders we made.
-static void
-s_rmrf (const char *path)
-{
-    DIR *dir = opendir (path);
-    if (!dir)
-        return;
-    struct dirent *entry;
-    while ((entry = readdir (dir))) {
-        if (streq (entry->d_name, ".") || streq (entry->d_name, ".."))
-            continue;
-        char child[1024];
-        snprintf (child, sizeof child, "%s/%s", path, entry->d_name);
-        struct stat st;
-        if (lstat (child, &st) == 0 && S_ISDIR (st.st_mode))
-            s_rmrf (child);
-        else
-            unlink (child);
-    }
-    closedir (dir);
-    rmdir (path);
-}
-
-//  Name of the filesystem holding path, from statfs f_type.
-static const char *
-s_fs_name (const char *path)
-{
-#ifdef __linux__
-    static const struct {
-        unsigned long magic;
-        const char *name;
-    } names[] = {
-        {0xEF53, "ext2/3/4"},  {0x58465342, "xfs"},       {0x9123683E, "btrfs"},
-        {0x01021994, "tmpfs"}, {0x794C7630, "overlayfs"}, {0x6969, "nfs"},
-        {0x2FC12FC1, "zfs"},   {0xF2F52010, "f2fs"},      {0x65735546, "fuse"},
-        {0x858458F6, "ramfs"}, {0x01021997, "9p (v9fs)"}};
-    struct statfs st;
-    if (statfs (path, &st))
-        return "unknown (statfs failed)";
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if ((unsigned long) st.f_type == names[i].magic)
-            return names[i].name;
-    return "other";
-#else
-    (void) path;
-    return "unknown";
-#endif
 }
 
 //  Receives one whole message without waiting; true if there was one.
@@ -484,144 +396,27 @@ s_slow_run (void *arg)
     return NULL;
 }
 
-//  Asks the hub for its STATUS and returns one integer field; fails the
-//  run if there is no reply or no such field.
-static uint64_t
-s_status_field (const char *endpoint, const char *field)
-{
-    zmsg_t *request = ih_wire_status_request ();
-    ih_wire_t wire;
-    zmsg_t *reply = ih_tk_request (endpoint, &request, &wire, 10000);
-    IH_CHECK (reply && wire.kind == IH_WIRE_STATUS, "no STATUS from %s",
-              endpoint);
-    json_t *status = json_loadb (wire.json, wire.json_size, 0, NULL);
-    IH_CHECK (status, "STATUS reply is not JSON");
-    json_t *value = json_object_get (status, field);
-    IH_CHECK (json_is_integer (value), "STATUS has no integer '%s'", field);
-    uint64_t number = (uint64_t) json_integer_value (value);
-    json_decref (status);
-    zmsg_destroy (&reply);
-    return number;
-}
-
-//  Waits until dealer reaches the hub: one STATUS round trip. Returns 0,
-//  or -1 after writing why into the sender's error.
-static int
-s_sender_connect (s_sender_t *self, zsock_t *dealer)
-{
-    zmsg_t *request = ih_wire_status_request ();
-    if (zmsg_send (&request, dealer)) {
-        zmsg_destroy (&request);
-        snprintf (self->error, sizeof self->error, "cannot send STATUS");
-        return -1;
-    }
-    zmsg_t *reply = zmsg_recv (dealer);
-    ih_wire_t wire;
-    bool ok = reply && ih_wire_decode (reply, &wire) == IH_OK &&
-              wire.kind == IH_WIRE_STATUS;
-    zmsg_destroy (&reply);
-    if (!ok)
-        snprintf (self->error, sizeof self->error, "no STATUS reply from %s",
-                  self->endpoint);
-    return ok ? 0 : -1;
-}
-
-//  Streams the events with a window in flight until all are ACKed.
-static void
-s_sender_stream (s_sender_t *self, zsock_t *dealer)
-{
-    int sent = 0;
-    self->first_send_ns = s_now_ns ();
-    while (self->acked < self->count) {
-        while (sent < self->count && sent - self->acked < self->window) {
-            zmsg_t *msg = ih_wire_event (self->events[sent], self->sizes[sent]);
-            if (zmsg_send (&msg, dealer)) {
-                zmsg_destroy (&msg);
-                snprintf (self->error, sizeof self->error,
-                          "send failed at event %d", sent + 1);
-                return;
-            }
-            sent++;
-        }
-        zmsg_t *reply = zmsg_recv (dealer);
-        if (!reply) {
-            snprintf (self->error, sizeof self->error,
-                      "no reply within %d ms after %d ACKs", S_REPLY_TIMEOUT_MS,
-                      self->acked);
-            return;
-        }
-        ih_wire_t wire;
-        ih_err_t err = ih_wire_decode (reply, &wire);
-        if (err != IH_OK || wire.kind != IH_WIRE_ACK ||
-            wire.seq != (uint64_t) self->acked + 1) {
-            if (err != IH_OK)
-                snprintf (self->error, sizeof self->error,
-                          "undecodable reply: %s", ih_err_name (err));
-            else if (wire.kind == IH_WIRE_NAK)
-                snprintf (self->error, sizeof self->error,
-                          "NAK seq=%" PRIu64 " %s: %s", wire.seq,
-                          ih_err_name (wire.code), wire.reason);
-            else
-                snprintf (self->error, sizeof self->error,
-                          "reply kind %d seq %" PRIu64 ", expected ACK %d",
-                          (int) wire.kind, wire.seq, self->acked + 1);
-            zmsg_destroy (&reply);
-            return;
-        }
-        self->acked++;
-        zmsg_destroy (&reply);
-    }
-    self->last_ack_ns = s_now_ns ();
-}
-
-static void *
-s_sender_run (void *arg)
-{
-    s_sender_t *self = (s_sender_t *) arg;
-    zsock_t *dealer = zsock_new_dealer (self->endpoint);
-    if (dealer) {
-        zsock_set_rcvtimeo (dealer, S_REPLY_TIMEOUT_MS);
-        s_sender_connect (self, dealer);
-    } else
-        snprintf (self->error, sizeof self->error, "cannot connect to %s",
-                  self->endpoint);
-    //  Every sender reaches the barrier, ready or not, so none waits
-    //  forever; a sender that failed then stops
-    pthread_barrier_wait (self->barrier);
-    if (!self->error[0])
-        s_sender_stream (self, dealer);
-    zsock_destroy (&dealer);
-    return NULL;
-}
-
 //  One run: a fresh hub on a fresh data directory, with or without the
 //  subscribers, every site streaming all its events. Fails on any error.
 static s_result_t
 s_run (const s_options_t *options, const char *work, const char *data_root,
-       const char *registry, ih_tk_site_t *warm_site, uint8_t ***events,
-       size_t **sizes, int round, bool with)
+       const char *registry, ih_tk_site_t *warm_site,
+       ih_benchkit_fleet_t *fleet, int round, bool with)
 {
     const char *tag = with ? "with" : "without";
-    char data[1100], ingest[512], pub[512];
+    char data[1100], hub_tag[64], label[32];
     snprintf (data, sizeof data, "%s/data-r%d-%s", data_root, round, tag);
-    snprintf (ingest, sizeof ingest, "ipc://%s/ingest-r%d-%s.sock", work, round,
-              tag);
-    snprintf (pub, sizeof pub, "ipc://%s/pub-r%d-%s.sock", work, round, tag);
-    const char *args[] = {"--data", data,    "--registry", registry, "--ingest",
-                          ingest,   "--pub", pub,          NULL};
-    ih_proc_t *hub = ih_proc_start (work, "incuhubd", args);
-    char *line = ih_proc_wait_line (hub, "incuhubd: ready", S_HUB_READY_MS);
-    IH_CHECK (line, "incuhubd did not become ready (see %s)",
-              ih_proc_stderr (hub));
-    char *endpoint = ih_tk_field (line, "ingest");
-    char *pub_endpoint = ih_tk_field (line, "pub");
-    IH_CHECK (endpoint && pub_endpoint, "no ingest= or pub= in '%s'", line);
-    free (line);
+    snprintf (hub_tag, sizeof hub_tag, "r%d-%s", round, tag);
+    snprintf (label, sizeof label, "%s subscribers", tag);
+    ih_benchkit_hub_t *hub =
+        ih_benchkit_hub_new (work, data, registry, hub_tag, NULL);
+    ih_benchkit_hub_wait_ready (hub, S_HUB_READY_MS);
+    const char *endpoint = ih_benchkit_hub_ingest (hub);
 
     //  Subscribers on, each with its warm-up event, before any timing
     s_subs_t *subs = (s_subs_t *) zmalloc (sizeof (s_subs_t));
     if (with)
-        s_subs_attach (subs, options, pub_endpoint);
+        s_subs_attach (subs, options, ih_benchkit_hub_pub (hub));
     s_result_t result = {with, 0, 0, 0, 0};
     result.warm = s_subs_warm (subs, endpoint, warm_site);
     int stopped = subs->nprocs - subs->nprocs / 2;
@@ -633,48 +428,18 @@ s_run (const s_options_t *options, const char *work, const char *data_root,
     IH_CHECK (pthread_create (&slow_thread, NULL, s_slow_run, &slow) == 0,
               "pthread_create");
 
-    pthread_barrier_t barrier;
-    IH_CHECK (
-        pthread_barrier_init (&barrier, NULL, (unsigned) options->sites) == 0,
-        "pthread_barrier_init");
-    s_sender_t senders[S_MAX_SITES];
-    pthread_t threads[S_MAX_SITES];
-    for (int i = 0; i < options->sites; i++) {
-        memset (&senders[i], 0, sizeof senders[i]);
-        senders[i].endpoint = endpoint;
-        senders[i].events = events[i];
-        senders[i].sizes = sizes[i];
-        senders[i].count = options->events;
-        senders[i].window = options->window;
-        senders[i].barrier = &barrier;
-        IH_CHECK (
-            pthread_create (&threads[i], NULL, s_sender_run, &senders[i]) == 0,
-            "pthread_create");
-    }
+    ih_benchkit_senders_t *senders = ih_benchkit_senders_new (
+        endpoint, fleet, options->window, S_REPLY_TIMEOUT_MS);
     //  The rest of the child processes die abruptly while events flow
     for (int i = stopped; i < subs->nprocs; i++)
         kill (subs->pids[i], SIGKILL);
-    int64_t first = INT64_MAX, last = 0;
-    for (int i = 0; i < options->sites; i++)
-        pthread_join (threads[i], NULL);
-    pthread_barrier_destroy (&barrier);
+    result.events = ih_benchkit_senders_wait (senders, label, &result.seconds);
+    ih_benchkit_senders_destroy (&senders);
     atomic_store (&slow.stop, true);
     pthread_join (slow_thread, NULL);
     result.slow_received = slow.received;
-    for (int i = 0; i < options->sites; i++) {
-        IH_CHECK (!senders[i].error[0], "%s subscribers, site %d: %s", tag, i,
-                  senders[i].error);
-        first =
-            senders[i].first_send_ns < first ? senders[i].first_send_ns : first;
-        last = senders[i].last_ack_ns > last ? senders[i].last_ack_ns : last;
-        result.events += (uint64_t) senders[i].acked;
-    }
-    uint64_t total = (uint64_t) options->sites * (uint64_t) options->events;
-    IH_CHECK (result.events == total,
-              "%s subscribers: %" PRIu64 " of %" PRIu64 " ACKed", tag,
-              result.events, total);
-    result.seconds = (double) (last - first) / 1e9;
-    uint64_t stored = s_status_field (endpoint, "events");
+    uint64_t total = result.events;
+    uint64_t stored = ih_benchkit_status_field (endpoint, "events");
     IH_CHECK (stored == total + result.warm,
               "%s subscribers: hub reports %" PRIu64 " events, %" PRIu64
               " ACKed + %" PRIu64 " warm-up",
@@ -686,16 +451,13 @@ s_run (const s_options_t *options, const char *work, const char *data_root,
     //  hub's libzmq 4.3.4 abort while it closes the PUB socket
     //  ("Resource temporarily unavailable (src/session_base.cpp:260)",
     //  cf. zeromq/libzmq#3442)
-    free (endpoint);
-    free (pub_endpoint);
-    ih_proc_signal (hub, SIGTERM);
-    int status = ih_proc_wait_exit (hub, S_HUB_STOP_MS);
+    int status = ih_benchkit_hub_stop (hub, SIGTERM, S_HUB_STOP_MS);
     s_subs_detach (subs);
     free (subs);
     IH_CHECK (status == 0, "incuhubd did not stop cleanly: status %d (see %s)",
-              status, ih_proc_stderr (hub));
-    ih_proc_destroy (&hub);
-    s_rmrf (data);
+              status, ih_proc_stderr (ih_benchkit_hub_proc (hub)));
+    ih_benchkit_hub_destroy (&hub);
+    ih_benchkit_rmrf (data);
     return result;
 }
 
@@ -713,13 +475,6 @@ s_print_result (int round, const s_result_t *result, int nsubs)
     fflush (stdout);
 }
 
-static int
-s_compare_double (const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return (x > y) - (x < y);
-}
-
 int
 main (int argc, char *argv[])
 {
@@ -728,10 +483,8 @@ main (int argc, char *argv[])
     //  First, in this thread: zsys_init is not thread-safe, and the
     //  sender threads' first zsock_new would otherwise race to run it
     zsys_init ();
-    s_options_t options = {5000, 4, 3, 256, 50, 50, 4, NULL};
-    options.root = getenv ("IH_BENCH_DIR");
-    if (!options.root || !*options.root)
-        options.root = IH_BENCH_DATA;
+    s_options_t options = {5000, 4,  3, 256,
+                           50,   50, 4, ih_benchkit_default_root ()};
     static const struct option long_options[] = {
         {"events", required_argument, NULL, 'e'},
         {"sites", required_argument, NULL, 's'},
@@ -748,25 +501,26 @@ main (int argc, char *argv[])
            (opt = getopt_long (argc, argv, "h", long_options, &index)) != -1) {
         switch (opt) {
         case 'e':
-            rc = s_parse_int (optarg, 1, 10000000, &options.events);
+            rc = ih_benchkit_parse_int (optarg, 1, 10000000, &options.events);
             break;
         case 's':
-            rc = s_parse_int (optarg, 1, S_MAX_SITES, &options.sites);
+            rc = ih_benchkit_parse_int (optarg, 1, S_MAX_SITES, &options.sites);
             break;
         case 'r':
-            rc = s_parse_int (optarg, 1, S_MAX_ROUNDS, &options.rounds);
+            rc = ih_benchkit_parse_int (optarg, 1, S_MAX_ROUNDS,
+                                        &options.rounds);
             break;
         case 'w':
-            rc = s_parse_int (optarg, 1, 100000, &options.window);
+            rc = ih_benchkit_parse_int (optarg, 1, 100000, &options.window);
             break;
         case 'S':
-            rc = s_parse_int (optarg, 0, S_MAX_SUBS, &options.slow);
+            rc = ih_benchkit_parse_int (optarg, 0, S_MAX_SUBS, &options.slow);
             break;
         case 'D':
-            rc = s_parse_int (optarg, 0, S_MAX_SUBS, &options.dead);
+            rc = ih_benchkit_parse_int (optarg, 0, S_MAX_SUBS, &options.dead);
             break;
         case 'P':
-            rc = s_parse_int (optarg, 0, S_MAX_PROCS, &options.procs);
+            rc = ih_benchkit_parse_int (optarg, 0, S_MAX_PROCS, &options.procs);
             break;
         case 'd':
             options.root = optarg;
@@ -776,7 +530,7 @@ main (int argc, char *argv[])
             return 0;
         default: //  getopt_long has said why
             s_usage (stderr);
-            return S_EXIT_USAGE;
+            return IH_BENCHKIT_EXIT_USAGE;
         }
         if (rc)
             fprintf (stderr,
@@ -791,20 +545,16 @@ main (int argc, char *argv[])
     }
     if (rc || optind < argc) {
         s_usage (stderr);
-        return S_EXIT_USAGE;
+        return IH_BENCHKIT_EXIT_USAGE;
     }
     atexit (s_kill_children);
 
     //  Sockets, keys, registry and hub logs: a temporary directory (kept
     //  on failure). Data: a fresh directory on the disk under test.
     const char *work = ih_tk_tempdir ();
-    if (mkdir (options.root, 0755) && errno != EEXIST)
-        IH_CHECK (false, "cannot create %s: %s", options.root,
-                  strerror (errno));
     char data_root[1024];
-    snprintf (data_root, sizeof data_root, "%s/ih-bench-XXXXXX", options.root);
-    IH_CHECK (mkdtemp (data_root), "mkdtemp %s: %s", data_root,
-              strerror (errno));
+    ih_benchkit_make_data_root (options.root, "ih-bench", data_root,
+                                sizeof data_root);
     char registry[512];
     snprintf (registry, sizeof registry, "%s/registry.json", work);
 
@@ -819,38 +569,17 @@ main (int argc, char *argv[])
             "%d SIGKILLed during the run)\n",
             nsubs, options.slow, S_SUB_RCVHWM, S_SLOW_PERIOD_MS, options.dead,
             options.dead - options.procs, stopped, options.procs - stopped);
-    const char *fs = s_fs_name (data_root);
+    const char *fs = ih_benchkit_fs_name (data_root);
     printf ("machine: nproc %ld; data: %s (%s)%s\n",
             sysconf (_SC_NPROCESSORS_ONLN), data_root, fs,
-            streq (fs, "tmpfs") || streq (fs, "ramfs")
-                ? "  WARNING: memory filesystem, fsync is free"
-                : "");
+            ih_benchkit_fs_warning (fs));
 
     //  Sign everything before any timing
-    ih_tk_site_t sites[S_MAX_SITES], warm_site;
-    uint8_t **events[S_MAX_SITES];
-    size_t *sizes[S_MAX_SITES];
+    ih_tk_site_t warm_site;
     ih_tk_site_init (&warm_site, work, registry, S_WARM_SITE, "incubator",
                      "laoshan");
-    for (int i = 0; i < options.sites; i++) {
-        char name[IH_NAME_MAX + 1];
-        snprintf (name, sizeof name, "bench-inc-%02d", i + 1);
-        ih_tk_site_init (&sites[i], work, registry, name, "incubator",
-                         "laoshan");
-        events[i] =
-            (uint8_t **) calloc ((size_t) options.events, sizeof (uint8_t *));
-        sizes[i] = (size_t *) calloc ((size_t) options.events, sizeof (size_t));
-        IH_CHECK (events[i] && sizes[i], "out of memory");
-        for (int n = 0; n < options.events; n++) {
-            char json[160];
-            snprintf (json, sizeof json,
-                      "{\"enterprise\":\"ent-%d-%d\",\"round\":\"angel\","
-                      "\"amount_cny\":%d}",
-                      i + 1, n + 1, (n + 1) * 1000);
-            events[i][n] = ih_tk_site_sign (&sites[i], "financing.round_closed",
-                                            json, &sizes[i][n]);
-        }
-    }
+    ih_benchkit_fleet_t *fleet = ih_benchkit_fleet_new (
+        work, registry, "bench-inc", "laoshan", options.sites, options.events);
 
     printf ("\nround  config            events   seconds   events/s  "
             "warm-up  slow-read\n");
@@ -866,7 +595,7 @@ main (int argc, char *argv[])
         s_result_t results[2];
         for (int i = 0; i < 2; i++) {
             results[i] = s_run (&options, work, data_root, registry, &warm_site,
-                                events, sizes, round, order[i]);
+                                fleet, round, order[i]);
             s_print_result (round, &results[i], nsubs);
         }
         const s_result_t *with =
@@ -879,11 +608,7 @@ main (int argc, char *argv[])
         printf ("%-5d  ratio (with / without): %.3f\n", round,
                 ratios[round - 1]);
     }
-    qsort (ratios, (size_t) options.rounds, sizeof ratios[0], s_compare_double);
-    double median =
-        options.rounds % 2
-            ? ratios[options.rounds / 2]
-            : (ratios[options.rounds / 2 - 1] + ratios[options.rounds / 2]) / 2;
+    double median = ih_benchkit_median (ratios, options.rounds);
     printf ("\nratio (with %d subscribers / without): %.3f  (median of %d "
             "round%s)\n",
             nsubs, median, options.rounds, options.rounds == 1 ? "" : "s");
@@ -898,15 +623,9 @@ main (int argc, char *argv[])
                 "with more --rounds before concluding)\n",
                 nsubs, median * 100);
 
-    for (int i = 0; i < options.sites; i++) {
-        for (int n = 0; n < options.events; n++)
-            free (events[i][n]);
-        free (events[i]);
-        free (sizes[i]);
-        ih_tk_site_fini (&sites[i]);
-    }
+    ih_benchkit_fleet_destroy (&fleet);
     ih_tk_site_fini (&warm_site);
-    s_rmrf (data_root);
+    ih_benchkit_rmrf (data_root);
     ih_tk_cleanup ();
     return 0;
 }
