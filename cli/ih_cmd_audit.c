@@ -33,6 +33,15 @@
          log still extends it: same root at its size, so nothing it
          covered was changed, reordered or cut off since.
 
+    Remote (--hub, the replay endpoint): the same records come through the
+    replay service instead (ih_audit_remote.c rebuilds each one exactly
+    as stored), so checks 1-5 and the tree of 8 are the same code, fed by
+    another record source (s_source_t). Checks 6 and 7 and the stored
+    checkpoints of 8 read the hub's private tables, which the protocol
+    does not serve: remotely 8 checks the latest checkpoint the hub serves
+    (fetched before the records, so the stream covers its size) and the
+    trusted one.
+
     It stops at the first failure, names its hub sequence (or, for a
     table that disagrees, the site; for a bad signature, the checkpoint
     size) and exits 3. See docs/architecture.md, "What the audit proves
@@ -46,6 +55,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <sys/stat.h>
+#include "ih_audit_remote.h"
 #include "ih_checkpoint.h"
 #include "ih_cli.h"
 #include "ih_event.h"
@@ -84,6 +94,9 @@ static const char *s_audit_usage =
     "Usage: incuhub audit --data DIR --registry FILE [--json]\n"
     "       [--hub-key FILE.pub] [--trusted-checkpoint FILE]\n"
     "       [--checkpoint-out FILE]\n"
+    "       incuhub audit --hub REPLAY_ENDPOINT --registry FILE [--json]\n"
+    "       [--hub-key FILE.pub] [--trusted-checkpoint FILE]\n"
+    "       [--checkpoint-out FILE] [--timeout MS]\n"
     "\n"
     "Verifies the hub's whole log (data directory DIR, opened read-only):\n"
     "hub sequences contiguous from 1 (a hole is a removed record); every\n"
@@ -108,6 +121,17 @@ static const char *s_audit_usage =
     "checkpoint you kept earlier (text form), it proves the log still\n"
     "extends it, so nothing it covered was changed since. See\n"
     "docs/audit.md.\n"
+    "\n"
+    "Remote (--hub instead of --data): the whole log is read through the\n"
+    "hub's replay service (hub_seq 1 to the end, with flow control), each\n"
+    "record rebuilt exactly as stored, and the same per-event checks and\n"
+    "tree recomputation run on it. Local only: the checks of the hub's\n"
+    "sites table and index, and of every stored checkpoint, read the hub's\n"
+    "private tables, which the protocol does not serve. Remotely the audit\n"
+    "checks instead the latest checkpoint the hub serves (fetched before\n"
+    "the log: its root at its size and, with --hub-key, its signature) and\n"
+    "the trusted one; checkpoints= in the tree line then counts the hub's\n"
+    "checkpoints checked (1, or 0 if the hub has none).\n"
     "\n"
     "On success prints a summary on stdout and exits 0:\n"
     "  events=N sites=N last_hub_seq=N\n"
@@ -144,6 +168,9 @@ static const char *s_audit_usage =
     "\n"
     "Options:\n"
     "  -d, --data DIR        the hub's data directory\n"
+    "  -H, --hub ENDPOINT    instead of --data: the hub's replay endpoint\n"
+    "  -T, --timeout MS      with --hub: wait at most MS for each answer\n"
+    "                        of the hub (default 10000)\n"
     "  -r, --registry FILE   the site registry\n"
     "  -j, --json            print the summary as one JSON object\n"
     "  -k, --hub-key FILE    the hub's public key (NAME.pub): verify\n"
@@ -154,6 +181,7 @@ static const char *s_audit_usage =
     "  -o, --checkpoint-out FILE\n"
     "                        after a passing audit, write the latest\n"
     "                        checkpoint's text form to FILE, to keep\n"
+    "                        (remote: the one the hub served)\n"
     "  -h, --help            this text\n";
 
 //  A checkpoint, decoded and as signed.
@@ -770,15 +798,96 @@ s_write_latest (const char *sub, s_audit_t *self, const char *path)
     return 0;
 }
 
+//  Where the records and checkpoints come from: a copy of the hub's data
+//  directory (log set) or the hub's replay service (hub set). The checks
+//  are the same for both; only what is fed to them differs.
+typedef struct {
+    ih_log_t *log;   //  local, opened read-only and pinned, or NULL
+    const char *hub; //  remote: the replay endpoint
+    int timeout;     //  remote: ms to wait for each answer
+} s_source_t;
+
+//  Feeds the checkpoints to s_collect_checkpoint: locally every stored
+//  one; remotely the latest the hub serves (none if it has none), asked
+//  for before the records, so the log streamed next covers its size.
+static ih_err_t
+s_source_checkpoints (s_source_t *source, s_audit_t *self)
+{
+    if (source->log)
+        return ih_log_checkpoints (source->log, s_collect_checkpoint, self);
+    uint8_t bytes[IH_CHECKPOINT_MAX];
+    size_t size = 0;
+    ih_err_t err = ih_audit_remote_checkpoint (source->hub, 0, source->timeout,
+                                               bytes, &size);
+    if (err == IH_E_MISSING)
+        return IH_OK; //  a hub without its key signs none
+    if (err == IH_OK)
+        s_collect_checkpoint (bytes, size, self);
+    return err;
+}
+
+//  Feeds every record, hub_seq 1 to the end, to s_check.
+static ih_err_t
+s_source_records (s_source_t *source, s_audit_t *self)
+{
+    if (source->log)
+        return ih_log_read_raw (source->log, 1, 0, s_check, self);
+    return ih_audit_remote_read (source->hub, source->timeout, s_check, self);
+}
+
+//  Local only: the hub's sites table and index against the replay.
+static ih_err_t
+s_check_tables (ih_log_t *log, s_audit_t *self)
+{
+    ih_err_t err = ih_log_sites (log, s_check_site, self);
+    if (err == IH_OK && !self->failed) {
+        //  Sites with events but no entry in the sites table
+        zlistx_t *keys = s_sorted_keys (self->chains);
+        for (const char *id = (const char *) zlistx_first (keys);
+             id && !self->failed; id = (const char *) zlistx_next (keys)) {
+            s_chain_t *chain = (s_chain_t *) zhashx_lookup (self->chains, id);
+            if (!chain->in_sites)
+                s_fail_site (self, id, IH_E_MISSING,
+                             "site '%s' has %" PRIu64
+                             " events in the log (the last at hub_seq=%" PRIu64
+                             ") but no entry in the hub's sites table",
+                             id, chain->count,
+                             chain->hub_seqs[chain->count - 1]);
+        }
+        zlistx_destroy (&keys);
+    }
+    if (err == IH_OK && !self->failed)
+        err = ih_log_index (log, s_check_index, self);
+    if (err == IH_OK && !self->failed) {
+        //  Events whose index entries are missing at the end of a site
+        zlistx_t *keys = s_sorted_keys (self->chains);
+        for (const char *id = (const char *) zlistx_first (keys);
+             id && !self->failed; id = (const char *) zlistx_next (keys)) {
+            s_chain_t *chain = (s_chain_t *) zhashx_lookup (self->chains, id);
+            if (chain->index_next <= chain->count)
+                s_fail (self, chain->hub_seqs[chain->index_next - 1],
+                        IH_E_MISSING,
+                        "the index has no entry for site '%s' seq=%" PRIu64, id,
+                        chain->index_next);
+        }
+        zlistx_destroy (&keys);
+    }
+    return err;
+}
+
 int
 ih_cmd_audit (int argc, char *argv[])
 {
     const char *sub = "audit";
     const char *dir = NULL, *registry_path = NULL;
     const char *hub_key_path = NULL, *trusted_path = NULL, *out_path = NULL;
+    const char *hub = NULL;
+    int timeout = IH_CLI_TIMEOUT_DEFAULT;
     bool as_json = false;
     static const struct option options[] = {
         {"data", required_argument, NULL, 'd'},
+        {"hub", required_argument, NULL, 'H'},
+        {"timeout", required_argument, NULL, 'T'},
         {"registry", required_argument, NULL, 'r'},
         {"json", no_argument, NULL, 'j'},
         {"hub-key", required_argument, NULL, 'k'},
@@ -789,11 +898,18 @@ ih_cmd_audit (int argc, char *argv[])
     optind = 0;
     opterr = 0;
     int opt;
-    while ((opt = getopt_long (argc, argv, ":d:r:jk:t:o:h", options, NULL)) !=
-           -1) {
+    while ((opt = getopt_long (argc, argv, ":d:H:T:r:jk:t:o:h", options,
+                               NULL)) != -1) {
         switch (opt) {
         case 'd':
             dir = optarg;
+            break;
+        case 'H':
+            hub = optarg;
+            break;
+        case 'T':
+            if (!ih_cli_parse_timeout (sub, optarg, &timeout))
+                return IH_CLI_USAGE;
             break;
         case 'r':
             registry_path = optarg;
@@ -821,9 +937,10 @@ ih_cmd_audit (int argc, char *argv[])
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "unexpected argument '%s'; see --help",
                             argv[optind]);
-    if (!dir || !registry_path)
+    if ((!dir == !hub) || !registry_path)
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
-                            "--data and --registry are required; see --help");
+                            "--registry and one of --data and --hub are "
+                            "required; see --help");
     if (trusted_path && !hub_key_path)
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "--trusted-checkpoint needs --hub-key; see --help");
@@ -833,6 +950,7 @@ ih_cmd_audit (int argc, char *argv[])
     self.next_hub_seq = 1;
     self.trusted_at = SIZE_MAX;
     ih_log_t *log = NULL;
+    s_source_t source = {NULL, hub, timeout};
     ih_key_t *hub_key = NULL;
     s_cp_t trusted;
     int rc = IH_CLI_FAIL;
@@ -854,26 +972,27 @@ ih_cmd_audit (int argc, char *argv[])
         goto cleanup;
     }
     struct stat st;
-    if (stat (dir, &st) != 0 || !S_ISDIR (st.st_mode)) {
+    if (dir && (stat (dir, &st) != 0 || !S_ISDIR (st.st_mode))) {
         ih_cli_fail (sub, IH_E_IO, IH_CLI_FAIL, "'%s' is not a directory", dir);
         goto cleanup;
     }
-    log = ih_log_new (dir, true, 0);
-    if (!log) {
+    log = dir ? ih_log_new (dir, true, 0) : NULL;
+    if (dir && !log) {
         ih_cli_fail (sub, IH_E_STORE, IH_CLI_FAIL,
                      "cannot open the log in %s (see above)", dir);
         goto cleanup;
     }
+    source.log = log;
     self.chains = zhashx_new ();
     self.types = zhashx_new ();
     assert (self.chains && self.types);
     zhashx_set_destructor (self.chains, s_free_chain);
     zhashx_set_destructor (self.types, s_free_item);
 
-    //  One snapshot for the replay, the tables and the checkpoints
-    err = ih_log_pin (log);
+    //  Locally one snapshot for the replay, the tables and the checkpoints
+    err = log ? ih_log_pin (log) : IH_OK;
     if (err == IH_OK)
-        err = ih_log_checkpoints (log, s_collect_checkpoint, &self);
+        err = s_source_checkpoints (&source, &self);
     for (size_t i = 0;
          err == IH_OK && !self.failed && hub_key && i < self.ncheckpoints; i++)
         s_check_signature (&self, &self.checkpoints[i], hub_key, "stored");
@@ -896,7 +1015,7 @@ ih_cmd_audit (int argc, char *argv[])
     if (err == IH_OK && !self.failed)
         s_check_roots (&self, 0);
     if (err == IH_OK && !self.failed)
-        err = ih_log_read_raw (log, 1, 0, s_check, &self);
+        err = s_source_records (&source, &self);
     if (err == IH_OK && !self.failed &&
         self.next_checkpoint < self.ncheckpoints) {
         //  A checkpoint beyond the log's end: records were cut off
@@ -909,41 +1028,10 @@ ih_cmd_audit (int argc, char *argv[])
                                                         : "hub's signed",
                 size);
     }
-    if (err == IH_OK && !self.failed)
-        err = ih_log_sites (log, s_check_site, &self);
-    if (err == IH_OK && !self.failed) {
-        //  Sites with events but no entry in the sites table
-        zlistx_t *keys = s_sorted_keys (self.chains);
-        for (const char *id = (const char *) zlistx_first (keys);
-             id && !self.failed; id = (const char *) zlistx_next (keys)) {
-            s_chain_t *chain = (s_chain_t *) zhashx_lookup (self.chains, id);
-            if (!chain->in_sites)
-                s_fail_site (&self, id, IH_E_MISSING,
-                             "site '%s' has %" PRIu64
-                             " events in the log (the last at hub_seq=%" PRIu64
-                             ") but no entry in the hub's sites table",
-                             id, chain->count,
-                             chain->hub_seqs[chain->count - 1]);
-        }
-        zlistx_destroy (&keys);
-    }
-    if (err == IH_OK && !self.failed)
-        err = ih_log_index (log, s_check_index, &self);
-    if (err == IH_OK && !self.failed) {
-        //  Events whose index entries are missing at the end of a site
-        zlistx_t *keys = s_sorted_keys (self.chains);
-        for (const char *id = (const char *) zlistx_first (keys);
-             id && !self.failed; id = (const char *) zlistx_next (keys)) {
-            s_chain_t *chain = (s_chain_t *) zhashx_lookup (self.chains, id);
-            if (chain->index_next <= chain->count)
-                s_fail (&self, chain->hub_seqs[chain->index_next - 1],
-                        IH_E_MISSING,
-                        "the index has no entry for site '%s' seq=%" PRIu64, id,
-                        chain->index_next);
-        }
-        zlistx_destroy (&keys);
-    }
-    ih_log_unpin (log);
+    if (err == IH_OK && !self.failed && log)
+        err = s_check_tables (log, &self);
+    if (log)
+        ih_log_unpin (log);
     if (self.failed) {
         if (self.failed_checkpoint > 0)
             fprintf (stderr,
@@ -960,8 +1048,14 @@ ih_cmd_audit (int argc, char *argv[])
         goto cleanup;
     }
     if (err != IH_OK) {
-        ih_cli_fail (sub, err, IH_CLI_FAIL, "cannot read the log: %s",
-                     ih_strerror (err));
+        if (hub)
+            ih_cli_fail (sub, err, IH_CLI_FAIL,
+                         "cannot read the log from %s: %s%s", hub,
+                         ih_strerror (err),
+                         err == IH_E_TIMEOUT ? " (no answer in time)" : "");
+        else
+            ih_cli_fail (sub, err, IH_CLI_FAIL, "cannot read the log: %s",
+                         ih_strerror (err));
         goto cleanup;
     }
     if (out_path && s_write_latest (sub, &self, out_path) != 0)

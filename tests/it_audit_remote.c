@@ -1,0 +1,292 @@
+/*  =========================================================================
+    it_audit_remote - `incuhub audit --hub`: the full audit over the wire
+
+    Where it sits: at the auditing end of the data flow, on the hub's
+    replay socket (docs/protocol.md 5.5 and 11; docs/audit.md Step 4). A
+    real incuhubd with --replay, a hub key and a checkpoint every 10
+    events stores events the test signs and sends. Checks:
+      - the remote audit passes and prints the same summary as the local
+        audit of the same data directory: the events, site, district,
+        type and indicator lines byte for byte, and in the tree line the
+        same size, root, latest and trusted (checkpoints= counts those
+        the remote audit checked: the latest, 1);
+      - a checkpoint kept (--checkpoint-out of a remote audit) before more
+        events were added: the remote audit with --trusted-checkpoint
+        passes, naming its size as trusted=;
+      - a checkpoint of a rewritten log (a second hub, same hub key,
+        other events): the remote audit with it as --trusted-checkpoint
+        fails with exit 3, naming the checkpoint's size;
+      - --data together with --hub is a usage error (exit 2).
+    =========================================================================*/
+#include "ih_testkit.h"
+
+#define S_SITES 3
+#define S_BURST 37
+#define S_WINDOW 64
+#define S_TIMEOUT 30000
+
+static const char *s_site[S_SITES] = {"lh-inc-01", "lh-inc-02", "sn-inc-01"};
+static const char *s_district[S_SITES] = {"laoshan", "laoshan", "shinan"};
+static const char *s_type[3] = {"door.open", "enterprise.admitted",
+                                "training.held"};
+
+static const char *s_dir;
+
+//  Signs and sends count events, rotating sites and types, with a window
+//  in flight; waits for every ACK.
+static void
+s_ingest (const char *endpoint, ih_tk_site_t *sites, int count, int *serial)
+{
+    zsock_t *dealer = zsock_new_dealer (endpoint);
+    IH_CHECK (dealer, "cannot connect to %s", endpoint);
+    zsock_set_rcvtimeo (dealer, S_TIMEOUT);
+    int sent = 0, acked = 0;
+    while (acked < count) {
+        while (sent < count && sent - acked < S_WINDOW) {
+            int n = (*serial)++;
+            char json[128];
+            snprintf (json, sizeof json, "{\"n\":%d,\"participants\":%d}", n,
+                      n % 7);
+            size_t size;
+            uint8_t *bytes = ih_tk_site_sign (&sites[n % S_SITES],
+                                              s_type[(n / 3) % 3], json, &size);
+            zmsg_t *msg = ih_wire_event (bytes, size);
+            free (bytes);
+            IH_CHECK (zmsg_send (&msg, dealer) == 0, "send");
+            sent++;
+        }
+        zmsg_t *reply = zmsg_recv (dealer);
+        IH_CHECK (reply, "no ACK after %d of %d", acked, count);
+        ih_wire_t wire;
+        IH_CHECK (ih_wire_decode (reply, &wire) == IH_OK &&
+                      wire.kind == IH_WIRE_ACK,
+                  "not an ACK");
+        zmsg_destroy (&reply);
+        acked++;
+    }
+    zsock_destroy (&dealer);
+}
+
+//  Runs `incuhub` with args; checks the exit status; returns stdout and,
+//  if err_p is set, stderr.
+static char *
+s_run (int expect, const char *const *args, char **err_p)
+{
+    char *out = NULL, *err = NULL;
+    int rc = ih_tk_run (s_dir, "incuhub", args, NULL, &out, &err, S_TIMEOUT);
+    IH_CHECK (rc == expect, "incuhub %s %s %s: exit %d, expected %d: %s",
+              args[0], args[1], args[2], rc, expect, err);
+    if (err_p)
+        *err_p = err;
+    else
+        free (err);
+    return out;
+}
+
+//  Starts a hub with the replay service, the key and a checkpoint every 10
+//  events; copies its ingest and replay endpoints.
+static ih_proc_t *
+s_hub_start (const char *data, const char *registry, const char *key,
+             const char *name, char *ingest, char *replay)
+{
+    char ingest_ep[300], pub_ep[300], replay_ep[300];
+    snprintf (ingest_ep, sizeof ingest_ep, "ipc://%s/%s-ingest.sock", s_dir,
+              name);
+    snprintf (pub_ep, sizeof pub_ep, "ipc://%s/%s-pub.sock", s_dir, name);
+    snprintf (replay_ep, sizeof replay_ep, "ipc://%s/%s-replay.sock", s_dir,
+              name);
+    const char *extra[] = {
+        "--replay", replay_ep,         "--key",   key, "--checkpoint-events",
+        "10",       "--checkpoint-ms", "3600000", NULL};
+    ih_proc_t *hub = ih_tk_hub_start_ex (s_dir, data, registry, ingest_ep,
+                                         pub_ep, extra, ingest, NULL);
+    char *line = ih_proc_wait_line (hub, "incuhubd: ready", 5000);
+    char *value = line ? ih_tk_field (line, "replay") : NULL;
+    IH_CHECK (value, "no replay= in the ready line");
+    snprintf (replay, 256, "%s", value);
+    free (value);
+    free (line);
+    return hub;
+}
+
+//  The line of text starting with prefix, copied (caller frees).
+static char *
+s_line (const char *text, const char *prefix)
+{
+    const char *at = strstr (text, prefix);
+    IH_CHECK (at && (at == text || at[-1] == '\n'), "no '%s' line in %s",
+              prefix, text);
+    return strndup (at, strcspn (at, "\n"));
+}
+
+//  Checks that local and remote summaries agree (see the header).
+static void
+s_compare (const char *local, const char *remote)
+{
+    const char *tree_local = strstr (local, "tree size=");
+    const char *tree_remote = strstr (remote, "tree size=");
+    IH_CHECK (tree_local && tree_remote, "no tree line");
+    size_t head = (size_t) (tree_local - local);
+    IH_CHECK (head > 0 && (size_t) (tree_remote - remote) == head &&
+                  memcmp (local, remote, head) == 0,
+              "summaries differ before the tree line:\n%s\n---\n%s", local,
+              remote);
+    char *line_local = s_line (local, "tree size=");
+    char *line_remote = s_line (remote, "tree size=");
+    const char *keys[] = {"size", "root", "latest", "trusted"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        char *a = ih_tk_field (line_local, keys[i]);
+        char *b = ih_tk_field (line_remote, keys[i]);
+        IH_CHECK (a && b && streq (a, b), "tree %s: local %s, remote %s",
+                  keys[i], a, b);
+        free (a);
+        free (b);
+    }
+    char *checked = ih_tk_field (line_remote, "checkpoints");
+    IH_CHECK (checked && streq (checked, "1"), "remote checkpoints=%s",
+              checked);
+    free (checked);
+    IH_CHECK (strstr (remote, "\naudit: OK\n"), "no audit: OK");
+    printf ("it_audit_remote: summaries agree (%zu bytes before the tree "
+            "line)\n  local:  %s\n  remote: %s\n",
+            head, line_local, line_remote);
+    free (line_local);
+    free (line_remote);
+}
+
+int
+main (void)
+{
+    s_dir = ih_tk_tempdir ();
+    char data[512], data2[512], registry[512], registry2[512], key[600],
+        pub_key[600], kept[600], forged[600], sites_dir2[600];
+    char ingest[256], replay[256], ingest2[256], replay2[256];
+    snprintf (data, sizeof data, "%s/data", s_dir);
+    snprintf (data2, sizeof data2, "%s/data2", s_dir);
+    snprintf (registry, sizeof registry, "%s/registry.json", s_dir);
+    snprintf (registry2, sizeof registry2, "%s/registry2.json", s_dir);
+    snprintf (key, sizeof key, "%s/hub-qd.key", s_dir);
+    snprintf (pub_key, sizeof pub_key, "%s/hub-qd.pub", s_dir);
+    snprintf (kept, sizeof kept, "%s/kept.checkpoint", s_dir);
+    snprintf (forged, sizeof forged, "%s/forged.checkpoint", s_dir);
+    snprintf (sites_dir2, sizeof sites_dir2, "%s/sites2", s_dir);
+    IH_CHECK (zsys_dir_create ("%s", sites_dir2) == 0, "mkdir");
+    const char *keygen[] = {"keygen", "hub-qd", "--dir", s_dir, NULL};
+    free (s_run (0, keygen, NULL));
+    ih_tk_site_t sites[S_SITES];
+    for (int i = 0; i < S_SITES; i++)
+        ih_tk_site_init (&sites[i], s_dir, registry, s_site[i], "incubator",
+                         s_district[i]);
+    ih_proc_t *hub = s_hub_start (data, registry, key, "a", ingest, replay);
+
+    //  Two bursts, then an auditor keeps the latest checkpoint
+    int serial = 0;
+    s_ingest (ingest, sites, S_BURST, &serial);
+    s_ingest (ingest, sites, S_BURST, &serial);
+    const char *keep_args[] = {
+        "audit",  "--hub",     replay,  "--registry",
+        registry, "--hub-key", pub_key, "--checkpoint-out",
+        kept,     NULL};
+    char *out = s_run (0, keep_args, NULL);
+    char *tree = s_line (out, "tree size=");
+    char *kept_size = ih_tk_field (tree, "latest");
+    IH_CHECK (kept_size && atoi (kept_size) > 0 && atoi (kept_size) <= 74,
+              "kept checkpoint size %s", kept_size);
+    printf ("it_audit_remote: after 74 events: %s; kept size=%s\n", tree,
+            kept_size);
+    free (tree);
+    free (out);
+
+    //  More events, then local and remote audits of the same log
+    s_ingest (ingest, sites, S_BURST, &serial);
+    s_ingest (ingest, sites, S_BURST, &serial);
+    const char *local_args[] = {"audit",  "--data",    data,    "--registry",
+                                registry, "--hub-key", pub_key, NULL};
+    char *local = s_run (0, local_args, NULL);
+    const char *remote_args[] = {"audit",  "--hub",     replay,  "--registry",
+                                 registry, "--hub-key", pub_key, NULL};
+    char *remote = s_run (0, remote_args, NULL);
+    s_compare (local, remote);
+    free (local);
+    free (remote);
+
+    //  The JSON form agrees too, but for the checkpoint count
+    const char *json_args[] = {"audit",      "--hub",  replay,
+                               "--registry", registry, "--hub-key",
+                               pub_key,      "--json", NULL};
+    out = s_run (0, json_args, NULL);
+    IH_CHECK (strncmp (out, "{\"ok\":true,\"events\":148,", 24) == 0,
+              "json: %s", out);
+    free (out);
+
+    //  The kept checkpoint: the served log extends it
+    const char *trusted_args[] = {
+        "audit",  "--hub",     replay,  "--registry",
+        registry, "--hub-key", pub_key, "--trusted-checkpoint",
+        kept,     NULL};
+    out = s_run (0, trusted_args, NULL);
+    tree = s_line (out, "tree size=");
+    char *trusted = ih_tk_field (tree, "trusted");
+    IH_CHECK (trusted && streq (trusted, kept_size), "trusted=%s", trusted);
+    printf ("it_audit_remote: with the kept checkpoint: %s\n", tree);
+    free (trusted);
+    free (tree);
+    free (out);
+
+    //  A rewritten log: another hub, the same hub key, other events
+    ih_tk_site_t forgers[S_SITES];
+    for (int i = 0; i < S_SITES; i++)
+        ih_tk_site_init (&forgers[i], sites_dir2, registry2, s_site[i],
+                         "incubator", s_district[i]);
+    ih_proc_t *hub2 =
+        s_hub_start (data2, registry2, key, "b", ingest2, replay2);
+    int serial2 = 1000;
+    s_ingest (ingest2, forgers, 2 * S_BURST, &serial2);
+    const char *forge_args[] = {
+        "audit",   "--hub",     replay2, "--registry",
+        registry2, "--hub-key", pub_key, "--checkpoint-out",
+        forged,    NULL};
+    out = s_run (0, forge_args, NULL);
+    tree = s_line (out, "tree size=");
+    char *forged_size = ih_tk_field (tree, "latest");
+    IH_CHECK (forged_size && atoi (forged_size) > 0, "forged size %s",
+              forged_size);
+    free (tree);
+    free (out);
+    char *err = NULL;
+    const char *bad_args[] = {
+        "audit",  "--hub",     replay,  "--registry",
+        registry, "--hub-key", pub_key, "--trusted-checkpoint",
+        forged,   NULL};
+    free (s_run (3, bad_args, &err));
+    char expect[256];
+    snprintf (expect, sizeof expect,
+              "audit: FAILED at hub_seq=%s: hub_seq 1..%s as stored do not "
+              "give the root of the trusted checkpoint of size=%s",
+              forged_size, forged_size, forged_size);
+    IH_CHECK (strstr (err, expect), "rewritten: %s", err);
+    free (forged_size);
+    printf ("it_audit_remote: with a rewritten log's checkpoint: exit 3: %s",
+            err);
+    free (err);
+
+    //  Usage: --data and --hub together
+    const char *both_args[] = {"audit", "--data",     data,     "--hub",
+                               replay,  "--registry", registry, NULL};
+    free (s_run (2, both_args, NULL));
+
+    free (kept_size);
+    ih_proc_signal (hub2, SIGTERM);
+    IH_CHECK (ih_proc_wait_exit (hub2, 10000) == 0, "hub b did not stop");
+    ih_proc_destroy (&hub2);
+    ih_proc_signal (hub, SIGTERM);
+    IH_CHECK (ih_proc_wait_exit (hub, 10000) == 0, "hub did not stop cleanly");
+    ih_proc_destroy (&hub);
+    for (int i = 0; i < S_SITES; i++) {
+        ih_tk_site_fini (&sites[i]);
+        ih_tk_site_fini (&forgers[i]);
+    }
+    ih_tk_cleanup ();
+    printf ("it_audit_remote: OK\n");
+    return 0;
+}
