@@ -16,6 +16,7 @@
 
 struct _ih_follow_t {
     zsock_t *dealer;              //  replay service
+    char *replay;                 //  its endpoint, to reconnect
     zsock_t *sub;                 //  live feed, or NULL (replay only)
     zpoller_t *poller;            //  dealer and sub
     char *district, *site, *type; //  filters, NULL = any
@@ -39,6 +40,20 @@ s_dup (const char *name)
     return name && *name ? strdup (name) : NULL;
 }
 
+//  A DEALER connected to the replay service, or NULL.
+static zsock_t *
+s_dealer_new (const char *endpoint)
+{
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert (dealer);
+    zsock_set_maxmsgsize (dealer, IH_WIRE_MAX);
+    zsock_set_linger (dealer, 0);
+    zsock_set_rcvhwm (dealer, 2 * IH_FOLLOW_CREDIT + 100);
+    if (zsock_connect (dealer, "%s", endpoint))
+        zsock_destroy (&dealer);
+    return dealer;
+}
+
 ih_follow_t *
 ih_follow_new (const char *pub, const char *replay, uint64_t from,
                uint64_t from_time, const char *district, const char *site,
@@ -53,12 +68,10 @@ ih_follow_new (const char *pub, const char *replay, uint64_t from,
     self->filtered = self->district || self->site || self->type;
     self->cursor = from ? from : 1;
     self->from_time = from_time;
-    self->dealer = zsock_new (ZMQ_DEALER);
-    assert (self->dealer);
-    zsock_set_maxmsgsize (self->dealer, IH_WIRE_MAX);
-    zsock_set_linger (self->dealer, 0);
-    zsock_set_rcvhwm (self->dealer, 2 * IH_FOLLOW_CREDIT + 100);
-    if (zsock_connect (self->dealer, "%s", replay)) {
+    self->replay = strdup (replay);
+    assert (self->replay);
+    self->dealer = s_dealer_new (replay);
+    if (!self->dealer) {
         fprintf (stderr, "incuhub: cannot connect to '%s'\n", replay);
         ih_follow_destroy (&self);
         return NULL;
@@ -101,6 +114,7 @@ ih_follow_destroy (ih_follow_t **self_p)
         free (self->district);
         free (self->site);
         free (self->type);
+        free (self->replay);
         free (self);
         *self_p = NULL;
     }
@@ -123,6 +137,19 @@ ih_follow_fills (ih_follow_t *self)
 static void
 s_replay (ih_follow_t *self, uint64_t to)
 {
+    if (self->streaming) {
+        //  Abandoning an open stream: its RECORDs and END may still be on
+        //  the way, and nothing in them says which stream they belong to.
+        //  A fresh socket makes sure none is taken for the new stream's
+        //  (the hub forgets the old one when it goes idle)
+        zsock_t *dealer = s_dealer_new (self->replay);
+        if (dealer) {
+            zpoller_remove (self->poller, self->dealer);
+            zsock_destroy (&self->dealer);
+            self->dealer = dealer;
+            zpoller_add (self->poller, self->dealer);
+        }
+    }
     zmsg_t *msg =
         self->from_time
             ? ih_wire_replay (0, self->from_time, to, self->district,
