@@ -17,7 +17,7 @@
     in flight.
     =========================================================================*/
 #include "ih_testkit.h"
-#include "ih_json.h"
+#include "ih_tkfleet.h"
 
 #define S_AGENTS 5
 #define S_KILLS_EACH 4 //  kills per agent: 20 in all
@@ -25,199 +25,12 @@
 #define S_WINDOW 16 //  requests in flight per DEALER publisher
 #define S_RATE 800  //  events per second per publisher, at most
 #define S_MAX 20000 //  events per publisher, hard cap
-#define S_ID(a, n) ((uint64_t) ((a) + 1) * 1000000 + (n))
-
-static uint64_t s_rng;
-
-//  splitmix64: a tiny PRNG whose whole state is the seed, so a schedule
-//  replays from the printed number.
-static uint64_t
-s_rand (void)
-{
-    uint64_t z = (s_rng += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-static int64_t
-s_between (int64_t low, int64_t high)
-{
-    return low + (int64_t) (s_rand () % (uint64_t) (high - low + 1));
-}
-
-typedef struct {
-    char site[IH_NAME_MAX + 1];
-    char listen[256];
-    ih_proc_t *agent;
-    zsock_t *dealer; //  DEALER publishers
-    char args_key[512], args_outbox[512];
-    uint64_t pending[S_WINDOW]; //  n of the requests in flight, oldest first
-    size_t head, count;
-    uint64_t sent;        //  last n handed out
-    uint64_t max_seq;     //  highest sequence confirmed
-    uint64_t confirmed_n; //  CONFIRMs received
-    uint64_t abandoned;   //  in flight when the agent was killed
-    int kills;
-    int64_t progress_at;           //  last CONFIRM (or start of waiting)
-    uint64_t confirmed[S_MAX + 2]; //  seq -> n, 0 = not confirmed
-    uint64_t logged[S_MAX + 2];    //  seq -> n found in the log
-    uint8_t seen[S_MAX + 2];       //  n -> times found in the log
-} s_pub_t;
-
-static s_pub_t s_pubs[S_AGENTS];
-
-static zmsg_t *
-s_publish_msg (uint64_t id)
-{
-    char json[128];
-    snprintf (json, sizeof json, "{\"id\":%" PRIu64 ",\"participants\":1}", id);
-    json_t *object = json_loads (json, 0, NULL);
-    uint8_t *data;
-    size_t size;
-    IH_CHECK (ih_json_to_msgpack (object, &data, &size) == IH_OK, "pack");
-    json_decref (object);
-    zmsg_t *msg = ih_wire_publish ("training.held", data, size);
-    free (data);
-    return msg;
-}
-
-static void
-s_confirm (s_pub_t *pub, uint64_t seq, uint64_t n)
-{
-    IH_CHECK (seq > pub->max_seq && seq <= S_MAX + 1,
-              "%s: seq %" PRIu64 " confirmed after %" PRIu64
-              ": reused or out of order",
-              pub->site, seq, pub->max_seq);
-    pub->max_seq = seq;
-    pub->confirmed[seq] = n;
-    pub->confirmed_n++;
-    pub->progress_at = ih_tk_now ();
-}
-
-//  Receives every CONFIRM waiting on a DEALER publisher.
-static void
-s_dealer_recv (s_pub_t *pub)
-{
-    while (zsock_events (pub->dealer) & ZMQ_POLLIN) {
-        zmsg_t *reply = zmsg_recv (pub->dealer);
-        IH_CHECK (reply, "%s: recv", pub->site);
-        ih_wire_t wire;
-        IH_CHECK (ih_wire_decode (reply, &wire) == IH_OK &&
-                      wire.kind == IH_WIRE_CONFIRM,
-                  "%s: expected CONFIRM, got kind %d code %s", pub->site,
-                  wire.kind, ih_err_name (wire.code));
-        IH_CHECK (pub->count > 0, "%s: CONFIRM with nothing in flight",
-                  pub->site);
-        s_confirm (pub, wire.seq, pub->pending[pub->head]);
-        pub->head = (pub->head + 1) % S_WINDOW;
-        pub->count--;
-        zmsg_destroy (&reply);
-    }
-}
-
-//  Sends up to the window and up to the pace allows.
-static void
-s_dealer_send (s_pub_t *pub, uint64_t allowed)
-{
-    while (pub->count < S_WINDOW && pub->sent < allowed && pub->sent < S_MAX) {
-        if (pub->count == 0)
-            pub->progress_at = ih_tk_now ();
-        uint64_t n = ++pub->sent;
-        zmsg_t *msg = s_publish_msg (S_ID (pub - s_pubs, n));
-        IH_CHECK (zmsg_send (&msg, pub->dealer) == 0, "%s: send", pub->site);
-        pub->pending[(pub->head + pub->count++) % S_WINDOW] = n;
-    }
-}
-
-static void
-s_agent_start (s_pub_t *pub, const char *dir, const char *ingest)
-{
-    const char *args[] = {"--site",   pub->site,   "--key",    pub->args_key,
-                          "--hub",    ingest,      "--outbox", pub->args_outbox,
-                          "--listen", pub->listen, NULL};
-    pub->agent = ih_proc_start (dir, "incuhub-agent", args);
-    char *line = ih_proc_wait_line (pub->agent, "incuhub-agent: ready", 20000);
-    IH_CHECK (line, "agent %s not ready (see %s)", pub->site,
-              ih_proc_stderr (pub->agent));
-    free (line);
-    pub->dealer = zsock_new_dealer (pub->listen);
-    IH_CHECK (pub->dealer, "DEALER to %s", pub->listen);
-    pub->head = pub->count = 0;
-    pub->progress_at = ih_tk_now ();
-}
-
-static json_t *
-s_status (const char *endpoint)
-{
-    zmsg_t *request = ih_wire_status_request ();
-    ih_wire_t wire;
-    zmsg_t *reply = ih_tk_request (endpoint, &request, &wire, 5000);
-    IH_CHECK (reply, "no STATUS from %s", endpoint);
-    json_t *status = json_loadb (wire.json, wire.json_size, 0, NULL);
-    IH_CHECK (status, "STATUS from %s is not JSON", endpoint);
-    zmsg_destroy (&reply);
-    return status;
-}
-
-static json_int_t
-s_int (json_t *status, const char *field)
-{
-    return json_integer_value (json_object_get (status, field));
-}
-
-typedef struct {
-    uint64_t duplicates; //  a payload id stored more than once
-    uint64_t foreign;    //  an event of a site the test does not know
-} s_scan_t;
-
-static int
-s_scan (uint64_t hub_seq, uint64_t received, const uint8_t *bytes, size_t size,
-        void *arg)
-{
-    (void) received;
-    s_scan_t *scan = (s_scan_t *) arg;
-    ih_event_t event;
-    IH_CHECK (ih_event_decode (bytes, size, &event) == IH_OK,
-              "hub_seq %" PRIu64 " does not decode", hub_seq);
-    s_pub_t *pub = NULL;
-    for (int a = 0; a < S_AGENTS; a++)
-        if (streq (event.site, s_pubs[a].site))
-            pub = &s_pubs[a];
-    if (!pub) {
-        scan->foreign++;
-        return 0;
-    }
-    json_t *data;
-    IH_CHECK (ih_json_from_msgpack (event.data, event.data_size, &data) ==
-                  IH_OK,
-              "hub_seq %" PRIu64 ": data", hub_seq);
-    uint64_t id = (uint64_t) json_integer_value (json_object_get (data, "id"));
-    json_decref (data);
-    uint64_t n = id - S_ID (pub - s_pubs, 0);
-    IH_CHECK (id > S_ID (pub - s_pubs, 0) && n <= S_MAX,
-              "hub_seq %" PRIu64 ": site %s stored id %" PRIu64, hub_seq,
-              event.site, id);
-    IH_CHECK (event.seq <= S_MAX + 1, "hub_seq %" PRIu64 ": seq %" PRIu64,
-              hub_seq, event.seq);
-    if (pub->seen[n]++)
-        scan->duplicates++;
-    pub->logged[event.seq] = n;
-    return 0;
-}
 
 int
 main (void)
 {
     setvbuf (stdout, NULL, _IOLBF, 0);
-    const char *env = getenv ("IH_CHAOS_SEED");
-    uint64_t seed = env ? strtoull (env, NULL, 10)
-                        : (uint64_t) time (NULL) ^ ((uint64_t) getpid () << 20);
-    s_rng = seed;
-    printf ("it_chaos_agent: seed=%" PRIu64 " (replay: IH_CHAOS_SEED=%" PRIu64
-            ")\n",
-            seed, seed);
-
+    ih_tkfleet_test (false);
     const char *dir = ih_tk_tempdir ();
     char data[512], registry[512], ingest[256], pub[256];
     snprintf (data, sizeof data, "%s/data", dir);
@@ -226,26 +39,14 @@ main (void)
     snprintf (pub, sizeof pub, "ipc://%s/pub.sock", dir);
     const char *districts[S_AGENTS] = {"shinan", "shibei", "licang", "laoshan",
                                        "chengyang"};
-    ih_tk_site_t sites[S_AGENTS];
-    for (int a = 0; a < S_AGENTS; a++) {
-        s_pub_t *p = &s_pubs[a];
-        snprintf (p->site, sizeof p->site, "%s-inc-%02d", districts[a], a + 1);
-        ih_tk_site_init (&sites[a], dir, registry, p->site, "incubator",
-                         districts[a]);
-    }
+    ih_tkfleet_t *fleet =
+        ih_tkfleet_new (dir, registry, districts, S_AGENTS, S_WINDOW, S_MAX);
+    uint64_t seed = ih_tkfleet_seed (fleet, "it_chaos_agent");
     int64_t started = ih_tk_now ();
     ih_proc_t *hub =
         ih_tk_hub_start (dir, data, registry, ingest, pub, NULL, NULL);
-    for (int a = 0; a < S_AGENTS; a++) {
-        s_pub_t *p = &s_pubs[a];
-        snprintf (p->args_key, sizeof p->args_key, "%s/%.*s.key", dir,
-                  IH_NAME_MAX, sites[a].site);
-        snprintf (p->args_outbox, sizeof p->args_outbox, "%s/outbox-%d", dir,
-                  a);
-        snprintf (p->listen, sizeof p->listen, "ipc://%s/agent-%d.sock", dir,
-                  a);
-        s_agent_start (p, dir, ingest);
-    }
+    for (int a = 0; a < S_AGENTS; a++)
+        ih_tkfleet_agent_start (fleet, a, ingest);
 
     //  The kill schedule: each agent S_KILLS_EACH times, in a shuffled
     //  order, at random gaps.
@@ -253,7 +54,7 @@ main (void)
     for (int k = 0; k < S_KILLS; k++)
         victims[k] = k % S_AGENTS;
     for (int k = S_KILLS - 1; k > 0; k--) {
-        int j = (int) (s_rand () % (uint64_t) (k + 1));
+        int j = (int) (ih_tkfleet_rand (fleet) % (uint64_t) (k + 1));
         int swap = victims[k];
         victims[k] = victims[j];
         victims[j] = swap;
@@ -261,135 +62,58 @@ main (void)
 
     //  Load while killing. A killed agent is restarted at once (the wait
     //  for its ready line is its outage); the others keep publishing.
-    int kills = 0;
+    int kills = 0, agent_kills[S_AGENTS] = {0};
     int64_t restart_max = 0, restart_sum = 0;
     int64_t load_start = ih_tk_now ();
-    int64_t kill_at = load_start + s_between (100, 600);
+    int64_t kill_at = load_start + ih_tkfleet_between (fleet, 100, 600);
     while (kills < S_KILLS) {
         int64_t now = ih_tk_now ();
         if (now >= kill_at) {
-            s_pub_t *p = &s_pubs[victims[kills]];
-            ih_proc_signal (p->agent, SIGKILL);
-            IH_CHECK (ih_proc_wait_exit (p->agent, 10000) == 128 + SIGKILL,
-                      "agent %s did not die of SIGKILL", p->site);
-            ih_proc_destroy (&p->agent);
-            zsock_destroy (&p->dealer);
-            p->abandoned += p->count;
-            p->kills++;
+            int victim = victims[kills];
+            ih_tkfleet_agent_kill (fleet, victim);
+            agent_kills[victim]++;
             kills++;
             int64_t spawn = ih_tk_now ();
-            s_agent_start (p, dir, ingest);
+            ih_tkfleet_agent_start (fleet, victim, ingest);
             int64_t took = ih_tk_now () - spawn;
             restart_sum += took;
             if (took > restart_max)
                 restart_max = took;
             //  Now and then right after a restart, while the outbox resends.
-            kill_at = ih_tk_now () +
-                      (s_rand () % 5 ? s_between (50, 500) : s_between (0, 30));
+            kill_at = ih_tk_now () + (ih_tkfleet_rand (fleet) % 5
+                                          ? ih_tkfleet_between (fleet, 50, 500)
+                                          : ih_tkfleet_between (fleet, 0, 30));
         }
         uint64_t allowed =
             (uint64_t) ((ih_tk_now () - load_start) * S_RATE / 1000) + 1;
-        zmq_pollitem_t items[S_AGENTS];
-        int nitems = 0;
-        for (int a = 0; a < S_AGENTS; a++) {
-            s_pub_t *p = &s_pubs[a];
-            s_dealer_send (p, allowed);
-            items[nitems++] =
-                (zmq_pollitem_t){zsock_resolve (p->dealer), 0, ZMQ_POLLIN, 0};
-        }
-        zmq_poll (items, nitems, 5);
-        for (int a = 0; a < S_AGENTS; a++) {
-            s_pub_t *p = &s_pubs[a];
-            s_dealer_recv (p);
-            bool waiting = p->count > 0;
-            IH_CHECK (!waiting || ih_tk_now () - p->progress_at < 15000,
-                      "agent %s confirmed nothing for 15 s (see %s)", p->site,
-                      ih_proc_stderr (p->agent));
-        }
+        ih_tkfleet_pump (fleet, allowed);
     }
     int64_t load_ms = ih_tk_now () - load_start;
 
     //  Stop publishing: collect what is in flight.
-    int64_t deadline = ih_tk_now () + 60000;
-    bool busy = true;
-    while (busy) {
-        IH_CHECK (ih_tk_now () < deadline, "publishers do not finish");
-        busy = false;
-        for (int a = 0; a < S_AGENTS; a++) {
-            s_pub_t *p = &s_pubs[a];
-            if (p->count) {
-                zmq_pollitem_t item = {zsock_resolve (p->dealer), 0, ZMQ_POLLIN,
-                                       0};
-                zmq_poll (&item, 1, 10);
-                s_dealer_recv (p);
-            }
-            busy |= p->count > 0;
-        }
-    }
+    ih_tkfleet_finish (fleet);
     //  Drain: every agent's backlog to 0, connected, nothing in flight.
     int64_t drain_start = ih_tk_now ();
-    deadline = drain_start + 60000;
-    for (int a = 0; a < S_AGENTS; a++) {
-        s_pub_t *p = &s_pubs[a];
-        while (true) {
-            json_t *status = s_status (p->listen);
-            bool done =
-                s_int (status, "backlog") == 0 &&
-                s_int (status, "in_flight") == 0 &&
-                json_is_true (json_object_get (status, "connected")) &&
-                s_int (status, "acked") == s_int (status, "next_seq") - 1;
-            char *text = json_dumps (status, JSON_COMPACT);
-            json_decref (status);
-            if (!done && ih_tk_now () >= deadline)
-                IH_CHECK (false, "agent %s is stuck: %s (see %s)", p->site,
-                          text, ih_proc_stderr (p->agent));
-            free (text);
-            if (done)
-                break;
-            zclock_sleep (20); //  polling interval of the condition
-        }
-    }
+    ih_tkfleet_drain (fleet);
     int64_t drain_ms = ih_tk_now () - drain_start;
 
     //  The log against what was confirmed.
-    s_scan_t scan = {0, 0};
-    ih_log_t *log = ih_log_new (data, true, 0);
-    IH_CHECK (log, "open log");
-    IH_CHECK (ih_log_read (log, 1, 0, s_scan, &scan) == IH_OK, "read log");
-    ih_log_destroy (&log);
-    uint64_t confirmed = 0, lost = 0, unconfirmed_stored = 0, abandoned = 0;
-    for (int a = 0; a < S_AGENTS; a++) {
-        s_pub_t *p = &s_pubs[a];
-        confirmed += p->confirmed_n;
-        abandoned += p->abandoned;
-        IH_CHECK (p->kills == S_KILLS_EACH, "%s killed %d times", p->site,
-                  p->kills);
-        for (uint64_t seq = 1; seq <= S_MAX + 1; seq++) {
-            if (p->confirmed[seq] && p->logged[seq] != p->confirmed[seq]) {
-                if (lost < 10)
-                    fprintf (stderr,
-                             "  lost: %s seq=%" PRIu64 " confirmed n=%" PRIu64
-                             " log has n=%" PRIu64 "\n",
-                             p->site, seq, p->confirmed[seq], p->logged[seq]);
-                lost++;
-            }
-            if (!p->confirmed[seq] && p->logged[seq])
-                unconfirmed_stored++;
-        }
-    }
+    ih_tkfleet_figures_t fig;
+    ih_tkfleet_verify (fleet, data, &fig);
+    uint64_t confirmed = fig.confirmed, lost = fig.lost,
+             unconfirmed_stored = fig.unconfirmed_stored,
+             abandoned = fig.abandoned;
+    for (int a = 0; a < S_AGENTS; a++)
+        IH_CHECK (agent_kills[a] == S_KILLS_EACH, "%s killed %d times",
+                  ih_tkfleet_site (fleet, a), agent_kills[a]);
     printf ("it_chaos_agent: kills=%d load_ms=%" PRId64
             " events_confirmed=%" PRIu64 " events_lost=%" PRIu64
             " duplicates_stored=%" PRIu64 " abandoned_in_flight=%" PRIu64
             " of_which_stored=%" PRIu64 " restart_max_ms=%" PRId64
             " restart_avg_ms=%" PRId64 " drain_ms=%" PRId64 "\n",
-            kills, load_ms, confirmed, lost, scan.duplicates, abandoned,
+            kills, load_ms, confirmed, lost, fig.duplicates, abandoned,
             unconfirmed_stored, restart_max, restart_sum / kills, drain_ms);
-    IH_CHECK (lost == 0, "%" PRIu64 " confirmed events lost (seed %" PRIu64 ")",
-              lost, seed);
-    IH_CHECK (scan.duplicates == 0,
-              "%" PRIu64 " events stored twice (seed %" PRIu64 ")",
-              scan.duplicates, seed);
-    IH_CHECK (scan.foreign == 0, "events of unknown sites");
+    ih_tkfleet_check (&fig, seed);
     //  Only requests in flight at a kill may be stored unconfirmed.
     IH_CHECK (unconfirmed_stored <= abandoned,
               "%" PRIu64 " events stored that were never confirmed, but only "
@@ -400,23 +124,10 @@ main (void)
               "log holds %" PRIu64 " events, %" PRIu64 " confirmed + %" PRIu64
               " unconfirmed",
               events, confirmed, unconfirmed_stored);
-    const char *audit[] = {"audit",      "--data", data,
-                           "--registry", registry, NULL};
-    char *out = NULL, *err = NULL;
-    int status = ih_tk_run (dir, "incuhub", audit, NULL, &out, &err, 60000);
-    IH_CHECK (status == 0, "audit failed (%d): %s", status, err);
-    free (out);
-    free (err);
+    ih_tkfleet_audit (fleet, data, registry);
 
-    for (int a = 0; a < S_AGENTS; a++) {
-        s_pub_t *p = &s_pubs[a];
-        zsock_destroy (&p->dealer);
-        ih_proc_signal (p->agent, SIGTERM);
-        IH_CHECK (ih_proc_wait_exit (p->agent, 10000) == 0,
-                  "agent %s did not stop", p->site);
-        ih_proc_destroy (&p->agent);
-        ih_tk_site_fini (&sites[a]);
-    }
+    ih_tkfleet_stop (fleet);
+    ih_tkfleet_destroy (&fleet);
     ih_proc_signal (hub, SIGTERM);
     IH_CHECK (ih_proc_wait_exit (hub, 10000) == 0, "hub did not stop");
     ih_proc_destroy (&hub);

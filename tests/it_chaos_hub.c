@@ -16,7 +16,7 @@
     passes and that every agent is connected with nothing in flight.
     =========================================================================*/
 #include "ih_testkit.h"
-#include "ih_json.h"
+#include "ih_tkfleet.h"
 
 #define S_AGENTS 5
 #define S_CLI 4 //  the agent fed by `incuhub publish`
@@ -25,230 +25,11 @@
 #define S_RATE 400  //  events per second per publisher, at most
 #define S_CHUNK 100 //  lines per `incuhub publish` run
 #define S_MAX 20000 //  events per publisher, hard cap
-#define S_ID(a, n) ((uint64_t) ((a) + 1) * 1000000 + (n))
-
-static uint64_t s_rng;
-
-//  splitmix64: a tiny PRNG whose whole state is the seed, so a schedule
-//  replays from the printed number.
-static uint64_t
-s_rand (void)
-{
-    uint64_t z = (s_rng += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-static int64_t
-s_between (int64_t low, int64_t high)
-{
-    return low + (int64_t) (s_rand () % (uint64_t) (high - low + 1));
-}
-
-typedef struct {
-    char site[IH_NAME_MAX + 1];
-    char listen[256];
-    ih_proc_t *agent;
-    zsock_t *dealer; //  DEALER publishers
-    ih_proc_t *cli;  //  the CLI publisher's current run
-    char chunk_path[512];
-    uint64_t chunk_first;       //  first n of the current CLI run
-    uint64_t pending[S_WINDOW]; //  n of the requests in flight, oldest first
-    size_t head, count;
-    uint64_t sent;                 //  last n handed out
-    uint64_t max_seq;              //  highest sequence confirmed
-    uint64_t confirmed_n;          //  CONFIRMs received
-    int64_t progress_at;           //  last CONFIRM (or start of waiting)
-    uint64_t confirmed[S_MAX + 2]; //  seq -> n, 0 = not confirmed
-    uint64_t logged[S_MAX + 2];    //  seq -> n found in the log
-    uint8_t seen[S_MAX + 2];       //  n -> times found in the log
-} s_pub_t;
-
-static s_pub_t s_pubs[S_AGENTS];
-
-static zmsg_t *
-s_publish_msg (uint64_t id)
-{
-    char json[128];
-    snprintf (json, sizeof json, "{\"id\":%" PRIu64 ",\"participants\":1}", id);
-    json_t *object = json_loads (json, 0, NULL);
-    uint8_t *data;
-    size_t size;
-    IH_CHECK (ih_json_to_msgpack (object, &data, &size) == IH_OK, "pack");
-    json_decref (object);
-    zmsg_t *msg = ih_wire_publish ("training.held", data, size);
-    free (data);
-    return msg;
-}
-
-static void
-s_confirm (s_pub_t *pub, uint64_t seq, uint64_t n)
-{
-    IH_CHECK (seq > pub->max_seq && seq <= S_MAX + 1,
-              "%s: seq %" PRIu64 " confirmed after %" PRIu64
-              ": reused or out of order",
-              pub->site, seq, pub->max_seq);
-    pub->max_seq = seq;
-    pub->confirmed[seq] = n;
-    pub->confirmed_n++;
-    pub->progress_at = ih_tk_now ();
-}
-
-//  Receives every CONFIRM waiting on a DEALER publisher.
-static void
-s_dealer_recv (s_pub_t *pub)
-{
-    while (zsock_events (pub->dealer) & ZMQ_POLLIN) {
-        zmsg_t *reply = zmsg_recv (pub->dealer);
-        IH_CHECK (reply, "%s: recv", pub->site);
-        ih_wire_t wire;
-        IH_CHECK (ih_wire_decode (reply, &wire) == IH_OK &&
-                      wire.kind == IH_WIRE_CONFIRM,
-                  "%s: expected CONFIRM, got kind %d code %s", pub->site,
-                  wire.kind, ih_err_name (wire.code));
-        IH_CHECK (pub->count > 0, "%s: CONFIRM with nothing in flight",
-                  pub->site);
-        s_confirm (pub, wire.seq, pub->pending[pub->head]);
-        pub->head = (pub->head + 1) % S_WINDOW;
-        pub->count--;
-        zmsg_destroy (&reply);
-    }
-}
-
-//  Sends up to the window and up to the pace allows.
-static void
-s_dealer_send (s_pub_t *pub, uint64_t allowed)
-{
-    while (pub->count < S_WINDOW && pub->sent < allowed && pub->sent < S_MAX) {
-        if (pub->count == 0)
-            pub->progress_at = ih_tk_now ();
-        uint64_t n = ++pub->sent;
-        zmsg_t *msg = s_publish_msg (S_ID (pub - s_pubs, n));
-        IH_CHECK (zmsg_send (&msg, pub->dealer) == 0, "%s: send", pub->site);
-        pub->pending[(pub->head + pub->count++) % S_WINDOW] = n;
-    }
-}
-
-//  Starts the next `incuhub publish` run if the pace allows one.
-static void
-s_cli_start (s_pub_t *pub, const char *dir, uint64_t allowed)
-{
-    if (pub->cli || pub->sent + S_CHUNK > allowed ||
-        pub->sent + S_CHUNK > S_MAX)
-        return;
-    FILE *file = fopen (pub->chunk_path, "w");
-    IH_CHECK (file, "cannot write %s", pub->chunk_path);
-    pub->chunk_first = pub->sent + 1;
-    for (int k = 0; k < S_CHUNK; k++)
-        fprintf (file,
-                 "{\"type\":\"training.held\",\"data\":{\"id\":%" PRIu64
-                 ",\"participants\":1}}\n",
-                 S_ID (pub - s_pubs, ++pub->sent));
-    fclose (file);
-    const char *args[] = {"publish", "--agent", pub->listen, NULL};
-    pub->cli = ih_proc_start_stdin (dir, "incuhub", args, pub->chunk_path);
-    pub->progress_at = ih_tk_now ();
-}
-
-//  Collects a finished `incuhub publish` run: one "seq=N" per input line.
-static void
-s_cli_collect (s_pub_t *pub)
-{
-    if (!pub->cli || ih_proc_alive (pub->cli))
-        return;
-    int status = ih_proc_wait_exit (pub->cli, 0);
-    IH_CHECK (status == 0, "incuhub publish to %s exited %d (see %s)",
-              pub->site, status, ih_proc_stderr (pub->cli));
-    FILE *file = fopen (ih_proc_stdout (pub->cli), "r");
-    IH_CHECK (file, "no stdout of incuhub publish");
-    char line[256];
-    uint64_t n = pub->chunk_first;
-    while (fgets (line, sizeof line, file)) {
-        uint64_t seq;
-        IH_CHECK (sscanf (line, "seq=%" SCNu64, &seq) == 1,
-                  "incuhub publish printed '%s'", line);
-        IH_CHECK (n < pub->chunk_first + S_CHUNK, "too many seq= lines");
-        s_confirm (pub, seq, n++);
-    }
-    fclose (file);
-    IH_CHECK (n == pub->chunk_first + S_CHUNK,
-              "incuhub publish confirmed %" PRIu64 " of %d lines",
-              n - pub->chunk_first, S_CHUNK);
-    ih_proc_destroy (&pub->cli);
-}
-
-static json_t *
-s_status (const char *endpoint)
-{
-    zmsg_t *request = ih_wire_status_request ();
-    ih_wire_t wire;
-    zmsg_t *reply = ih_tk_request (endpoint, &request, &wire, 5000);
-    IH_CHECK (reply, "no STATUS from %s", endpoint);
-    json_t *status = json_loadb (wire.json, wire.json_size, 0, NULL);
-    IH_CHECK (status, "STATUS from %s is not JSON", endpoint);
-    zmsg_destroy (&reply);
-    return status;
-}
-
-static json_int_t
-s_int (json_t *status, const char *field)
-{
-    return json_integer_value (json_object_get (status, field));
-}
-
-typedef struct {
-    uint64_t duplicates; //  a payload id stored more than once
-    uint64_t foreign;    //  an event of a site the test does not know
-} s_scan_t;
-
-static int
-s_scan (uint64_t hub_seq, uint64_t received, const uint8_t *bytes, size_t size,
-        void *arg)
-{
-    (void) received;
-    s_scan_t *scan = (s_scan_t *) arg;
-    ih_event_t event;
-    IH_CHECK (ih_event_decode (bytes, size, &event) == IH_OK,
-              "hub_seq %" PRIu64 " does not decode", hub_seq);
-    s_pub_t *pub = NULL;
-    for (int a = 0; a < S_AGENTS; a++)
-        if (streq (event.site, s_pubs[a].site))
-            pub = &s_pubs[a];
-    if (!pub) {
-        scan->foreign++;
-        return 0;
-    }
-    json_t *data;
-    IH_CHECK (ih_json_from_msgpack (event.data, event.data_size, &data) ==
-                  IH_OK,
-              "hub_seq %" PRIu64 ": data", hub_seq);
-    uint64_t id = (uint64_t) json_integer_value (json_object_get (data, "id"));
-    json_decref (data);
-    uint64_t n = id - S_ID (pub - s_pubs, 0);
-    IH_CHECK (id > S_ID (pub - s_pubs, 0) && n <= S_MAX,
-              "hub_seq %" PRIu64 ": site %s stored id %" PRIu64, hub_seq,
-              event.site, id);
-    IH_CHECK (event.seq <= S_MAX + 1, "hub_seq %" PRIu64 ": seq %" PRIu64,
-              hub_seq, event.seq);
-    if (pub->seen[n]++)
-        scan->duplicates++;
-    pub->logged[event.seq] = n;
-    return 0;
-}
 
 int
 main (void)
 {
     setvbuf (stdout, NULL, _IOLBF, 0);
-    const char *env = getenv ("IH_CHAOS_SEED");
-    uint64_t seed = env ? strtoull (env, NULL, 10)
-                        : (uint64_t) time (NULL) ^ ((uint64_t) getpid () << 20);
-    s_rng = seed;
-    printf ("it_chaos_hub: seed=%" PRIu64 " (replay: IH_CHAOS_SEED=%" PRIu64
-            ")\n",
-            seed, seed);
-
     const char *dir = ih_tk_tempdir ();
     char data[512], registry[512], ingest[256], pub[256];
     snprintf (data, sizeof data, "%s/data", dir);
@@ -257,46 +38,22 @@ main (void)
     snprintf (pub, sizeof pub, "ipc://%s/pub.sock", dir);
     const char *districts[S_AGENTS] = {"shinan", "shibei", "licang", "laoshan",
                                        "chengyang"};
-    ih_tk_site_t sites[S_AGENTS];
-    for (int a = 0; a < S_AGENTS; a++) {
-        s_pub_t *p = &s_pubs[a];
-        snprintf (p->site, sizeof p->site, "%s-inc-%02d", districts[a], a + 1);
-        ih_tk_site_init (&sites[a], dir, registry, p->site, "incubator",
-                         districts[a]);
-    }
+    ih_tkfleet_t *fleet =
+        ih_tkfleet_new (dir, registry, districts, S_AGENTS, S_WINDOW, S_MAX);
+    uint64_t seed = ih_tkfleet_seed (fleet, "it_chaos_hub");
+    ih_tkfleet_set_cli (fleet, S_CLI, S_CHUNK);
     int64_t started = ih_tk_now ();
     ih_proc_t *hub =
         ih_tk_hub_start (dir, data, registry, ingest, pub, NULL, NULL);
-    for (int a = 0; a < S_AGENTS; a++) {
-        s_pub_t *p = &s_pubs[a];
-        char key[512], outbox[512];
-        snprintf (key, sizeof key, "%s/%.*s.key", dir, IH_NAME_MAX, p->site);
-        snprintf (outbox, sizeof outbox, "%s/outbox-%d", dir, a);
-        snprintf (p->listen, sizeof p->listen, "ipc://%s/agent-%d.sock", dir,
-                  a);
-        snprintf (p->chunk_path, sizeof p->chunk_path, "%s/chunk-%d.jsonl", dir,
-                  a);
-        const char *args[] = {"--site",   p->site,   "--key",    key,
-                              "--hub",    ingest,    "--outbox", outbox,
-                              "--listen", p->listen, NULL};
-        p->agent = ih_proc_start (dir, "incuhub-agent", args);
-        char *line =
-            ih_proc_wait_line (p->agent, "incuhub-agent: ready", 20000);
-        IH_CHECK (line, "agent %s not ready (see %s)", p->site,
-                  ih_proc_stderr (p->agent));
-        free (line);
-        if (a != S_CLI) {
-            p->dealer = zsock_new_dealer (p->listen);
-            IH_CHECK (p->dealer, "DEALER to %s", p->listen);
-        }
-    }
+    for (int a = 0; a < S_AGENTS; a++)
+        ih_tkfleet_agent_start (fleet, a, ingest);
 
     //  Load while killing. The hub is up until kill_at, then down until
     //  restart_at (the agents keep confirming from their outboxes).
     int kills = 0;
     int64_t restart_max = 0, restart_sum = 0;
     int64_t load_start = ih_tk_now ();
-    int64_t kill_at = load_start + s_between (100, 600);
+    int64_t kill_at = load_start + ih_tkfleet_between (fleet, 100, 600);
     int64_t restart_at = 0;
     bool hub_up = true;
     while (kills < S_KILLS || !hub_up) {
@@ -309,8 +66,9 @@ main (void)
             kills++;
             hub_up = false;
             //  Mostly short outages, now and then a longer one.
-            restart_at = now + (s_rand () % 4 ? s_between (0, 150)
-                                              : s_between (300, 1200));
+            restart_at = now + (ih_tkfleet_rand (fleet) % 4
+                                    ? ih_tkfleet_between (fleet, 0, 150)
+                                    : ih_tkfleet_between (fleet, 300, 1200));
         } else if (!hub_up && now >= restart_at) {
             int64_t spawn = ih_tk_now ();
             hub =
@@ -321,124 +79,36 @@ main (void)
                 restart_max = took;
             hub_up = true;
             //  Sometimes right after the restart, while agents resend.
-            kill_at = ih_tk_now () +
-                      (s_rand () % 5 ? s_between (50, 600) : s_between (0, 30));
+            kill_at = ih_tk_now () + (ih_tkfleet_rand (fleet) % 5
+                                          ? ih_tkfleet_between (fleet, 50, 600)
+                                          : ih_tkfleet_between (fleet, 0, 30));
         }
         uint64_t allowed =
             (uint64_t) ((ih_tk_now () - load_start) * S_RATE / 1000) + 1;
-        zmq_pollitem_t items[S_AGENTS];
-        int nitems = 0;
-        for (int a = 0; a < S_AGENTS; a++) {
-            s_pub_t *p = &s_pubs[a];
-            if (p->dealer) {
-                s_dealer_send (p, allowed);
-                items[nitems++] = (zmq_pollitem_t){zsock_resolve (p->dealer), 0,
-                                                   ZMQ_POLLIN, 0};
-            } else {
-                s_cli_collect (p);
-                s_cli_start (p, dir, allowed);
-            }
-        }
-        zmq_poll (items, nitems, 5);
-        for (int a = 0; a < S_AGENTS; a++) {
-            s_pub_t *p = &s_pubs[a];
-            if (p->dealer)
-                s_dealer_recv (p);
-            //  Agents confirm from their outbox: a hub outage must never
-            //  hold up a publisher.
-            bool waiting = p->count > 0 || p->cli;
-            IH_CHECK (!waiting || ih_tk_now () - p->progress_at < 15000,
-                      "agent %s confirmed nothing for 15 s (see %s)", p->site,
-                      ih_proc_stderr (p->agent));
-        }
+        ih_tkfleet_pump (fleet, allowed);
     }
     int64_t load_ms = ih_tk_now () - load_start;
 
     //  Stop publishing: collect what is in flight.
-    int64_t deadline = ih_tk_now () + 60000;
-    bool busy = true;
-    while (busy) {
-        IH_CHECK (ih_tk_now () < deadline, "publishers do not finish");
-        busy = false;
-        for (int a = 0; a < S_AGENTS; a++) {
-            s_pub_t *p = &s_pubs[a];
-            if (p->dealer) {
-                if (p->count) {
-                    zmq_pollitem_t item = {zsock_resolve (p->dealer), 0,
-                                           ZMQ_POLLIN, 0};
-                    zmq_poll (&item, 1, 10);
-                    s_dealer_recv (p);
-                }
-                busy |= p->count > 0;
-            } else {
-                if (p->cli)
-                    ih_proc_wait_exit (p->cli, 10);
-                s_cli_collect (p);
-                busy |= p->cli != NULL;
-            }
-        }
-    }
+    ih_tkfleet_finish (fleet);
     //  Drain: every agent's backlog to 0, connected, nothing in flight.
     int64_t drain_start = ih_tk_now ();
-    deadline = drain_start + 60000;
-    for (int a = 0; a < S_AGENTS; a++) {
-        s_pub_t *p = &s_pubs[a];
-        while (true) {
-            json_t *status = s_status (p->listen);
-            bool done =
-                s_int (status, "backlog") == 0 &&
-                s_int (status, "in_flight") == 0 &&
-                json_is_true (json_object_get (status, "connected")) &&
-                s_int (status, "acked") == s_int (status, "next_seq") - 1;
-            char *text = json_dumps (status, JSON_COMPACT);
-            json_decref (status);
-            if (!done && ih_tk_now () >= deadline)
-                IH_CHECK (false, "agent %s is stuck: %s (see %s)", p->site,
-                          text, ih_proc_stderr (p->agent));
-            free (text);
-            if (done)
-                break;
-            zclock_sleep (20); //  polling interval of the condition
-        }
-    }
+    ih_tkfleet_drain (fleet);
     int64_t drain_ms = ih_tk_now () - drain_start;
 
     //  The log against what was confirmed.
-    s_scan_t scan = {0, 0};
-    ih_log_t *log = ih_log_new (data, true, 0);
-    IH_CHECK (log, "open log");
-    IH_CHECK (ih_log_read (log, 1, 0, s_scan, &scan) == IH_OK, "read log");
-    ih_log_destroy (&log);
-    uint64_t confirmed = 0, lost = 0, unconfirmed_stored = 0;
-    for (int a = 0; a < S_AGENTS; a++) {
-        s_pub_t *p = &s_pubs[a];
-        confirmed += p->confirmed_n;
-        for (uint64_t seq = 1; seq <= S_MAX + 1; seq++) {
-            if (p->confirmed[seq] && p->logged[seq] != p->confirmed[seq]) {
-                if (lost < 10)
-                    fprintf (stderr,
-                             "  lost: %s seq=%" PRIu64 " confirmed n=%" PRIu64
-                             " log has n=%" PRIu64 "\n",
-                             p->site, seq, p->confirmed[seq], p->logged[seq]);
-                lost++;
-            }
-            if (!p->confirmed[seq] && p->logged[seq])
-                unconfirmed_stored++;
-        }
-    }
+    ih_tkfleet_figures_t fig;
+    ih_tkfleet_verify (fleet, data, &fig);
+    uint64_t confirmed = fig.confirmed, lost = fig.lost,
+             unconfirmed_stored = fig.unconfirmed_stored;
     printf ("it_chaos_hub: kills=%d load_ms=%" PRId64
             " events_confirmed=%" PRIu64 " events_lost=%" PRIu64
             " duplicates_stored=%" PRIu64 " unconfirmed_stored=%" PRIu64
             " restart_max_ms=%" PRId64 " restart_avg_ms=%" PRId64
             " drain_ms=%" PRId64 "\n",
-            kills, load_ms, confirmed, lost, scan.duplicates,
-            unconfirmed_stored, restart_max, restart_sum / kills, drain_ms);
-    IH_CHECK (lost == 0, "%" PRIu64 " confirmed events lost (seed %" PRIu64 ")",
-              lost, seed);
-    IH_CHECK (scan.duplicates == 0,
-              "%" PRIu64 " events stored twice (seed %" PRIu64 ")",
-              scan.duplicates, seed);
-    IH_CHECK (scan.foreign == 0, "events of unknown sites");
+            kills, load_ms, confirmed, lost, fig.duplicates, unconfirmed_stored,
+            restart_max, restart_sum / kills, drain_ms);
+    ih_tkfleet_check (&fig, seed);
     IH_CHECK (unconfirmed_stored == 0,
               "%" PRIu64 " events stored that were never confirmed",
               unconfirmed_stored);
@@ -446,23 +116,10 @@ main (void)
     IH_CHECK (events == confirmed,
               "log holds %" PRIu64 " events, %" PRIu64 " confirmed", events,
               confirmed);
-    const char *audit[] = {"audit",      "--data", data,
-                           "--registry", registry, NULL};
-    char *out = NULL, *err = NULL;
-    int status = ih_tk_run (dir, "incuhub", audit, NULL, &out, &err, 60000);
-    IH_CHECK (status == 0, "audit failed (%d): %s", status, err);
-    free (out);
-    free (err);
+    ih_tkfleet_audit (fleet, data, registry);
 
-    for (int a = 0; a < S_AGENTS; a++) {
-        s_pub_t *p = &s_pubs[a];
-        zsock_destroy (&p->dealer);
-        ih_proc_signal (p->agent, SIGTERM);
-        IH_CHECK (ih_proc_wait_exit (p->agent, 10000) == 0,
-                  "agent %s did not stop", p->site);
-        ih_proc_destroy (&p->agent);
-        ih_tk_site_fini (&sites[a]);
-    }
+    ih_tkfleet_stop (fleet);
+    ih_tkfleet_destroy (&fleet);
     ih_proc_signal (hub, SIGTERM);
     IH_CHECK (ih_proc_wait_exit (hub, 10000) == 0, "hub did not stop");
     ih_proc_destroy (&hub);
