@@ -68,6 +68,17 @@ ih_cli_parse_timeout (const char *sub, const char *text, int *ms_p)
     return true;
 }
 
+bool
+ih_cli_parse_positive (const char *sub, const char *flag, const char *what,
+                       const char *text, uint64_t *value_p)
+{
+    if (ih_cli_parse_u64 (text, value_p) && *value_p >= 1)
+        return true;
+    ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE, "--%s wants %s >= 1, not '%s'",
+                 flag, what, text);
+    return false;
+}
+
 zsock_t *
 ih_cli_connect (const char *sub, int type, const char *endpoint)
 {

@@ -46,6 +46,11 @@ bool ih_cli_parse_u64 (const char *text, uint64_t *value_p);
 //  Parses a timeout in ms (1 .. 24 h) for option name; on failure reports a
 //  usage error and returns false.
 bool ih_cli_parse_timeout (const char *sub, const char *text, int *ms_p);
+//  Parses the value of --flag as a whole number >= 1 into *value_p; on
+//  failure prints "incuhub SUB: --FLAG wants WHAT >= 1, not 'TEXT'"
+//  (IH_E_BADARG) and returns false. what is e.g. "a number" or "ms".
+bool ih_cli_parse_positive (const char *sub, const char *flag, const char *what,
+                            const char *text, uint64_t *value_p);
 
 //  A new socket of type (ZMQ_DEALER, ZMQ_SUB) connected to endpoint, with
 //  ZMQ_MAXMSGSIZE set. Returns NULL after reporting the error.

@@ -102,17 +102,13 @@ ih_cmd_prove (int argc, char *argv[])
             hub = optarg;
             break;
         case 'q':
-            if (!ih_cli_parse_u64 (optarg, &seq) || seq == 0)
-                return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
-                                    "--seq wants a number >= 1, not '%s'",
-                                    optarg);
+            if (!ih_cli_parse_positive (sub, "seq", "a number", optarg, &seq))
+                return IH_CLI_USAGE;
             break;
         case 'c':
-            if (!ih_cli_parse_u64 (optarg, &size) || size == 0)
-                return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
-                                    "--checkpoint wants a number >= 1, not "
-                                    "'%s'",
-                                    optarg);
+            if (!ih_cli_parse_positive (sub, "checkpoint", "a number", optarg,
+                                        &size))
+                return IH_CLI_USAGE;
             break;
         case 'C':
             consistency = true;

@@ -143,10 +143,8 @@ ih_cmd_tail (int argc, char *argv[])
             replay = optarg;
             break;
         case 'f':
-            if (!ih_cli_parse_u64 (optarg, &from) || from == 0)
-                return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
-                                    "--from wants a number >= 1, not '%s'",
-                                    optarg);
+            if (!ih_cli_parse_positive (sub, "from", "a number", optarg, &from))
+                return IH_CLI_USAGE;
             break;
         case 'D':
             district = optarg;
@@ -158,10 +156,9 @@ ih_cmd_tail (int argc, char *argv[])
             type = optarg;
             break;
         case 'n':
-            if (!ih_cli_parse_u64 (optarg, &count) || count == 0)
-                return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
-                                    "--count wants a number >= 1, not '%s'",
-                                    optarg);
+            if (!ih_cli_parse_positive (sub, "count", "a number", optarg,
+                                        &count))
+                return IH_CLI_USAGE;
             break;
         case 'T':
             if (!ih_cli_parse_timeout (sub, optarg, &timeout))
@@ -327,10 +324,9 @@ ih_cmd_replay (int argc, char *argv[])
             hub = optarg;
             break;
         case 'F':
-            if (!ih_cli_parse_u64 (optarg, &from_time) || from_time == 0)
-                return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
-                                    "--from-time wants ms >= 1, not '%s'",
-                                    optarg);
+            if (!ih_cli_parse_positive (sub, "from-time", "ms", optarg,
+                                        &from_time))
+                return IH_CLI_USAGE;
             break;
         case 'D':
             district = optarg;
@@ -346,17 +342,14 @@ ih_cmd_replay (int argc, char *argv[])
                 return IH_CLI_USAGE;
             break;
         case 'f':
-            if (!ih_cli_parse_u64 (optarg, &from) || from == 0)
-                return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
-                                    "--from wants a number >= 1, not '%s'",
-                                    optarg);
+            if (!ih_cli_parse_positive (sub, "from", "a number", optarg, &from))
+                return IH_CLI_USAGE;
             from_given = true;
             break;
         case 'n':
-            if (!ih_cli_parse_u64 (optarg, &count) || count == 0)
-                return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
-                                    "--count wants a number >= 1, not '%s'",
-                                    optarg);
+            if (!ih_cli_parse_positive (sub, "count", "a number", optarg,
+                                        &count))
+                return IH_CLI_USAGE;
             break;
         case 'h':
             fputs (s_replay_usage, stdout);
