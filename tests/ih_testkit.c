@@ -412,6 +412,35 @@ ih_tk_hub_start_ex (const char *dir, const char *data, const char *registry,
     return hub;
 }
 
+void
+ih_tk_ingest (const char *endpoint, int count, int window, int timeout_ms,
+              ih_tk_event_fn *make, void *arg)
+{
+    zsock_t *dealer = zsock_new_dealer (endpoint);
+    IH_CHECK (dealer, "cannot connect to %s", endpoint);
+    zsock_set_rcvtimeo (dealer, timeout_ms);
+    int sent = 0, acked = 0;
+    while (acked < count) {
+        while (sent < count && sent - acked < window) {
+            size_t size;
+            uint8_t *bytes = make (sent, &size, arg);
+            zmsg_t *msg = ih_wire_event (bytes, size);
+            free (bytes);
+            IH_CHECK (zmsg_send (&msg, dealer) == 0, "send");
+            sent++;
+        }
+        zmsg_t *reply = zmsg_recv (dealer);
+        IH_CHECK (reply, "no ACK after %d of %d", acked, count);
+        ih_wire_t wire;
+        IH_CHECK (
+            ih_wire_decode (reply, &wire) == IH_OK && wire.kind == IH_WIRE_ACK,
+            "not an ACK (kind %d code %d)", (int) wire.kind, (int) wire.code);
+        zmsg_destroy (&reply);
+        acked++;
+    }
+    zsock_destroy (&dealer);
+}
+
 zmsg_t *
 ih_tk_request (const char *endpoint, zmsg_t **request_p, ih_wire_t *wire,
                int timeout_ms)

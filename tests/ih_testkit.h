@@ -113,6 +113,17 @@ ih_proc_t *ih_tk_hub_start_ex (const char *dir, const char *data,
                                const char *pub, const char *const *extra,
                                char *ingest_out, char *pub_out);
 
+//  Builds event n (0-based, counted over one ih_tk_ingest call): signs it
+//  for one of the test's sites and returns the malloc'ed signed bytes.
+typedef uint8_t *(ih_tk_event_fn) (int n, size_t *size_p, void *arg);
+
+//  Sends count events made by make straight to a hub's ingest endpoint,
+//  keeping window of them in flight as an agent does, and waits for an
+//  ACK for every one (failing the test on a NAK, or after timeout_ms
+//  without an answer).
+void ih_tk_ingest (const char *endpoint, int count, int window, int timeout_ms,
+                   ih_tk_event_fn *make, void *arg);
+
 //  Sends a request on a fresh DEALER to endpoint and waits for one reply
 //  (decoded into *wire; the message is returned for the borrowed pointers;
 //  caller destroys). NULL on timeout.

@@ -213,39 +213,31 @@ s_agent_start (const char *dir, int i, const char *hub, char *listen)
     return agent;
 }
 
+//  Event n of a burst: alternating between sites, padded.
+typedef struct {
+    ih_tk_site_t *sites;
+    int nsites;
+    const char *pad;
+} s_burst_t;
+
+static uint8_t *
+s_burst_event (int n, size_t *size_p, void *arg)
+{
+    s_burst_t *burst = (s_burst_t *) arg;
+    char json[1024];
+    snprintf (json, sizeof json, "{\"n\":%d,\"pad\":\"%s\"}", n, burst->pad);
+    return ih_tk_site_sign (&burst->sites[n % burst->nsites], "test.burst",
+                            json, size_p);
+}
+
 //  Streams count events, alternating between sites, straight to the hub's
 //  ingest with a window in flight, as an agent does; waits for every ACK.
 static void
 s_ingest (const char *endpoint, ih_tk_site_t *sites, int nsites, int count,
           const char *pad)
 {
-    zsock_t *dealer = zsock_new_dealer (endpoint);
-    IH_CHECK (dealer, "cannot connect to %s", endpoint);
-    zsock_set_rcvtimeo (dealer, 30000);
-    int sent = 0, acked = 0;
-    while (acked < count) {
-        while (sent < count && sent - acked < S_WINDOW) {
-            char json[1024];
-            snprintf (json, sizeof json, "{\"n\":%d,\"pad\":\"%s\"}", sent,
-                      pad);
-            size_t size;
-            uint8_t *bytes = ih_tk_site_sign (&sites[sent % nsites],
-                                              "test.burst", json, &size);
-            zmsg_t *msg = ih_wire_event (bytes, size);
-            free (bytes);
-            IH_CHECK (zmsg_send (&msg, dealer) == 0, "send");
-            sent++;
-        }
-        zmsg_t *reply = zmsg_recv (dealer);
-        IH_CHECK (reply, "no ACK after %d of %d", acked, count);
-        ih_wire_t wire;
-        IH_CHECK (
-            ih_wire_decode (reply, &wire) == IH_OK && wire.kind == IH_WIRE_ACK,
-            "not an ACK (kind %d code %d)", (int) wire.kind, (int) wire.code);
-        zmsg_destroy (&reply);
-        acked++;
-    }
-    zsock_destroy (&dealer);
+    s_burst_t burst = {sites, nsites, pad};
+    ih_tk_ingest (endpoint, count, S_WINDOW, 30000, s_burst_event, &burst);
 }
 
 //  (a) and (c): catch-up while three agents publish.

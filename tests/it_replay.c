@@ -38,38 +38,32 @@ static const char *s_dir;
 static char s_replay[256];
 static char s_hub_pub[600];
 
+//  Event n of the test's stream (serial numbers run on across calls).
+typedef struct {
+    ih_tk_site_t *sites;
+    int serial; //  serial of this call's event 0
+} s_stream_t;
+
+static uint8_t *
+s_stream_event (int i, size_t *size_p, void *arg)
+{
+    s_stream_t *stream = (s_stream_t *) arg;
+    int n = stream->serial + i;
+    char json[128];
+    snprintf (json, sizeof json, "{\"n\":%d}", n);
+    return ih_tk_site_sign (&stream->sites[n % S_SITES], s_type[(n / 3) % 2],
+                            json, size_p);
+}
+
 //  Signs and sends count events, rotating sites and types, with a window
 //  in flight; waits for every ACK.
 static void
 s_ingest (const char *endpoint, ih_tk_site_t *sites, int count, int *serial)
 {
-    zsock_t *dealer = zsock_new_dealer (endpoint);
-    IH_CHECK (dealer, "cannot connect to %s", endpoint);
-    zsock_set_rcvtimeo (dealer, S_TIMEOUT);
-    int sent = 0, acked = 0;
-    while (acked < count) {
-        while (sent < count && sent - acked < S_WINDOW) {
-            int n = (*serial)++;
-            char json[128];
-            snprintf (json, sizeof json, "{\"n\":%d}", n);
-            size_t size;
-            uint8_t *bytes = ih_tk_site_sign (&sites[n % S_SITES],
-                                              s_type[(n / 3) % 2], json, &size);
-            zmsg_t *msg = ih_wire_event (bytes, size);
-            free (bytes);
-            IH_CHECK (zmsg_send (&msg, dealer) == 0, "send");
-            sent++;
-        }
-        zmsg_t *reply = zmsg_recv (dealer);
-        IH_CHECK (reply, "no ACK after %d of %d", acked, count);
-        ih_wire_t wire;
-        IH_CHECK (ih_wire_decode (reply, &wire) == IH_OK &&
-                      wire.kind == IH_WIRE_ACK,
-                  "not an ACK");
-        zmsg_destroy (&reply);
-        acked++;
-    }
-    zsock_destroy (&dealer);
+    s_stream_t stream = {sites, *serial};
+    ih_tk_ingest (endpoint, count, S_WINDOW, S_TIMEOUT, s_stream_event,
+                  &stream);
+    *serial += count;
 }
 
 //  Runs `incuhub` with args; checks the exit status; returns stdout.
