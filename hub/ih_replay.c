@@ -57,10 +57,11 @@ typedef struct {
     zsock_t *pipe;
     zpoller_t *poller;
     zsock_t *router;
-    ih_log_t *log;           //  borrowed; the ingest actor writes it
-    ih_registry_t *registry; //  site -> district
-    zhashx_t *streams;       //  identity hex -> s_stream_t
-    zhashx_t *peers;         //  peer address -> open streams (size_t *)
+    ih_log_t *log;            //  borrowed; the ingest actor writes it
+    ih_registry_t *registry;  //  site -> district
+    int64_t registry_checked; //  zclock_mono of the last refresh try
+    zhashx_t *streams;        //  identity hex -> s_stream_t
+    zhashx_t *peers;          //  peer address -> open streams (size_t *)
     int idle_ms;
     size_t streams_max;
     size_t per_peer;
@@ -175,8 +176,14 @@ static const char *
 s_district (s_self_t *self, const char *site)
 {
     const ih_site_t *entry = ih_registry_lookup (self->registry, site);
-    if (!entry && ih_registry_refresh (self->registry))
-        entry = ih_registry_lookup (self->registry, site);
+    //  At most one file check a second: every record of a removed site
+    //  comes here, inside a read transaction
+    int64_t now = zclock_mono ();
+    if (!entry && now - self->registry_checked >= 1000) {
+        self->registry_checked = now;
+        if (ih_registry_refresh (self->registry))
+            entry = ih_registry_lookup (self->registry, site);
+    }
     //  A site stored once but since removed from the registry: its events
     //  still replay, under a district no filter names
     return entry ? entry->district : "unknown";
