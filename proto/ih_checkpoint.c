@@ -93,33 +93,6 @@ ih_checkpoint_sign (uint64_t size, const uint8_t *root, uint64_t time,
     return IH_OK;
 }
 
-//  Unpacks the element at body[*off] (known well-formed) into *u
-static int
-s_next (msgpack_unpacked *u, const uint8_t *body, size_t size, size_t *off)
-{
-    msgpack_unpack_return ret =
-        msgpack_unpack_next (u, (const char *) body, size, off);
-    return (ret == MSGPACK_UNPACK_SUCCESS || ret == MSGPACK_UNPACK_EXTRA_BYTES)
-               ? 0
-               : -1;
-}
-
-//  Checks a log id from bytes that need not be NUL-terminated and copies
-//  it into out (IH_NAME_MAX + 1).
-static ih_err_t
-s_name_copy (const char *ptr, size_t size, char *out)
-{
-    if (size > IH_NAME_MAX)
-        return IH_E_TOOBIG;
-    if (size)
-        memcpy (out, ptr, size);
-    out[size] = 0;
-    //  An embedded NUL makes strnlen shorter than size: also invalid
-    if (strnlen (out, IH_NAME_MAX + 1) != size || !ih_event_name_valid (out))
-        return IH_E_BADNAME;
-    return IH_OK;
-}
-
 ih_err_t
 ih_checkpoint_decode (const uint8_t *bytes, size_t size,
                       ih_checkpoint_t *checkpoint)
@@ -153,7 +126,7 @@ ih_checkpoint_decode (const uint8_t *bytes, size_t size,
     msgpack_unpacked_init (&u);
     rc = IH_E_MALFORMED;
     for (uint32_t i = 0; i < count && i < S_FIELDS; i++) {
-        if (s_next (&u, body, body_size, &off)) {
+        if (ih_msgpack_next (&u, body, body_size, &off)) {
             rc = IH_E_MALFORMED;
             goto cleanup;
         }
@@ -185,35 +158,20 @@ ih_checkpoint_decode (const uint8_t *bytes, size_t size,
             }
             break;
         case 2: //  log id
-            if (o->type != MSGPACK_OBJECT_STR) {
-                rc = IH_E_TYPE;
-                goto cleanup;
-            }
-            rc = s_name_copy (o->via.str.ptr, o->via.str.size, cp.log_id);
+            rc = ih_msgpack_name (o, cp.log_id);
             if (rc)
                 goto cleanup;
             break;
         case 3: //  size
         case 5: //  time
-            if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-                rc = IH_E_TYPE;
+            rc = ih_msgpack_uint (o, i == 3 ? &cp.size : &cp.time);
+            if (rc)
                 goto cleanup;
-            }
-            if (i == 3)
-                cp.size = o->via.u64;
-            else
-                cp.time = o->via.u64;
             break;
         case 4: //  root
-            if (o->type != MSGPACK_OBJECT_BIN) {
-                rc = IH_E_TYPE;
+            rc = ih_msgpack_hash (o, cp.root);
+            if (rc)
                 goto cleanup;
-            }
-            if (o->via.bin.size != IH_HASH_SIZE) {
-                rc = IH_E_MALFORMED;
-                goto cleanup;
-            }
-            memcpy (cp.root, o->via.bin.ptr, IH_HASH_SIZE);
             break;
         }
     }
@@ -346,7 +304,7 @@ ih_checkpoint_from_text (const char *text, uint8_t *out, size_t *size_p)
         return IH_E_VERSION;
     ih_checkpoint_t cp;
     memset (&cp, 0, sizeof (cp));
-    ih_err_t rc = s_name_copy (line[1], len[1], cp.log_id);
+    ih_err_t rc = ih_msgpack_name_copy (line[1], len[1], cp.log_id);
     if (rc)
         return rc;
     if (s_parse_u64 (line[2], len[2], &cp.size) ||

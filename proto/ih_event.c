@@ -59,22 +59,6 @@ ih_event_name_valid (const char *name)
     return true;
 }
 
-//  Name check for bytes from the wire (not NUL-terminated). Copies the
-//  name into out (IH_NAME_MAX + 1) on success.
-static ih_err_t
-s_name_copy (const char *ptr, uint32_t size, char *out)
-{
-    if (size > IH_NAME_MAX)
-        return IH_E_TOOBIG;
-    if (size)
-        memcpy (out, ptr, size); //  ptr may be NULL when size is 0
-    out[size] = 0;
-    //  An embedded NUL makes strnlen shorter than size: also invalid
-    if (strnlen (out, IH_NAME_MAX + 1) != size || !ih_event_name_valid (out))
-        return IH_E_BADNAME;
-    return IH_OK;
-}
-
 //  Packs the header fields (array header + first six elements). This is
 //  the one definition of the canonical header, used to sign and to check.
 static void
@@ -155,17 +139,6 @@ ih_event_sign (const ih_event_t *event, ih_key_t *key, uint8_t **out_p,
     return IH_OK;
 }
 
-//  Unpacks the element at body[*off] (known well-formed) into *u.
-static int
-s_next (msgpack_unpacked *u, const uint8_t *body, size_t size, size_t *off)
-{
-    msgpack_unpack_return ret =
-        msgpack_unpack_next (u, (const char *) body, size, off);
-    return (ret == MSGPACK_UNPACK_SUCCESS || ret == MSGPACK_UNPACK_EXTRA_BYTES)
-               ? 0
-               : -1;
-}
-
 ih_err_t
 ih_event_decode (const uint8_t *bytes, size_t size, ih_event_t *event)
 {
@@ -203,7 +176,7 @@ ih_event_decode (const uint8_t *bytes, size_t size, ih_event_t *event)
     for (uint32_t i = 0; i < count && i < S_BODY_FIELDS; i++) {
         if (i == S_BODY_FIELDS - 1)
             data_off = off;
-        if (s_next (&u, body, body_size, &off)) {
+        if (ih_msgpack_next (&u, body, body_size, &off)) {
             rc = IH_E_MALFORMED;
             goto cleanup;
         }
@@ -229,40 +202,24 @@ ih_event_decode (const uint8_t *bytes, size_t size, ih_event_t *event)
             break;
         case 1: //  site
         case 4: //  type
-            if (o->type != MSGPACK_OBJECT_STR) {
-                rc = IH_E_TYPE;
-                goto cleanup;
-            }
-            rc = s_name_copy (o->via.str.ptr, o->via.str.size,
-                              i == 1 ? ev.site : ev.type);
+            rc = ih_msgpack_name (o, i == 1 ? ev.site : ev.type);
             if (rc)
                 goto cleanup;
             break;
         case 2: //  seq
         case 3: //  ts
-            if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-                rc = IH_E_TYPE;
+            rc = ih_msgpack_uint (o, i == 2 ? &ev.seq : &ev.ts);
+            if (rc)
                 goto cleanup;
-            }
-            if (i == 2 && o->via.u64 == 0) {
+            if (i == 2 && ev.seq == 0) {
                 rc = IH_E_MALFORMED; //  sequences start at 1
                 goto cleanup;
             }
-            if (i == 2)
-                ev.seq = o->via.u64;
-            else
-                ev.ts = o->via.u64;
             break;
         case 5: //  prev
-            if (o->type != MSGPACK_OBJECT_BIN) {
-                rc = IH_E_TYPE;
+            rc = ih_msgpack_hash (o, ev.prev);
+            if (rc)
                 goto cleanup;
-            }
-            if (o->via.bin.size != IH_HASH_SIZE) {
-                rc = IH_E_MALFORMED;
-                goto cleanup;
-            }
-            memcpy (ev.prev, o->via.bin.ptr, IH_HASH_SIZE);
             break;
         case 6: //  data
             if (o->type != MSGPACK_OBJECT_MAP) {

@@ -7,6 +7,7 @@
     hostile input cannot exhaust the stack.
     =========================================================================*/
 #include "ih_msgpack.h"
+#include "ih_event.h"
 
 //  Reads a big-endian unsigned integer of width bytes at bytes[*pos].
 static int
@@ -202,5 +203,60 @@ ih_msgpack_array_header (const uint8_t *bytes, size_t size, uint32_t *count_p,
         return IH_E_MALFORMED;
     *count_p = (uint32_t) n;
     *header_p = pos;
+    return IH_OK;
+}
+
+int
+ih_msgpack_next (msgpack_unpacked *u, const uint8_t *bytes, size_t size,
+                 size_t *off)
+{
+    msgpack_unpack_return ret =
+        msgpack_unpack_next (u, (const char *) bytes, size, off);
+    return (ret == MSGPACK_UNPACK_SUCCESS || ret == MSGPACK_UNPACK_EXTRA_BYTES)
+               ? 0
+               : -1;
+}
+
+ih_err_t
+ih_msgpack_uint (const msgpack_object *o, uint64_t *value_p)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return IH_E_TYPE;
+    *value_p = o->via.u64;
+    return IH_OK;
+}
+
+ih_err_t
+ih_msgpack_hash (const msgpack_object *o, uint8_t *hash)
+{
+    if (o->type != MSGPACK_OBJECT_BIN)
+        return IH_E_TYPE;
+    if (o->via.bin.size != IH_HASH_SIZE)
+        return IH_E_MALFORMED;
+    memcpy (hash, o->via.bin.ptr, IH_HASH_SIZE);
+    return IH_OK;
+}
+
+ih_err_t
+ih_msgpack_name (const msgpack_object *o, char *out)
+{
+    out[0] = 0;
+    if (o->type != MSGPACK_OBJECT_STR)
+        return IH_E_TYPE;
+    return ih_msgpack_name_copy (o->via.str.ptr, o->via.str.size, out);
+}
+
+ih_err_t
+ih_msgpack_name_copy (const char *ptr, size_t size, char *out)
+{
+    out[0] = 0;
+    if (size > IH_NAME_MAX)
+        return IH_E_TOOBIG;
+    if (size)
+        memcpy (out, ptr, size); //  ptr may be NULL when size is 0
+    out[size] = 0;
+    //  An embedded NUL makes strnlen shorter than size: also invalid
+    if (strnlen (out, IH_NAME_MAX + 1) != size || !ih_event_name_valid (out))
+        return IH_E_BADNAME;
     return IH_OK;
 }

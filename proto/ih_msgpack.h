@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <msgpack.h>
 #include "ih_err.h"
 
 //  Deepest container nesting accepted in a payload (a map holding a map
@@ -40,5 +41,31 @@ bool ih_msgpack_is_map (const uint8_t *bytes, size_t size);
 //  in bytes). Errors: IH_E_MALFORMED (not an array, or truncated).
 ih_err_t ih_msgpack_array_header (const uint8_t *bytes, size_t size,
                                   uint32_t *count_p, size_t *header_p);
+
+//  The typed field readers every proto/ decoder shares, for objects that
+//  msgpack-c unpacked from input ih_msgpack_check accepted.
+
+//  Unpacks the next value at *off into u. Returns 0, or -1 if there is
+//  none (which cannot happen after a successful ih_msgpack_check).
+int ih_msgpack_next (msgpack_unpacked *u, const uint8_t *bytes, size_t size,
+                     size_t *off);
+
+//  A non-negative integer. Errors: IH_E_TYPE.
+ih_err_t ih_msgpack_uint (const msgpack_object *o, uint64_t *value_p);
+
+//  A 32-byte hash (bin 32) copied into hash. Errors: IH_E_TYPE (not bin),
+//  IH_E_MALFORMED (another length).
+ih_err_t ih_msgpack_hash (const msgpack_object *o, uint8_t *hash);
+
+//  A site id, event type or log id (str of 1..IH_NAME_MAX bytes of
+//  [a-z0-9._-]) copied NUL-terminated into out (IH_NAME_MAX + 1 bytes).
+//  Errors: IH_E_TYPE (not str), IH_E_TOOBIG, IH_E_BADNAME (empty, an
+//  embedded NUL, or another character).
+ih_err_t ih_msgpack_name (const msgpack_object *o, char *out);
+
+//  The same check and copy for size bytes at ptr that need not be
+//  NUL-terminated (the checkpoint text form uses it too).
+//  Errors: IH_E_TOOBIG, IH_E_BADNAME.
+ih_err_t ih_msgpack_name_copy (const char *ptr, size_t size, char *out);
 
 #endif

@@ -466,35 +466,16 @@ s_unpack_array (zframe_t *frame, uint32_t count, msgpack_unpacked *u)
     return IH_OK;
 }
 
-static ih_err_t
-s_get_uint (const msgpack_object *o, uint64_t *value)
-{
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return IH_E_TYPE;
-    *value = o->via.u64;
-    return IH_OK;
-}
-
 //  A site name; with allow_empty, nil and "" give "".
 static ih_err_t
 s_get_name (const msgpack_object *o, char *out, bool allow_empty)
 {
     out[0] = 0;
-    if (allow_empty && o->type == MSGPACK_OBJECT_NIL)
+    if (allow_empty &&
+        (o->type == MSGPACK_OBJECT_NIL ||
+         (o->type == MSGPACK_OBJECT_STR && o->via.str.size == 0)))
         return IH_OK;
-    if (o->type != MSGPACK_OBJECT_STR)
-        return IH_E_TYPE;
-    uint32_t size = o->via.str.size;
-    if (allow_empty && size == 0)
-        return IH_OK;
-    if (size > IH_NAME_MAX)
-        return IH_E_TOOBIG;
-    if (size)
-        memcpy (out, o->via.str.ptr, size); //  ptr may be NULL if size is 0
-    out[size] = 0;
-    if (strlen (out) != size || !ih_event_name_valid (out))
-        return IH_E_BADNAME;
-    return IH_OK;
+    return ih_msgpack_name (o, out);
 }
 
 static ih_err_t
@@ -507,9 +488,9 @@ s_decode_ack (zframe_t *body, ih_wire_t *wire)
         msgpack_object *f = u.data.via.array.ptr;
         rc = s_get_name (&f[0], wire->site, false);
         if (!rc)
-            rc = s_get_uint (&f[1], &wire->seq);
+            rc = ih_msgpack_uint (&f[1], &wire->seq);
         if (!rc)
-            rc = s_get_uint (&f[2], &wire->hub_seq);
+            rc = ih_msgpack_uint (&f[2], &wire->hub_seq);
     }
     msgpack_unpacked_destroy (&u);
     return rc;
@@ -525,7 +506,7 @@ s_decode_confirm (zframe_t *body, ih_wire_t *wire)
         msgpack_object *f = u.data.via.array.ptr;
         rc = s_get_name (&f[0], wire->site, false);
         if (!rc)
-            rc = s_get_uint (&f[1], &wire->seq);
+            rc = ih_msgpack_uint (&f[1], &wire->seq);
     }
     msgpack_unpacked_destroy (&u);
     return rc;
@@ -541,7 +522,7 @@ s_decode_nak (zframe_t *body, ih_wire_t *wire)
         goto cleanup;
     msgpack_object *f = u.data.via.array.ptr;
     uint64_t code;
-    rc = s_get_uint (&f[0], &code);
+    rc = ih_msgpack_uint (&f[0], &code);
     if (rc)
         goto cleanup;
     //  Codes unknown to this build are kept (a newer peer may send them);
@@ -573,9 +554,9 @@ s_decode_nak (zframe_t *body, ih_wire_t *wire)
     }
     rc = s_get_name (&f[2], wire->site, true);
     if (!rc)
-        rc = s_get_uint (&f[3], &wire->seq);
+        rc = ih_msgpack_uint (&f[3], &wire->seq);
     if (!rc)
-        rc = s_get_uint (&f[4], &wire->expected);
+        rc = ih_msgpack_uint (&f[4], &wire->expected);
 cleanup:
     msgpack_unpacked_destroy (&u);
     return rc;
@@ -619,7 +600,7 @@ s_decode_uints (zframe_t *body, uint32_t count, uint64_t *values)
     msgpack_unpacked_init (&u);
     ih_err_t rc = s_unpack_array (body, count, &u);
     for (uint32_t i = 0; rc == IH_OK && i < count; i++)
-        rc = s_get_uint (&u.data.via.array.ptr[i], &values[i]);
+        rc = ih_msgpack_uint (&u.data.via.array.ptr[i], &values[i]);
     msgpack_unpacked_destroy (&u);
     return rc;
 }
@@ -633,11 +614,11 @@ s_decode_replay (zframe_t *body, ih_wire_t *wire)
     ih_err_t rc = s_unpack_array (body, 7, &u);
     if (rc == IH_OK) {
         msgpack_object *f = u.data.via.array.ptr;
-        rc = s_get_uint (&f[0], &wire->from);
+        rc = ih_msgpack_uint (&f[0], &wire->from);
         if (!rc)
-            rc = s_get_uint (&f[1], &wire->from_time);
+            rc = ih_msgpack_uint (&f[1], &wire->from_time);
         if (!rc)
-            rc = s_get_uint (&f[2], &wire->to);
+            rc = ih_msgpack_uint (&f[2], &wire->to);
         if (!rc)
             rc = s_get_name (&f[3], wire->district, true);
         if (!rc)
@@ -645,7 +626,7 @@ s_decode_replay (zframe_t *body, ih_wire_t *wire)
         if (!rc)
             rc = s_get_name (&f[5], wire->type, true);
         if (!rc)
-            rc = s_get_uint (&f[6], &wire->credit);
+            rc = ih_msgpack_uint (&f[6], &wire->credit);
         //  One starting point only
         if (!rc && wire->from && wire->from_time)
             rc = IH_E_MALFORMED;
@@ -663,9 +644,9 @@ s_decode_record (zframe_t *body, zframe_t *event, ih_wire_t *wire)
     ih_err_t rc = s_unpack_array (body, 3, &u);
     if (rc == IH_OK) {
         msgpack_object *f = u.data.via.array.ptr;
-        rc = s_get_uint (&f[0], &wire->hub_seq);
+        rc = ih_msgpack_uint (&f[0], &wire->hub_seq);
         if (!rc)
-            rc = s_get_uint (&f[1], &wire->received);
+            rc = ih_msgpack_uint (&f[1], &wire->received);
         if (!rc)
             rc = s_get_name (&f[2], wire->district, false);
         if (!rc && wire->hub_seq == 0)
