@@ -45,10 +45,26 @@
     an answer belongs to even across an agent restart.
     A refused event (any other NAK) is never dropped: the stream waits with
     an exponential backoff and retries, logging loudly, because only an
-    operator can fix a permanent refusal (key, registry, chain).
+    operator can fix a permanent refusal (key, registry, chain). The
+    registry's refusals (issue 4) are such: IH_E_DENIED (the site's kind
+    may not publish that type), IH_E_IMPERSONATE (the connection's key is
+    another site's), IH_E_REVOKED (the site's key was revoked), and the
+    log line says which and what the operator can do.
+
+    Transport. With hub_key the DEALER is a CURVE client (ih_curve); the
+    hub's ZAP handler accepts only a registered, unrevoked transport key,
+    so a refused handshake is logged loudly (rate-limited) and counted as
+    a disconnect. libzmq never retries a connection whose handshake the
+    server refused (a ZAP denial is a protocol error to it), yet the
+    bureau may register the site a minute later: so after a connection
+    that closed before its handshake completed, the actor reconnects the
+    DEALER itself, with a backoff (1 s doubling to 30 s, reset by a
+    handshake that succeeds). Without hub_key the hub must be local (plain text,
+    development only). The listen socket is plain text and local only.
     =========================================================================*/
 #include <czmq.h>
 #include <pthread.h>
+#include "ih_curve.h"
 #include "ih_event.h"
 #include "ih_key.h"
 #include "ih_wire.h"
@@ -68,6 +84,8 @@
 #define IH_AGENT_BACKOFF_MIN 1000      //  ms after the first refusal
 #define IH_AGENT_BACKOFF_MAX 60000     //  ms, cap of the doubling
 #define IH_AGENT_LOG_EVERY 10000       //  ms between repeats of a log line
+#define IH_AGENT_RECONNECT_MIN 1000    //  ms before the first own reconnect
+#define IH_AGENT_RECONNECT_MAX 30000   //  ms, cap of its doubling
 
 //  What the API thread holds: the actor and what set-up resolved.
 struct _ih_agent_t {
@@ -112,25 +130,32 @@ typedef struct {
     bool connected;           //  per the monitor
     s_req_t batch[IH_AGENT_MAX_BATCH]; //  requests of the group commit
     size_t batch_size;
-    uint64_t acked;         //  highest seq the hub has stored
-    uint64_t deleted;       //  highest seq passed to ih_outbox_ack_upto
-    uint64_t delete_chunk;  //  events per delete transaction, halved on FULL
-    uint64_t next_send;     //  next seq to send
-    uint64_t max_sent;      //  highest seq sent in this run
-    int64_t progress_at;    //  last ACK progress (or window start)
-    uint64_t rewind_to;     //  target of the last rewind
-    int64_t rewind_at;      //  time of the last rewind
-    int64_t retry_at;       //  blocked by a refusal until then; 0 = not
-    int64_t backoff;        //  current refusal backoff, ms
-    int64_t send_retry_at;  //  send queue was full; retry then; 0 = not
-    int64_t delete_at;      //  flush deletes then; 0 = nothing to flush
-    int64_t refusal_log_at; //  last refusal log line
-    uint64_t refusals;      //  refusals since the refused seq was stored
-    uint64_t refused_seq;   //  the seq the hub refused last
-    int64_t gap_log_at;     //  last odd-GAP log line
-    int64_t store_log_at;   //  last outbox-error log line
-    uint64_t sent;          //  EVENT messages sent (with resends)
-    uint64_t rewinds;       //  rewinds done
+    uint64_t acked;            //  highest seq the hub has stored
+    uint64_t deleted;          //  highest seq passed to ih_outbox_ack_upto
+    uint64_t delete_chunk;     //  events per delete transaction, halved on FULL
+    uint64_t next_send;        //  next seq to send
+    uint64_t max_sent;         //  highest seq sent in this run
+    int64_t progress_at;       //  last ACK progress (or window start)
+    uint64_t rewind_to;        //  target of the last rewind
+    int64_t rewind_at;         //  time of the last rewind
+    int64_t retry_at;          //  blocked by a refusal until then; 0 = not
+    int64_t backoff;           //  current refusal backoff, ms
+    int64_t send_retry_at;     //  send queue was full; retry then; 0 = not
+    int64_t delete_at;         //  flush deletes then; 0 = nothing to flush
+    int64_t refusal_log_at;    //  last refusal log line
+    uint64_t refusals;         //  refusals since the refused seq was stored
+    uint64_t refused_seq;      //  the seq the hub refused last
+    ih_err_t refused_code;     //  code of the last refusal (while refusals)
+    bool curve;                //  the DEALER is a CURVE client
+    bool handshake_failed;     //  the last handshake with the hub failed
+    bool handshaken;           //  this connection completed its handshake
+    int64_t handshake_log_at;  //  last handshake-failure log line
+    int64_t reconnect_at;      //  reconnect the DEALER ourselves; 0 = not
+    int64_t reconnect_backoff; //  ms, doubled per reconnect until success
+    int64_t gap_log_at;        //  last odd-GAP log line
+    int64_t store_log_at;      //  last outbox-error log line
+    uint64_t sent;             //  EVENT messages sent (with resends)
+    uint64_t rewinds;          //  rewinds done
 } s_self_t;
 
 //  ---------------------------------------------------------------------
@@ -162,6 +187,7 @@ static s_self_t *
 s_self_new (const ih_agent_config_t *config, ih_err_t *err_p)
 {
     ih_err_t err = IH_E_CONFIG;
+    ih_key_t *hub_key = NULL; //  only until the DEALER has it
     s_self_t *self = (s_self_t *) zmalloc (sizeof (s_self_t));
     if (!config->site || !config->key || !config->hub || !config->outbox) {
         zsys_error ("agent: site, key, hub and outbox are required "
@@ -203,6 +229,46 @@ s_self_new (const ih_agent_config_t *config, ih_err_t *err_p)
         err = IH_E_WRONGSITE;
         goto cleanup;
     }
+    //  The transport rule, before anything is opened or bound
+    err = IH_E_CONFIG;
+    if (config->listen && !ih_curve_local (config->listen)) {
+        zsys_error ("agent: listen %s is not local: the listen socket is "
+                    "plain text, for publishers on this machine "
+                    "err=IH_E_CONFIG",
+                    config->listen);
+        goto cleanup;
+    }
+    if (config->hub_key) {
+        err = ih_key_load (config->hub_key, &hub_key);
+        if (err) {
+            zsys_error ("agent: cannot load hub key file=%s err=%s",
+                        config->hub_key, ih_err_name (err));
+            goto cleanup;
+        }
+        err = IH_E_KEY;
+        if (!ih_key_has_curve (hub_key)) {
+            zsys_error ("agent: hub key file=%s has no transport (curve) "
+                        "public key err=IH_E_KEY",
+                        config->hub_key);
+            goto cleanup;
+        }
+        if (!ih_key_has_curve_secret (self->key)) {
+            zsys_error ("agent: key file=%s has no transport (curve) secret "
+                        "key, which CURVE to the hub needs; make the site's "
+                        "keys with incuhub keygen err=IH_E_KEY",
+                        config->key);
+            goto cleanup;
+        }
+        self->curve = true;
+    } else if (!ih_curve_local (config->hub)) {
+        zsys_error ("agent: hub %s is not local: set hub_key (CURVE) "
+                    "err=IH_E_CONFIG",
+                    config->hub);
+        goto cleanup;
+    } else
+        zsys_warning ("agent: plain-text transport to hub=%s (development "
+                      "only)",
+                      config->hub);
     self->outbox =
         ih_outbox_new (config->outbox, self->site, config->outbox_map, &err);
     if (!self->outbox) {
@@ -258,11 +324,22 @@ s_self_new (const ih_agent_config_t *config, ih_err_t *err_p)
     zsock_set_sndhwm (self->dealer, (int) (self->window * 4 + 64));
     zsock_set_sndtimeo (self->dealer, 0);
     zsock_set_linger (self->dealer, 0);
+    if (self->curve) {
+        err = ih_curve_client (self->dealer, self->key, hub_key);
+        if (err) {
+            zsys_error ("agent: cannot set up CURVE to hub=%s err=%s",
+                        config->hub, ih_err_name (err));
+            goto cleanup;
+        }
+        err = IH_E_CONFIG;
+    }
 
     //  Start the monitor before connecting, or the first CONNECTED is lost.
     self->monitor = zactor_new (zmonitor, self->dealer);
     assert (self->monitor);
-    zstr_sendx (self->monitor, "LISTEN", "CONNECTED", "DISCONNECTED", NULL);
+    zstr_sendx (self->monitor, "LISTEN", "CONNECTED", "DISCONNECTED",
+                "HANDSHAKE_SUCCEEDED", "HANDSHAKE_FAILED_NO_DETAIL",
+                "HANDSHAKE_FAILED_PROTOCOL", "HANDSHAKE_FAILED_AUTH", NULL);
     zstr_send (self->monitor, "START");
     zsock_wait (self->monitor);
 
@@ -273,6 +350,7 @@ s_self_new (const ih_agent_config_t *config, ih_err_t *err_p)
     }
     err = IH_OK;
 cleanup:
+    ih_key_destroy (&hub_key);
     if (err)
         s_self_destroy (&self);
     *err_p = err;
@@ -301,15 +379,19 @@ s_status_text (s_self_t *self)
                              ? self->next_send - 1 - self->acked
                              : 0;
     json_t *status = json_pack (
-        "{s:s, s:I, s:I, s:I, s:I, s:b, s:s, s:s?, s:b, s:I, s:I, s:I}", "site",
-        self->site, "next_seq", (json_int_t) next_seq, "backlog",
+        "{s:s, s:I, s:I, s:I, s:I, s:b, s:s, s:s?, s:b, s:I, s:I, s:I, s:s}",
+        "site", self->site, "next_seq", (json_int_t) next_seq, "backlog",
         (json_int_t) (next_seq - 1 - self->acked), "in_flight",
         (json_int_t) in_flight, "acked", (json_int_t) self->acked, "connected",
         self->connected, "hub", self->hub, "listen", self->listen, "blocked",
         self->retry_at != 0, "sent", (json_int_t) self->sent, "rewinds",
         (json_int_t) self->rewinds, "ack_timeout_ms",
-        (json_int_t) self->ack_timeout);
+        (json_int_t) self->ack_timeout, "transport",
+        self->curve ? "curve" : "plaintext");
     assert (status);
+    if (self->refusals)
+        json_object_set_new (status, "refused",
+                             json_string (ih_err_name (self->refused_code)));
     char *text = json_dumps (status, JSON_COMPACT);
     json_decref (status);
     assert (text);
@@ -351,6 +433,7 @@ s_advance (s_self_t *self, uint64_t seq)
                      " after %" PRIu64 " refusals",
                      self->site, self->refused_seq, self->refusals);
         self->refusals = 0;
+        self->refused_code = IH_OK;
         self->backoff = 0;
         self->retry_at = 0; //  the cause is gone: no need to wait
     }
@@ -480,13 +563,40 @@ s_handle_gap (s_self_t *self, ih_wire_t *nak)
     s_rewind (self, expected);
 }
 
+//  What an operator can do about a refusal, for the log line.
+static const char *
+s_refusal_hint (ih_err_t code)
+{
+    switch (code) {
+    case IH_E_DENIED:
+        return "; the registry does not let this site's kind publish this "
+               "type (the bureau can change it: incuhub site permit)";
+    case IH_E_IMPERSONATE:
+        return "; the hub authenticated this connection as another site: "
+               "is the agent's key file this site's?";
+    case IH_E_REVOKED:
+        return "; this site's key is revoked: nothing it signed from here on "
+               "is accepted; the bureau must register a new key for the "
+               "site (incuhub site rotate)";
+    case IH_E_UNKNOWN_SITE:
+        return "; the site is not in the registry (incuhub site add)";
+    case IH_E_BADSIG:
+        return "; the signature does not verify with the registered key "
+               "for this seq (rotated? wrong key file?)";
+    default:
+        return "";
+    }
+}
+
 static void
 s_handle_refusal (s_self_t *self, ih_wire_t *nak)
 {
     uint64_t seq = nak->seq ? nak->seq : self->acked + 1;
-    if (self->refusals && seq != self->refused_seq)
-        self->refusals = 0; //  a different event: a new story
+    if (self->refusals &&
+        (seq != self->refused_seq || nak->code != self->refused_code))
+        self->refusals = 0; //  a different event or cause: a new story
     self->refused_seq = seq;
+    self->refused_code = nak->code;
     self->refusals++;
     self->backoff = self->backoff ? self->backoff * 2 : IH_AGENT_BACKOFF_MIN;
     if (self->backoff > IH_AGENT_BACKOFF_MAX)
@@ -497,9 +607,9 @@ s_handle_refusal (s_self_t *self, ih_wire_t *nak)
             self->refusal_log_at = zclock_mono ();
         zsys_error ("forward: NAK site=%s seq=%" PRIu64
                     " err=%s reason=\"%s\" refusals=%" PRIu64
-                    " retry_in=%" PRId64 "ms%s",
+                    " retry_in=%" PRId64 "ms%s%s",
                     self->site, seq, ih_err_name (nak->code), nak->reason,
-                    self->refusals, self->backoff,
+                    self->refusals, self->backoff, s_refusal_hint (nak->code),
                     self->refusals >= 3
                         ? "; the site's stream is blocked until an operator "
                           "fixes the cause"
@@ -548,6 +658,21 @@ s_handle_hub (s_self_t *self)
     }
 }
 
+//  The connection closed before its handshake completed: libzmq may not
+//  retry it (see the top of this file), so we will, after a backoff.
+static void
+s_schedule_reconnect (s_self_t *self)
+{
+    if (self->reconnect_at)
+        return;
+    self->reconnect_backoff = self->reconnect_backoff
+                                  ? self->reconnect_backoff * 2
+                                  : IH_AGENT_RECONNECT_MIN;
+    if (self->reconnect_backoff > IH_AGENT_RECONNECT_MAX)
+        self->reconnect_backoff = IH_AGENT_RECONNECT_MAX;
+    self->reconnect_at = zclock_mono () + self->reconnect_backoff;
+}
+
 static void
 s_handle_monitor (s_self_t *self)
 {
@@ -558,10 +683,12 @@ s_handle_monitor (s_self_t *self)
             break;
         char *event = zmsg_popstr (msg);
         if (event && streq (event, "CONNECTED")) {
-            if (!self->connected)
+            //  Quiet while the handshake keeps failing (reconnects)
+            if (!self->connected && !self->handshake_failed)
                 zsys_info ("forward: connected site=%s hub=%s", self->site,
                            self->hub);
             self->connected = true;
+            self->handshaken = false;
             //  Whatever was in flight on the old connection may be lost.
             s_rewind (self, self->acked + 1);
         } else if (event && streq (event, "DISCONNECTED")) {
@@ -569,6 +696,36 @@ s_handle_monitor (s_self_t *self)
                 zsys_info ("forward: disconnected site=%s hub=%s", self->site,
                            self->hub);
             self->connected = false;
+            if (!self->handshaken)
+                s_schedule_reconnect (self);
+        } else if (event && streq (event, "HANDSHAKE_SUCCEEDED")) {
+            if (self->handshake_failed)
+                zsys_notice ("forward: %s handshake with hub=%s succeeded "
+                             "site=%s",
+                             self->curve ? "CURVE" : "plain-text", self->hub,
+                             self->site);
+            self->handshake_failed = false;
+            self->handshaken = true;
+            self->reconnect_backoff = 0;
+            self->reconnect_at = 0;
+        } else if (event && strncmp (event, "HANDSHAKE_FAILED", 16) == 0) {
+            //  libzmq drops the connection and retries: stop sending
+            //  until the next CONNECTED, and say why, loudly
+            self->handshake_failed = true;
+            self->connected = false;
+            s_schedule_reconnect (self);
+            if (s_may_log (&self->handshake_log_at))
+                zsys_error (
+                    "forward: %s handshake with hub=%s failed site=%s "
+                    "event=%s: %s",
+                    self->curve ? "CURVE" : "plain-text", self->hub, self->site,
+                    event,
+                    streq (event, "HANDSHAKE_FAILED_AUTH")
+                        ? "the hub refused our key (is the site registered "
+                          "with this key's transport key, and not revoked?)"
+                    : self->curve ? "wrong hub_key, or the hub does not "
+                                    "speak CURVE?"
+                                  : "the hub wants CURVE: set hub_key");
         }
         zstr_free (&event);
         zmsg_destroy (&msg);
@@ -789,6 +946,15 @@ s_run_timers (s_self_t *self)
     }
     if (self->delete_at && now >= self->delete_at)
         s_flush_deletes (self, false);
+    if (self->reconnect_at && now >= self->reconnect_at) {
+        self->reconnect_at = 0;
+        zsys_info ("forward: reconnecting site=%s hub=%s (the last "
+                   "connection closed before its handshake completed)",
+                   self->site, self->hub);
+        zsock_disconnect (self->dealer, "%s", self->hub);
+        if (zsock_connect (self->dealer, "%s", self->hub) == -1)
+            s_schedule_reconnect (self); //  cannot happen: it did before
+    }
     s_send_window (self);
 }
 
@@ -802,6 +968,8 @@ s_poll_timeout (s_self_t *self)
         next = self->retry_at;
     if (self->delete_at && self->delete_at < next)
         next = self->delete_at;
+    if (self->reconnect_at && self->reconnect_at < next)
+        next = self->reconnect_at;
     if (self->connected && !self->retry_at &&
         self->next_send > self->acked + 1 &&
         self->progress_at + self->ack_timeout < next)
@@ -952,7 +1120,8 @@ typedef struct {
     uint64_t stored;                 //  last stored seq
     uint8_t last_hash[IH_HASH_SIZE]; //  hash of the last stored event
     uint64_t drop_once;              //  ignore the first delivery of this
-    uint64_t refuse_once;            //  NAK IH_E_STORE the first delivery
+    uint64_t refuse_once;            //  NAK the first delivery of this
+    ih_err_t refuse_code;            //  with this code (0: IH_E_STORE)
     uint64_t gaps;                   //  GAP NAKs sent
     uint64_t dups;                   //  duplicates ACKed
 } s_hub_t;
@@ -983,7 +1152,8 @@ s_hub_handle (s_hub_t *hub)
         hub->drop_once = 0;
     else if (event.seq == hub->refuse_once && event.seq == hub->stored + 1) {
         hub->refuse_once = 0;
-        reply = ih_wire_nak (IH_E_STORE, NULL, event.site, event.seq, 0);
+        reply = ih_wire_nak (hub->refuse_code ? hub->refuse_code : IH_E_STORE,
+                             NULL, event.site, event.seq, 0);
     } else if (event.seq <= hub->stored) {
         hub->dups++;
         reply = ih_wire_ack (event.site, event.seq, event.seq);
@@ -1075,6 +1245,122 @@ s_client_call (zsock_t *client, zmsg_t **request_p, ih_wire_t *wire)
     return reply;
 }
 
+//  Copies a secret key file without its curve-* lines into path (mode
+//  0600, in a new directory): a key file from before issue 4.
+static void
+s_strip_curve (const char *from, const char *path)
+{
+    char *dir = strdup (path);
+    assert (dir);
+    *strrchr (dir, '/') = 0;
+    assert (mkdir (dir, 0700) == 0);
+    free (dir);
+    FILE *in = fopen (from, "r");
+    assert (in);
+    int fd = open (path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert (fd >= 0);
+    FILE *out = fdopen (fd, "w");
+    assert (out);
+    char line[512];
+    while (fgets (line, sizeof line, in))
+        if (!strstr (line, "curve-"))
+            fputs (line, out);
+    fclose (in);
+    fclose (out);
+}
+
+//  CURVE to a stand-in hub over loopback TCP whose ZAP handler (zauth)
+//  first knows no client key, then accepts any: the agent's handshake is
+//  refused, libzmq gives up on that connection, the agent reconnects by
+//  itself once the key is "registered" and drains. A second agent holding
+//  a wrong hub key never gets through.
+static void
+s_test_curve (bool verbose, const char *tmp, const char *key_file,
+              ih_key_t *hub_key, const char *hub_pub_file)
+{
+    zactor_t *auth = zactor_new (zauth, NULL);
+    assert (auth);
+    if (verbose) {
+        zstr_send (auth, "VERBOSE");
+        zsock_wait (auth);
+    }
+    char *no_certs = zsys_sprintf ("%s/no-certs", tmp);
+    assert (mkdir (no_certs, 0700) == 0);
+    zstr_sendx (auth, "CURVE", no_certs, NULL); //  knows no client key
+    zsock_wait (auth);
+
+    s_hub_t hub = {0};
+    ih_key_t *site_key = NULL;
+    assert (ih_key_load (key_file, &site_key) == IH_OK);
+    hub.public_key = ih_key_public (site_key);
+    hub.router = zsock_new (ZMQ_ROUTER);
+    assert (hub.router);
+    assert (ih_curve_server (hub.router, hub_key, IH_CURVE_DOMAIN_INGEST) ==
+            IH_OK);
+    int port = zsock_bind (hub.router, "tcp://127.0.0.1:*");
+    assert (port > 0);
+    char *hub_ep = zsys_sprintf ("tcp://127.0.0.1:%d", port);
+    char *outbox_dir = zsys_sprintf ("%s/outbox-curve", tmp);
+
+    ih_agent_config_t config = {0};
+    config.site = "laoshan-inc-01";
+    config.key = key_file;
+    config.hub = hub_ep;
+    config.hub_key = hub_pub_file;
+    config.outbox = outbox_dir;
+    config.ack_timeout = 300;
+    ih_err_t err;
+    ih_agent_t *agent = ih_agent_new (&config, &err);
+    assert (agent && err == IH_OK);
+    json_t *status = ih_agent_status (agent);
+    assert (streq (json_string_value (json_object_get (status, "transport")),
+                   "curve"));
+    json_decref (status);
+    uint8_t *data;
+    size_t size;
+    s_test_payload (7, &data, &size);
+    for (uint64_t i = 1; i <= 3; i++) {
+        uint64_t seq = 0;
+        assert (ih_agent_publish (agent, "enterprise.admitted", data, size,
+                                  &seq) == IH_OK);
+        assert (seq == i);
+    }
+    assert (!s_hub_serve (&hub, agent, 3, 500)); //  refused
+    assert (hub.stored == 0);
+    zstr_sendx (auth, "CURVE", CURVE_ALLOW_ANY, NULL); //  now registered
+    zsock_wait (auth);
+    assert (s_hub_serve (&hub, agent, 3, 20000));
+    ih_agent_destroy (&agent);
+
+    //  A wrong hub key: the handshake fails, nothing reaches the hub
+    ih_key_t *impostor = ih_key_new ("qd-hub");
+    char *impostor_dir = zsys_sprintf ("%s/impostor", tmp);
+    assert (mkdir (impostor_dir, 0700) == 0);
+    assert (ih_key_save (impostor, impostor_dir) == IH_OK);
+    char *impostor_pub = zsys_sprintf ("%s/qd-hub.pub", impostor_dir);
+    config.hub_key = impostor_pub;
+    agent = ih_agent_new (&config, &err);
+    assert (agent && err == IH_OK);
+    uint64_t seq = 0;
+    assert (ih_agent_publish (agent, "enterprise.admitted", data, size, &seq) ==
+            IH_OK);
+    assert (seq == 4);
+    assert (!s_hub_serve (&hub, agent, 4, 1500));
+    assert (hub.stored == 3);
+    ih_agent_destroy (&agent);
+
+    free (data);
+    ih_key_destroy (&impostor);
+    ih_key_destroy (&site_key);
+    zsock_destroy (&hub.router);
+    zactor_destroy (&auth);
+    zstr_free (&impostor_pub);
+    zstr_free (&no_certs);
+    zstr_free (&impostor_dir);
+    zstr_free (&hub_ep);
+    zstr_free (&outbox_dir);
+}
+
 void
 ih_agent_test (bool verbose)
 {
@@ -1091,6 +1377,13 @@ ih_agent_test (bool verbose)
     char *other_file = zsys_sprintf ("%s/shinan-district.key", tmp);
     char *outbox_dir = zsys_sprintf ("%s/outbox", tmp);
     char *hub_ep = zsys_sprintf ("ipc://%s/hub.sock", tmp);
+    //  The hub's keys, and the site's key file without its transport part
+    //  (as written before issue 4)
+    ih_key_t *hub_key = ih_key_new ("qd-hub");
+    assert (ih_key_save (hub_key, tmp) == IH_OK);
+    char *hub_pub_file = zsys_sprintf ("%s/qd-hub.pub", tmp);
+    char *nocurve_file = zsys_sprintf ("%s/old/laoshan-inc-01.key", tmp);
+    s_strip_curve (key_file, nocurve_file);
     char *listen_ep = zsys_sprintf ("ipc://%s/agent.sock", tmp);
     uint8_t *data;
     size_t size;
@@ -1109,9 +1402,23 @@ ih_agent_test (bool verbose)
     config.key = other_file;
     assert (!ih_agent_new (&config, &err) && err == IH_E_WRONGSITE);
     config.key = key_file;
-    config.hub = "nonsense://nowhere";
+    config.hub = "tcp://127.0.0.1:notaport";
+    assert (!ih_agent_new (&config, &err) && err == IH_E_CONFIG);
+    //  The transport rule: plain text only to a local hub; the listen
+    //  socket local only; CURVE needs both transport keys
+    config.hub = "tcp://10.1.2.3:5555";
     assert (!ih_agent_new (&config, &err) && err == IH_E_CONFIG);
     config.hub = hub_ep;
+    config.listen = "tcp://*:7701";
+    assert (!ih_agent_new (&config, &err) && err == IH_E_CONFIG);
+    config.listen = NULL;
+    config.hub_key = "/nonexistent/hub.pub";
+    assert (!ih_agent_new (&config, &err) && err == IH_E_KEY);
+    config.hub_key = hub_pub_file;
+    config.key = nocurve_file;
+    assert (!ih_agent_new (&config, &err) && err == IH_E_KEY);
+    config.key = key_file;
+    config.hub_key = NULL;
 
     //  No hub running: events are confirmed from the outbox
     config.listen = listen_ep;
@@ -1231,6 +1538,29 @@ ih_agent_test (bool verbose)
     assert (ih_agent_publish (agent, "t", data, size, &seq) == IH_OK);
     assert (seq == ++total);
     assert (s_hub_serve (&hub, agent, total, 10000));
+
+    //  A registry refusal (here IH_E_REVOKED) is kept and retried like
+    //  any refusal; the status names it while the stream is blocked
+    hub.refuse_once = total + 1;
+    hub.refuse_code = IH_E_REVOKED;
+    assert (ih_agent_publish (agent, "t", data, size, &seq) == IH_OK);
+    assert (seq == ++total);
+    zpoller_t *poller = zpoller_new (hub.router, NULL);
+    int64_t blocked_by = zclock_mono () + 10000;
+    while (!s_status_int (agent, "blocked")) {
+        assert (zclock_mono () < blocked_by);
+        if (zpoller_wait (poller, 20))
+            s_hub_handle (&hub);
+    }
+    zpoller_destroy (&poller);
+    status = ih_agent_status (agent);
+    assert (streq (json_string_value (json_object_get (status, "refused")),
+                   "IH_E_REVOKED"));
+    json_decref (status);
+    assert (s_hub_serve (&hub, agent, total, 10000));
+    status = ih_agent_status (agent);
+    assert (json_object_get (status, "refused") == NULL);
+    json_decref (status);
     assert (s_status_int (agent, "ack_timeout_ms") == 300);
 
     //  A hub that stops answering sees the timeout double per resend
@@ -1269,8 +1599,13 @@ ih_agent_test (bool verbose)
     ih_outbox_destroy (&outbox);
 
     free (data);
+    s_test_curve (verbose, tmp, key_file, hub_key, hub_pub_file);
+
     ih_key_destroy (&key);
     ih_key_destroy (&other);
+    ih_key_destroy (&hub_key);
+    zstr_free (&hub_pub_file);
+    zstr_free (&nocurve_file);
     zdir_t *tree = zdir_new (tmp, NULL);
     if (tree)
         zdir_remove (tree, true);

@@ -18,9 +18,17 @@
     an unknown key (IH_CONFTAB_CHILDREN_UNKNOWN), as before. Invariant: a
     numeric value held by an ih_agentconf_t is an integer within its
     bounds.
+
+    The transport rule (issue 4) is a cross-option check here, so that the
+    daemon can name it before anything starts: with hub_key the agent is a
+    CURVE client of the hub; without it the hub endpoint must stay on this
+    machine (ih_curve_local). The listen endpoint is always plain text and
+    so must always be local. ih_agent_new enforces the same rule for
+    programs that embed the agent.
     =========================================================================*/
 #include "ih_agentconf.h"
 #include "ih_conftab.h"
+#include "ih_curve.h"
 
 enum {
     OPT_SITE,
@@ -31,6 +39,7 @@ enum {
     OPT_WINDOW,
     OPT_ACK_TIMEOUT,
     OPT_OUTBOX_MAP,
+    OPT_HUB_KEY,
     OPT_COUNT
 };
 
@@ -51,6 +60,9 @@ static const ih_conftab_option_t s_options[OPT_COUNT] = {
     //  The outbox's LMDB map in MiB (default 1024); 1 MiB to 1 TiB.
     [OPT_OUTBOX_MAP] = {"outbox_map_mb", "outbox-map", NULL, IH_CONFTAB_INTEGER,
                         1, 1048576, NULL},
+    //  The hub's public key file (NAME.pub): CURVE to the hub. Last, so
+    //  that the older options keep their index.
+    [OPT_HUB_KEY] = {"hub_key", "hub-key", NULL, IH_CONFTAB_STRING, 0, 0, NULL},
 };
 
 _Static_assert(OPT_COUNT == IH_AGENTCONF_OPTIONS,
@@ -127,6 +139,21 @@ ih_agentconf_check (ih_agentconf_t *self, char **error_p)
                 "file)",
                 option->key, option->flag, option->key);
     }
+    const char *hub = ih_conftab_text (self->values, OPT_HUB);
+    const char *hub_key = ih_conftab_text (self->values, OPT_HUB_KEY);
+    const char *listen = ih_conftab_text (self->values, OPT_LISTEN);
+    if (hub_key && !*hub_key)
+        return ih_conftab_fail (error_p, "hub_key is empty: give the hub's "
+                                         "public key file (NAME.pub)");
+    if (!hub_key && !ih_curve_local (hub))
+        return ih_conftab_fail (
+            error_p, "hub %s is not local: set hub_key (CURVE)", hub);
+    if (listen && !ih_curve_local (listen))
+        return ih_conftab_fail (error_p,
+                                "listen %s is not local: the listen socket "
+                                "is plain text, for publishers on this "
+                                "machine (ipc:// or tcp://127.0.0.1)",
+                                listen);
     return IH_OK;
 }
 
@@ -193,6 +220,13 @@ ih_agentconf_outbox_map_mb (ih_agentconf_t *self)
     return ih_conftab_number (self->values, OPT_OUTBOX_MAP);
 }
 
+const char *
+ih_agentconf_hub_key (ih_agentconf_t *self)
+{
+    assert (self);
+    return ih_conftab_text (self->values, OPT_HUB_KEY);
+}
+
 void
 ih_agentconf_agent_config (ih_agentconf_t *self, ih_agent_config_t *config)
 {
@@ -207,6 +241,7 @@ ih_agentconf_agent_config (ih_agentconf_t *self, ih_agent_config_t *config)
         .window = ih_agentconf_window (self),
         .ack_timeout = ih_agentconf_ack_timeout_ms (self),
         .outbox_map = ih_agentconf_outbox_map_mb (self) << 20,
+        .hub_key = ih_agentconf_hub_key (self),
     };
 }
 
@@ -257,6 +292,7 @@ ih_agentconf_test (bool verbose)
     zstr_free (&error);
     assert (streq (ih_agentconf_flag (0), "site"));
     assert (streq (ih_agentconf_flag (6), "ack-timeout"));
+    assert (streq (ih_agentconf_flag (8), "hub-key"));
     assert (ih_agentconf_flag (IH_AGENTCONF_OPTIONS) == NULL);
 
     //  A full file, like config/agent-incubator.cfg
@@ -285,11 +321,44 @@ ih_agentconf_test (bool verbose)
     assert (ih_agentconf_window (conf) == 256);
     assert (ih_agentconf_ack_timeout_ms (conf) == 3000);
     assert (ih_agentconf_outbox_map_mb (conf) == 1024);
+    assert (ih_agentconf_hub_key (conf) == NULL);
     ih_agent_config_t config;
     ih_agentconf_agent_config (conf, &config);
     assert (streq (config.site, "laoshan-inc-01"));
     assert (config.window == 256 && config.ack_timeout == 3000);
     assert (config.outbox_map == (uint64_t) 1024 << 20);
+    assert (config.hub_key == NULL);
+
+    //  The transport rule: a hub elsewhere needs hub_key (CURVE); the
+    //  listen socket must stay on this machine
+    assert (ih_agentconf_set (conf, "hub", "tcp://10.1.2.3:5555", NULL) ==
+            IH_OK);
+    assert (ih_agentconf_check (conf, &error) == IH_E_CONFIG);
+    assert (streq (error, "hub tcp://10.1.2.3:5555 is not local: set hub_key "
+                          "(CURVE)"));
+    zstr_free (&error);
+    assert (ih_agentconf_set (conf, "hub-key", "keys/hub.pub", NULL) == IH_OK);
+    assert (streq (ih_agentconf_hub_key (conf), "keys/hub.pub"));
+    assert (ih_agentconf_check (conf, NULL) == IH_OK);
+    ih_agentconf_agent_config (conf, &config);
+    assert (streq (config.hub_key, "keys/hub.pub"));
+    assert (ih_agentconf_set (conf, "listen", "tcp://*:7701", NULL) == IH_OK);
+    assert (ih_agentconf_check (conf, &error) == IH_E_CONFIG);
+    assert (strstr (error, "listen tcp://*:7701 is not local"));
+    zstr_free (&error);
+    assert (ih_agentconf_set (conf, "hub_key", "", NULL) == IH_OK);
+    assert (ih_agentconf_set (conf, "listen", "ipc:///tmp/a.sock", NULL) ==
+            IH_OK);
+    assert (ih_agentconf_check (conf, &error) == IH_E_CONFIG);
+    assert (strstr (error, "hub_key is empty"));
+    zstr_free (&error);
+    assert (ih_agentconf_load_string (conf,
+                                      "agent\n"
+                                      "    hub = \"tcp://127.0.0.1:7700\"\n"
+                                      "    hub_key = \"keys/hub.pub\"\n"
+                                      "    listen = \"ipc:///run/a.sock\"\n",
+                                      NULL) == IH_OK);
+    assert (ih_agentconf_check (conf, NULL) == IH_OK);
 
     //  A failed load changes nothing, not even the keys before the bad one
     assert (ih_agentconf_load_string (

@@ -28,8 +28,8 @@
 #include "ih_agent.h"
 
 //  Number of options (site, key, hub, outbox, listen, window,
-//  ack_timeout_ms, outbox_map_mb, in this order).
-#define IH_AGENTCONF_OPTIONS 8
+//  ack_timeout_ms, outbox_map_mb, hub_key, in this order).
+#define IH_AGENTCONF_OPTIONS 9
 
 typedef struct _ih_agentconf_t ih_agentconf_t;
 
@@ -61,8 +61,13 @@ ih_err_t ih_agentconf_load_string (ih_agentconf_t *self, const char *text,
 ih_err_t ih_agentconf_set (ih_agentconf_t *self, const char *key_or_flag,
                            const char *value, char **error_p);
 
-//  Checks that every required option (site, key, hub, outbox) is set.
-//  Returns IH_OK or IH_E_CONFIG with a message naming the first missing.
+//  Checks that every required option (site, key, hub, outbox) is set,
+//  then the transport rule: without hub_key the hub endpoint must be
+//  local (ih_curve_local), the listen endpoint (plain text) must always
+//  be, and hub_key, if set, must not be empty. Returns IH_OK or
+//  IH_E_CONFIG with a message naming the first fault, e.g. "missing
+//  required option site (...)" or "hub tcp://10.1.2.3:5555 is not local:
+//  set hub_key (CURVE)". Key files are not read here (ih_agent_new does).
 ih_err_t ih_agentconf_check (ih_agentconf_t *self, char **error_p);
 
 //  The long flag (without dashes) of option index, in table order, or
@@ -79,6 +84,7 @@ const char *ih_agentconf_listen (ih_agentconf_t *self);
 uint32_t ih_agentconf_window (ih_agentconf_t *self);
 uint32_t ih_agentconf_ack_timeout_ms (ih_agentconf_t *self);
 uint64_t ih_agentconf_outbox_map_mb (ih_agentconf_t *self);
+const char *ih_agentconf_hub_key (ih_agentconf_t *self);
 
 //  Fills config for ih_agent_new; its strings borrow from self.
 void ih_agentconf_agent_config (ih_agentconf_t *self,

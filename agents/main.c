@@ -5,39 +5,60 @@
     to its listen socket, and it forwards the signed events to the hub.
 
     Usage: incuhub-agent [-c FILE] [--site ID] [--key FILE] [--hub ENDPOINT]
-                         [--outbox DIR] [--listen ENDPOINT] [--window N]
-                         [--ack-timeout MS] [--outbox-map MB] [-v] [--help]
+                         [--hub-key FILE] [--outbox DIR] [--listen ENDPOINT]
+                         [--window N] [--ack-timeout MS] [--outbox-map MB]
+                         [-v] [--help]
 
     The ZPL config file (see config/agent-*.cfg) is read first, then flags
     override it. Every option is declared once, with its bounds, in
-    ih_agentconf's table. Exit status: 0 after SIGINT/SIGTERM, 1 if the key or the outbox
-    cannot be used, 2 for a usage or configuration error. Once running, it
-    prints "incuhub-agent: ready site=<id> listen=<endpoint>" on stdout
-    (the endpoint resolved, e.g. the port chosen for tcp://127.0.0.1:*, or
-    "none"); logs go to stderr.
+    ih_agentconf's table. With hub_key the agent talks CURVE to the hub
+    (its own key file must then hold a transport secret); without it the
+    hub must be local and it warns on stderr:
+        incuhub-agent: warning: plain-text transport to the hub
+        (development only)
+    Exit status: 0 after SIGINT/SIGTERM, 1 if the key or the outbox cannot
+    be used, 2 for a usage or configuration error (the transport rule
+    included, and a key without the transport part CURVE needs). Once
+    running, it prints
+        incuhub-agent: ready site=<id> listen=<endpoint> next_seq=<n>
+    on stdout (the endpoint resolved, e.g. the port chosen for
+    tcp://127.0.0.1:*, or "none"; next_seq the seq the next new event will
+    get, for `incuhub site rotate --from-seq`); logs go to stderr.
     =========================================================================*/
 #include <czmq.h>
 #include <getopt.h>
 #include <signal.h>
 #include "ih_agent.h"
 #include "ih_agentconf.h"
+#include "ih_key.h"
 
 static void
 s_usage (FILE *out)
 {
     fprintf (out,
              "usage: incuhub-agent [-c FILE] [--site ID] [--key FILE]\n"
-             "                     [--hub ENDPOINT] [--outbox DIR]\n"
-             "                     [--listen ENDPOINT] [--window N]\n"
-             "                     [--ack-timeout MS] [--outbox-map MB]\n"
-             "                     [-v] [--help]\n"
+             "                     [--hub ENDPOINT] [--hub-key FILE]\n"
+             "                     [--outbox DIR] [--listen ENDPOINT]\n"
+             "                     [--window N] [--ack-timeout MS]\n"
+             "                     [--outbox-map MB] [-v] [--help]\n"
              "Signs a site's events, keeps them in a durable outbox and\n"
              "forwards them to the incuhub hub. Flags override the config\n"
-             "file (section `agent`, keys site, key, hub, outbox, listen,\n"
-             "window (1..4096, default 256), ack_timeout_ms (default 3000;\n"
-             "doubles while the hub does not answer), outbox_map_mb (1..\n"
-             "1048576, default 1024; new events are refused with IH_E_FULL\n"
-             "above 90%% of it)). Required: site, key, hub, outbox.\n");
+             "file (section `agent`, keys site, key, hub, hub_key, outbox,\n"
+             "listen, window (1..4096, default 256), ack_timeout_ms\n"
+             "(default 3000; doubles while the hub does not answer),\n"
+             "outbox_map_mb (1..1048576, default 1024; new events are\n"
+             "refused with IH_E_FULL above 90%% of it)). Required: site,\n"
+             "key, hub, outbox.\n"
+             "Transport: hub_key (--hub-key) is the hub's public key file\n"
+             "(NAME.pub): the agent then talks CURVE to the hub, as the\n"
+             "site whose key (a NAME.key with its transport part, made by\n"
+             "incuhub keygen) the bureau registered. Without hub_key the\n"
+             "hub must be local (ipc:// or loopback tcp://; plain text,\n"
+             "development only). The listen endpoint is plain text and\n"
+             "must be local.\n"
+             "Prints 'incuhub-agent: ready site=ID listen=EP next_seq=N'\n"
+             "on stdout once running (next_seq: the seq of the next new\n"
+             "event, for incuhub site rotate --from-seq).\n");
 }
 
 //  The file first, then the flags in table order, then the required check.
@@ -52,6 +73,37 @@ s_configure (ih_agentconf_t *conf, const char *config_file,
             ih_agentconf_set (conf, ih_agentconf_flag (i), flags[i], error_p))
             return IH_E_CONFIG;
     return ih_agentconf_check (conf, error_p);
+}
+
+//  With hub_key, the key files CURVE needs, so that a key without its
+//  transport part is a configuration error (exit 2) named as such. A key
+//  file that does not load at all is left to ih_agent_new (exit 1).
+static ih_err_t
+s_check_keys (ih_agent_config_t *config, char **error_p)
+{
+    if (!config->hub_key)
+        return IH_OK;
+    ih_key_t *key = NULL, *hub_key = NULL;
+    ih_err_t err = ih_key_load (config->hub_key, &hub_key);
+    if (err != IH_OK)
+        *error_p = zsys_sprintf ("cannot load hub_key %s: %s", config->hub_key,
+                                 ih_strerror (err));
+    else if (!ih_key_has_curve (hub_key)) {
+        *error_p = zsys_sprintf ("hub_key %s has no transport (curve) "
+                                 "public key",
+                                 config->hub_key);
+        err = IH_E_KEY;
+    } else if (ih_key_load (config->key, &key) == IH_OK &&
+               !ih_key_has_curve_secret (key)) {
+        *error_p = zsys_sprintf ("key %s has no transport (curve) secret "
+                                 "key, which CURVE to the hub needs; make the "
+                                 "site's keys with incuhub keygen",
+                                 config->key);
+        err = IH_E_KEY;
+    }
+    ih_key_destroy (&key);
+    ih_key_destroy (&hub_key);
+    return err;
 }
 
 int
@@ -120,11 +172,19 @@ main (int argc, char *argv[])
 
     ih_agent_config_t config;
     ih_agentconf_agent_config (conf, &config);
+    ih_err_t err = s_check_keys (&config, &error);
+    if (err) {
+        fprintf (stderr, "incuhub-agent: %s (%s)\n", error, ih_err_name (err));
+        goto cleanup;
+    }
     if (verbose)
-        zsys_info ("agent: site=%s hub=%s outbox=%s listen=%s", config.site,
-                   config.hub, config.outbox,
-                   config.listen ? config.listen : "none");
-    ih_err_t err;
+        zsys_info ("agent: site=%s hub=%s outbox=%s listen=%s transport=%s",
+                   config.site, config.hub, config.outbox,
+                   config.listen ? config.listen : "none",
+                   config.hub_key ? "curve" : "plaintext");
+    if (!config.hub_key)
+        fprintf (stderr, "incuhub-agent: warning: plain-text transport to the "
+                         "hub (development only)\n");
     agent = ih_agent_new (&config, &err);
     if (!agent) {
         fprintf (stderr, "incuhub-agent: cannot start: %s (%s)\n",
@@ -133,8 +193,14 @@ main (int argc, char *argv[])
         goto cleanup;
     }
     const char *endpoint = ih_agent_endpoint (agent);
-    printf ("incuhub-agent: ready site=%s listen=%s\n", config.site,
-            endpoint ? endpoint : "none");
+    json_t *agent_status = ih_agent_status (agent);
+    json_int_t next_seq =
+        json_integer_value (json_object_get (agent_status, "next_seq"));
+    json_decref (agent_status);
+    printf (
+        "incuhub-agent: ready site=%s listen=%s next_seq=%" JSON_INTEGER_FORMAT
+        "\n",
+        config.site, endpoint ? endpoint : "none", next_seq);
     fflush (stdout);
 
     int sig = 0;

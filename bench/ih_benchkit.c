@@ -201,10 +201,14 @@ ih_benchkit_hub_new (const char *work, const char *data, const char *registry,
               work, tag ? "-" : "", tag ? tag : "");
     snprintf (self->pub, sizeof self->pub, "ipc://%s/pub%s%s.sock", work,
               tag ? "-" : "", tag ? tag : "");
-    const char *args[8 + S_HUB_MAX_EXTRA + 1] = {
-        "--data",   data,         "--registry", registry,
-        "--ingest", self->ingest, "--pub",      self->pub};
-    int count = 8;
+    const char *args[11 + S_HUB_MAX_EXTRA + 1] = {
+        "--data",       data,
+        "--registry",   registry,
+        "--ingest",     self->ingest,
+        "--pub",        self->pub,
+        "--bureau-key", ih_tk_bureau_pub (registry),
+        "--plaintext"};
+    int count = 11;
     for (int i = 0; extra && extra[i]; i++) {
         IH_CHECK (i < S_HUB_MAX_EXTRA, "too many incuhubd arguments");
         args[count++] = extra[i];

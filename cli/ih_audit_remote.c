@@ -16,12 +16,17 @@
 #include "ih_wire.h"
 
 ih_err_t
-ih_audit_remote_read (const char *endpoint, int timeout, ih_log_fn *fn,
-                      void *arg)
+ih_audit_remote_read (const char *endpoint, ih_cli_transport_t *transport,
+                      int timeout, ih_log_fn *fn, void *arg)
 {
-    assert (endpoint && fn);
-    ih_follow_t *follow =
-        ih_follow_new (NULL, endpoint, 1, 0, NULL, NULL, NULL);
+    assert (endpoint && transport && fn);
+    bool curve = ih_cli_transport_curve (transport);
+    ih_follow_options_t options = {.replay = endpoint,
+                                   .from = 1,
+                                   .key = curve ? transport->key_path : NULL,
+                                   .hub_key =
+                                       curve ? transport->hub_key_path : NULL};
+    ih_follow_t *follow = ih_follow_new (&options);
     if (!follow)
         return IH_E_INTERNAL;
     //  One buffer for every record: header plus the largest event
@@ -55,18 +60,15 @@ ih_audit_remote_read (const char *endpoint, int timeout, ih_log_fn *fn,
 }
 
 ih_err_t
-ih_audit_remote_checkpoint (const char *endpoint, uint64_t size, int timeout,
-                            uint8_t *bytes, size_t *size_p)
+ih_audit_remote_checkpoint (const char *endpoint, ih_cli_transport_t *transport,
+                            uint64_t size, int timeout, uint8_t *bytes,
+                            size_t *size_p)
 {
-    assert (endpoint && bytes && size_p);
-    zsock_t *dealer = zsock_new (ZMQ_DEALER);
-    assert (dealer);
-    zsock_set_maxmsgsize (dealer, IH_WIRE_MAX);
-    zsock_set_linger (dealer, 0);
-    if (zsock_connect (dealer, "%s", endpoint) != 0) {
-        zsock_destroy (&dealer);
-        return IH_E_INTERNAL;
-    }
+    assert (endpoint && transport && bytes && size_p);
+    zsock_t *dealer =
+        ih_cli_connect ("audit", ZMQ_DEALER, endpoint, transport, NULL);
+    if (!dealer)
+        return IH_E_INTERNAL; //  reported
     zmsg_t *msg = ih_wire_checkpoint_request (size);
     zmsg_send (&msg, dealer);
     zpoller_t *poller = zpoller_new (dealer, NULL);

@@ -2,13 +2,16 @@
     ih_cli - helpers shared by the incuhub subcommands
 
     Error reporting in the one format scripts and tests parse, strict
-    number parsing, connecting a client socket, a bounded wait for one
-    reply, and the one JSON line per event that tail and replay print.
+    number parsing, the transport rule (CURVE, or plain text on this
+    machine only) in one place, connecting a client socket, a bounded wait
+    for one reply, and the one JSON line per event that tail and replay
+    print.
     =========================================================================*/
 #include <getopt.h>
 #include <stdarg.h>
 #include <errno.h>
 #include "ih_cli.h"
+#include "ih_curve.h"
 #include "ih_event.h"
 #include "ih_json.h"
 #include "ih_wire.h"
@@ -79,27 +82,163 @@ ih_cli_parse_positive (const char *sub, const char *flag, const char *what,
     return false;
 }
 
-zsock_t *
-ih_cli_connect (const char *sub, int type, const char *endpoint)
+void
+ih_cli_transport_init (ih_cli_transport_t *self)
 {
+    assert (self);
+    memset (self, 0, sizeof *self);
+}
+
+void
+ih_cli_transport_end (ih_cli_transport_t *self)
+{
+    assert (self);
+    ih_key_destroy (&self->hub_key);
+    ih_key_destroy (&self->key);
+}
+
+bool
+ih_cli_transport_option (ih_cli_transport_t *self, int opt, const char *arg)
+{
+    assert (self);
+    if (opt == IH_CLI_OPT_HUB_KEY)
+        self->hub_key_path = arg;
+    else if (opt == IH_CLI_OPT_KEY)
+        self->key_path = arg;
+    else if (opt == IH_CLI_OPT_PLAINTEXT)
+        self->plaintext = true;
+    else
+        return false;
+    return true;
+}
+
+bool
+ih_cli_transport_curve (ih_cli_transport_t *self)
+{
+    assert (self);
+    return self->hub_key_path && !self->plaintext;
+}
+
+const char *
+ih_cli_transport_hint (ih_cli_transport_t *self)
+{
+    if (self && ih_cli_transport_curve (self))
+        return "; is the hub running, is our key registered (and not "
+               "revoked), and is --hub-key the hub's?";
+    return "; is the hub running? (a hub with CURVE needs --hub-key and "
+           "--key)";
+}
+
+int
+ih_cli_transport_load_hub_key (const char *sub, ih_cli_transport_t *self)
+{
+    assert (self);
+    if (!self->hub_key_path || self->hub_key)
+        return IH_CLI_OK;
+    ih_err_t err = ih_key_load (self->hub_key_path, &self->hub_key);
+    if (err != IH_OK)
+        return ih_cli_fail (sub, err, IH_CLI_FAIL, "cannot load hub key %s: %s",
+                            self->hub_key_path, ih_strerror (err));
+    return IH_CLI_OK;
+}
+
+int
+ih_cli_transport_check (const char *sub, ih_cli_transport_t *self,
+                        const char *endpoint)
+{
+    assert (self);
+    assert (endpoint);
+    bool local = ih_curve_local (endpoint);
+    if (self->plaintext) {
+        if (!local)
+            return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
+                                "%s is not local: --plaintext is only for "
+                                "ipc://, inproc:// and loopback tcp:// "
+                                "endpoints; use --hub-key and --key (CURVE)",
+                                endpoint);
+        return IH_CLI_OK;
+    }
+    if (!self->hub_key_path) {
+        if (!local)
+            return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
+                                "%s is not local: needs --hub-key and --key "
+                                "(CURVE)",
+                                endpoint);
+        return IH_CLI_OK; //  plain text on this machine
+    }
+    if (!self->key_path)
+        return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
+                            "--hub-key needs --key (your own NAME.key) for "
+                            "CURVE to %s",
+                            endpoint);
+    int rc = ih_cli_transport_load_hub_key (sub, self);
+    if (rc != IH_CLI_OK)
+        return rc;
+    if (!ih_key_has_curve (self->hub_key))
+        return ih_cli_fail (sub, IH_E_KEY, IH_CLI_FAIL,
+                            "hub key %s has no transport (curve) public key",
+                            self->hub_key_path);
+    if (!self->key) {
+        ih_err_t err = ih_key_load (self->key_path, &self->key);
+        if (err != IH_OK)
+            return ih_cli_fail (sub, err, IH_CLI_FAIL, "cannot load key %s: %s",
+                                self->key_path, ih_strerror (err));
+    }
+    if (!ih_key_has_curve_secret (self->key))
+        return ih_cli_fail (sub, IH_E_KEY, IH_CLI_FAIL,
+                            "key %s has no transport (curve) secret key; "
+                            "make a new pair with incuhub keygen",
+                            self->key_path);
+    return IH_CLI_OK;
+}
+
+int
+ih_cli_transport_apply (const char *sub, ih_cli_transport_t *self,
+                        zsock_t *sock, const char *endpoint)
+{
+    assert (self);
+    assert (sock);
+    int rc = ih_cli_transport_check (sub, self, endpoint);
+    if (rc != IH_CLI_OK || !ih_cli_transport_curve (self))
+        return rc;
+    ih_err_t err = ih_curve_client (sock, self->key, self->hub_key);
+    if (err != IH_OK)
+        return ih_cli_fail (sub, err, IH_CLI_FAIL,
+                            "cannot set up CURVE to %s: %s", endpoint,
+                            ih_strerror (err));
+    return IH_CLI_OK;
+}
+
+zsock_t *
+ih_cli_connect (const char *sub, int type, const char *endpoint,
+                ih_cli_transport_t *transport, int *status_p)
+{
+    int status = IH_CLI_FAIL;
     zsock_t *sock = zsock_new (type);
     if (!sock) {
         ih_cli_fail (sub, IH_E_INTERNAL, IH_CLI_FAIL,
                      "cannot create a socket: %s", zmq_strerror (zmq_errno ()));
-        return NULL;
+        goto cleanup;
     }
     zsock_set_maxmsgsize (sock, IH_WIRE_MAX);
     //  Leave nothing queued behind on exit: an unanswered request to a dead
     //  peer must not keep the command alive.
     zsock_set_linger (sock, 0);
+    if (transport && (status = ih_cli_transport_apply (sub, transport, sock,
+                                                       endpoint)) != IH_CLI_OK)
+        goto cleanup;
     if (zsock_connect (sock, "%s", endpoint) != 0) {
-        ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
-                     "cannot connect to '%s': %s", endpoint,
-                     zmq_strerror (zmq_errno ()));
-        zsock_destroy (&sock);
-        return NULL;
+        status = ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
+                              "cannot connect to '%s': %s", endpoint,
+                              zmq_strerror (zmq_errno ()));
+        goto cleanup;
     }
     return sock;
+cleanup:
+    zsock_destroy (&sock);
+    if (status_p)
+        *status_p = status;
+    return NULL;
 }
 
 ih_err_t

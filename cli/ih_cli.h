@@ -7,7 +7,9 @@
     hub's log, status asks a hub or agent how it is doing. This header
     declares the subcommands (one ih_cmd_*.c file per group) and the few
     helpers they share: error reporting in the one house format, option
-    parsing, request/reply over a DEALER, and printing an event as JSON.
+    parsing, the transport rule for connections to the hub (CURVE or,
+    for development on this machine only, plain text), request/reply over
+    a DEALER, and printing an event as JSON.
 
     Conventions every subcommand follows:
       - `--help` prints usage on stdout and exits 0;
@@ -21,6 +23,7 @@
 
 #include <czmq.h>
 #include "ih_err.h"
+#include "ih_key.h"
 
 #define IH_CLI_OK 0
 #define IH_CLI_FAIL 1
@@ -52,9 +55,99 @@ bool ih_cli_parse_timeout (const char *sub, const char *text, int *ms_p);
 bool ih_cli_parse_positive (const char *sub, const char *flag, const char *what,
                             const char *text, uint64_t *value_p);
 
+//  ---------------------------------------------------------------------
+//  Transport to the hub (docs/security.md). Every command that talks to
+//  the hub takes the same three options, and one rule decides, per
+//  endpoint, how the connection is secured:
+//    --hub-key FILE --key FILE  CURVE: FILE is the hub's NAME.pub (its
+//                               transport public key authenticates the
+//                               hub) and our own NAME.key (its transport
+//                               secret authenticates us to the hub's ZAP)
+//    --plaintext                no CURVE; only to a local endpoint
+//                               (ih_curve_local: ipc://, inproc://,
+//                               loopback tcp://); --key is then unused
+//                               and --hub-key only checks checkpoint
+//                               signatures (audit, prove)
+//    neither                    plain text to a local endpoint only
+//  Usage errors (exit 2, IH_E_BADARG): a non-local endpoint without
+//  --hub-key ("... needs --hub-key and --key (CURVE)") or with
+//  --plaintext; --hub-key without --key where CURVE is used. A key file
+//  that does not load, or lacks its transport part, is IH_E_KEY (exit 1).
+
+//  Long-option codes of the three options, for the commands' getopt
+//  tables (IH_CLI_TRANSPORT_OPTIONS adds the entries).
+#define IH_CLI_OPT_HUB_KEY 1001
+#define IH_CLI_OPT_KEY 1002
+#define IH_CLI_OPT_PLAINTEXT 1003
+// clang-format off
+#define IH_CLI_TRANSPORT_OPTIONS                                              \
+    {"hub-key", required_argument, NULL, IH_CLI_OPT_HUB_KEY},                 \
+    {"key", required_argument, NULL, IH_CLI_OPT_KEY},                         \
+    {"plaintext", no_argument, NULL, IH_CLI_OPT_PLAINTEXT}
+// clang-format on
+
+//  The help lines of the three options, for the commands' usage texts.
+#define IH_CLI_TRANSPORT_HELP                                                  \
+    "  --hub-key FILE       the hub's public key (NAME.pub): CURVE to the\n"   \
+    "                       hub, which it authenticates (needs --key)\n"       \
+    "  --key FILE           your own secret key (NAME.key, with its\n"         \
+    "                       transport part), registered with the hub\n"        \
+    "  --plaintext          no CURVE (development only): local endpoints\n"    \
+    "                       only (ipc://, loopback tcp://); without\n"         \
+    "                       --hub-key plain text is the default for them\n"
+
+//  The transport options of one command, and the keys they name once
+//  loaded. Zero it (ih_cli_transport_init), fill the paths from the
+//  options, call ih_cli_transport_check per endpoint, and free it with
+//  ih_cli_transport_end.
+typedef struct {
+    const char *hub_key_path; //  --hub-key, or NULL
+    const char *key_path;     //  --key, or NULL
+    bool plaintext;           //  --plaintext
+    ih_key_t *hub_key;        //  loaded from hub_key_path, or NULL
+    ih_key_t *key;            //  loaded from key_path (CURVE only), or NULL
+} ih_cli_transport_t;
+
+void ih_cli_transport_init (ih_cli_transport_t *self);
+//  Frees the loaded keys.
+void ih_cli_transport_end (ih_cli_transport_t *self);
+
+//  Handles one of the three options (opt is an IH_CLI_OPT_* code). Returns
+//  false if opt is not one of them.
+bool ih_cli_transport_option (ih_cli_transport_t *self, int opt,
+                              const char *arg);
+
+//  True if the options say CURVE (--hub-key given, no --plaintext).
+bool ih_cli_transport_curve (ih_cli_transport_t *self);
+
+//  Applies the rule to endpoint and loads the keys it needs (once).
+//  Returns IH_CLI_OK, or reports (`incuhub SUB: ... (IH_E_NAME)`) and
+//  returns the exit status (IH_CLI_USAGE or IH_CLI_FAIL).
+int ih_cli_transport_check (const char *sub, ih_cli_transport_t *self,
+                            const char *endpoint);
+
+//  Loads --hub-key (if given and not yet loaded) for checkpoint
+//  signatures, whatever the transport. Returns IH_CLI_OK or reports and
+//  returns IH_CLI_FAIL.
+int ih_cli_transport_load_hub_key (const char *sub, ih_cli_transport_t *self);
+
+//  A hint for a hub that does not answer, to append to the message: with
+//  CURVE the handshake may have been refused (unregistered or revoked
+//  key, wrong --hub-key); without it the hub may want CURVE.
+const char *ih_cli_transport_hint (ih_cli_transport_t *self);
+
+//  Checks endpoint (ih_cli_transport_check) and makes sock, not yet
+//  connected, a CURVE client when the options say so. Returns IH_CLI_OK
+//  or the exit status after reporting.
+int ih_cli_transport_apply (const char *sub, ih_cli_transport_t *self,
+                            zsock_t *sock, const char *endpoint);
+
 //  A new socket of type (ZMQ_DEALER, ZMQ_SUB) connected to endpoint, with
-//  ZMQ_MAXMSGSIZE set. Returns NULL after reporting the error.
-zsock_t *ih_cli_connect (const char *sub, int type, const char *endpoint);
+//  ZMQ_MAXMSGSIZE set, secured by transport (NULL: plain text, for an
+//  agent's local listen socket). Returns NULL after reporting the error;
+//  *status_p (if not NULL) then holds the exit status.
+zsock_t *ih_cli_connect (const char *sub, int type, const char *endpoint,
+                         ih_cli_transport_t *transport, int *status_p);
 
 //  Waits up to timeout ms for one message on sock. Returns IH_OK with
 //  *reply_p set (caller owns it), IH_E_TIMEOUT, or IH_E_INTERNAL when
@@ -69,7 +162,7 @@ ih_err_t ih_cli_print_event (const uint8_t *bytes, size_t size,
 
 //  The subcommands. argv[0] is the subcommand's name.
 int ih_cmd_keygen (int argc, char *argv[]);
-int ih_cmd_site (int argc, char *argv[]);
+int ih_cmd_site (int argc, char *argv[]); //  ih_cmd_site.c
 int ih_cmd_publish (int argc, char *argv[]);
 int ih_cmd_status (int argc, char *argv[]);
 int ih_cmd_tail (int argc, char *argv[]);

@@ -7,9 +7,12 @@
       1. hub sequences run 1, 2, 3 ... with no hole (a hole is a removed
          record);
       2. the record and the signed event inside it decode;
-      3. the event's site is in the registry;
-      4. the Ed25519 signature verifies against that site's registered key
-         (so nobody, the hub included, changed the event);
+      3. the registry admits the event at that point of the log: the site
+         is registered and not revoked, the signature verifies against
+         the key that was valid for its (site, seq) (so nobody, the hub
+         included, changed the event; events signed before a rotation
+         verify with the old key), its kind may publish the type, and a
+         registry.* event comes from the pinned bureau and applies;
       5. per site, seq is the previous seq + 1, starting at 1, and prev is
          the hash of that site's previous signed event (so nothing was
          removed, inserted or reordered within a site's history).
@@ -41,6 +44,13 @@
     does not serve: remotely 8 checks the latest checkpoint the hub serves
     (fetched before the records, so the stream covers its size) and the
     trusted one.
+
+    The registry (check 3) is rebuilt exactly as the hub builds it
+    (hub/ih_registry.h): from the bureau key the auditor pins
+    (--bureau-key), applying the bureau's registry.* events as they come
+    in log order; ih_registry_admit gets the audit's own per-site last seq
+    so far for a rotation's from_seq check. So the audit trusts nothing
+    of the hub's registry, only the bureau's key.
 
     It stops at the first failure, names its hub sequence (or, for a
     table that disagrees, the site; for a bad signature, the checkpoint
@@ -91,18 +101,27 @@ static const struct {
 #define S_INDICATORS (sizeof (s_indicators) / sizeof (s_indicators[0]))
 
 static const char *s_audit_usage =
-    "Usage: incuhub audit --data DIR --registry FILE [--json]\n"
+    "Usage: incuhub audit --data DIR --bureau-key FILE.pub [--json]\n"
     "       [--hub-key FILE.pub] [--trusted-checkpoint FILE]\n"
     "       [--checkpoint-out FILE]\n"
-    "       incuhub audit --hub REPLAY_ENDPOINT --registry FILE [--json]\n"
-    "       [--hub-key FILE.pub] [--trusted-checkpoint FILE]\n"
-    "       [--checkpoint-out FILE] [--timeout MS]\n"
+    "       incuhub audit --hub REPLAY_ENDPOINT --bureau-key FILE.pub\n"
+    "       [--hub-key FILE.pub --key FILE | --plaintext] [--json]\n"
+    "       [--trusted-checkpoint FILE] [--checkpoint-out FILE]\n"
+    "       [--timeout MS]\n"
     "\n"
     "Verifies the hub's whole log (data directory DIR, opened read-only):\n"
     "hub sequences contiguous from 1 (a hole is a removed record); every\n"
-    "record and event decodes; every site is in the registry FILE; every\n"
-    "signature verifies against the site's registered key; per site, seq\n"
-    "runs 1, 2, 3 ... and prev is the hash of the site's previous event.\n"
+    "record and event decodes; every event is admitted by the site\n"
+    "registry as it stood at that point of the log; per site, seq runs\n"
+    "1, 2, 3 ... and prev is the hash of the site's previous event.\n"
+    "The registry is rebuilt from the bureau's key (--bureau-key, the\n"
+    "bureau's NAME.pub, pinned like the hub's bureau_key) and the\n"
+    "bureau's registry.* events in log order, as the hub does: each event\n"
+    "must come from a registered site whose keys are not revoked at that\n"
+    "point, verify against the key valid for its seq (events signed\n"
+    "before a key rotation verify with the old key), be of a type its\n"
+    "kind may publish, and a registry change must come from the bureau\n"
+    "and apply.\n"
     "Then the hub's own tables must agree with the replay: each site's\n"
     "entry in the sites table (last seq, chain head) equals the replayed\n"
     "chain, every entry there has events (so events cut off the end are\n"
@@ -150,6 +169,8 @@ static const char *s_audit_usage =
     "\n"
     "At the first fault prints on stderr, and exits 3:\n"
     "  audit: FAILED at hub_seq=N: <reason> (<IH_E_NAME>)\n"
+    "(registry faults: IH_E_UNKNOWN_SITE, IH_E_REVOKED, IH_E_BADSIG,\n"
+    "IH_E_DENIED, IH_E_REGISTRY; the reason names the site and seq)\n"
     "or, when the sites table or index disagrees with no event to name:\n"
     "  audit: FAILED at site=ID: <reason> (<IH_E_NAME>)\n"
     "  audit: FAILED at checkpoint size=N: <reason> (<IH_E_NAME>)\n"
@@ -171,10 +192,17 @@ static const char *s_audit_usage =
     "  -H, --hub ENDPOINT    instead of --data: the hub's replay endpoint\n"
     "  -T, --timeout MS      with --hub: wait at most MS for each answer\n"
     "                        of the hub (default 10000)\n"
-    "  -r, --registry FILE   the site registry\n"
+    "  -b, --bureau-key FILE the bureau's public key (NAME.pub): the root\n"
+    "                        of the registry (required)\n"
     "  -j, --json            print the summary as one JSON object\n"
     "  -k, --hub-key FILE    the hub's public key (NAME.pub): verify\n"
-    "                        every checkpoint's signature\n"
+    "                        every checkpoint's signature; with --hub\n"
+    "                        also CURVE to the hub (needs --key)\n"
+    "  --key FILE            with --hub: your own secret key (NAME.key),\n"
+    "                        registered with read scope all (an auditor)\n"
+    "  --plaintext           with --hub: no CURVE (development only):\n"
+    "                        local endpoints only; --hub-key then only\n"
+    "                        checks checkpoint signatures\n"
     "  -t, --trusted-checkpoint FILE\n"
     "                        a checkpoint kept earlier (text form; needs\n"
     "                        --hub-key): prove the log extends it\n"
@@ -193,7 +221,7 @@ typedef struct {
 
 //  One site's chain as seen so far.
 typedef struct {
-    const ih_site_t *site;      //  borrowed from the registry
+    ih_site_t site;             //  as registered at its first event
     uint64_t count;             //  events seen
     uint64_t last_seq;          //  0 before the first event
     uint8_t head[IH_HASH_SIZE]; //  hash of the last event; zeros at first
@@ -204,7 +232,7 @@ typedef struct {
 } s_chain_t;
 
 typedef struct {
-    ih_registry_t *registry; //  who may sign, with which key
+    ih_registry_t *registry; //  who may sign, with which key, at this point
     zhashx_t *chains;        //  site id -> s_chain_t
     zhashx_t *types;         //  event type -> uint64_t count
     uint64_t indicators[S_INDICATORS];
@@ -423,6 +451,16 @@ s_check_signature (s_audit_t *self, const s_cp_t *cp, ih_key_t *hub_key,
     return 0;
 }
 
+//  ih_registry_admit's last: the highest seq of site the audit has seen so
+//  far in the log (0 if none), as the hub's log would answer at this point.
+static uint64_t
+s_last_seq (const char *site, void *arg)
+{
+    s_audit_t *self = (s_audit_t *) arg;
+    s_chain_t *chain = (s_chain_t *) zhashx_lookup (self->chains, site);
+    return chain ? chain->last_seq : 0;
+}
+
 //  ih_log_read_raw callback: checks one stored record; returns non-zero at
 //  a fault.
 static int
@@ -455,22 +493,24 @@ s_check (uint64_t hub_seq, uint64_t unused, const uint8_t *record,
     if (err != IH_OK)
         return s_fail (self, hub_seq, err, "signed event does not decode: %s",
                        ih_strerror (err));
-    const ih_site_t *site = ih_registry_lookup (self->registry, event.site);
-    if (!site)
-        return s_fail (self, hub_seq, IH_E_UNKNOWN_SITE,
-                       "site '%s' is not in the registry", event.site);
-    err = ih_event_verify (bytes, size, site->key);
+    //  The registry as it stands here decides (the same code as the hub's
+    //  ingest, with no connection peer and our own last seqs)
+    char why[256] = "";
+    err = ih_registry_admit (self->registry, &event, bytes, size, NULL,
+                             s_last_seq, self, why, sizeof why);
     if (err != IH_OK)
-        return s_fail (self, hub_seq, err,
-                       "signature of site '%s' seq=%" PRIu64
-                       " does not verify against its registered key",
-                       event.site, event.seq);
+        return s_fail (
+            self, hub_seq, err,
+            "the registry refuses site '%s' seq=%" PRIu64 " type=%s here: %s",
+            event.site, event.seq, event.type, *why ? why : ih_strerror (err));
 
     s_chain_t *chain = (s_chain_t *) zhashx_lookup (self->chains, event.site);
     if (!chain) {
         chain = (s_chain_t *) zmalloc (sizeof (s_chain_t));
         assert (chain);
-        chain->site = site;
+        //  Admitted, so registered: its kind and district never change
+        if (!ih_registry_lookup (self->registry, event.site, &chain->site))
+            snprintf (chain->site.id, sizeof chain->site.id, "%s", event.site);
         chain->index_next = 1;
         zhashx_insert (self->chains, event.site, chain);
     }
@@ -502,6 +542,8 @@ s_check (uint64_t hub_seq, uint64_t unused, const uint8_t *record,
     chain->count++;
     chain->last_seq = event.seq;
     ih_event_hash (bytes, size, chain->head);
+    //  In the log and whole: a registry change now takes effect
+    ih_registry_apply (self->registry, &event);
 
     uint64_t *count = (uint64_t *) zhashx_lookup (self->types, event.type);
     if (!count) {
@@ -633,16 +675,16 @@ s_summary (s_audit_t *self)
         ih_key_to_hex (chain->head, head); //  any 32 bytes will do
         json_object_set_new (
             sites, id,
-            json_pack ("{s:s, s:s, s:I, s:I, s:s}", "kind", chain->site->kind,
-                       "district", chain->site->district, "count",
+            json_pack ("{s:s, s:s, s:I, s:I, s:s}", "kind", chain->site.kind,
+                       "district", chain->site.district, "count",
                        (json_int_t) chain->count, "last_seq",
                        (json_int_t) chain->last_seq, "head", head));
         uint64_t *totals =
-            (uint64_t *) zhashx_lookup (districts, chain->site->district);
+            (uint64_t *) zhashx_lookup (districts, chain->site.district);
         if (!totals) {
             totals = (uint64_t *) zmalloc (2 * sizeof (uint64_t));
             assert (totals);
-            zhashx_insert (districts, chain->site->district, totals);
+            zhashx_insert (districts, chain->site.district, totals);
         }
         totals[0]++;
         totals[1] += chain->count;
@@ -802,9 +844,10 @@ s_write_latest (const char *sub, s_audit_t *self, const char *path)
 //  directory (log set) or the hub's replay service (hub set). The checks
 //  are the same for both; only what is fed to them differs.
 typedef struct {
-    ih_log_t *log;   //  local, opened read-only and pinned, or NULL
-    const char *hub; //  remote: the replay endpoint
-    int timeout;     //  remote: ms to wait for each answer
+    ih_log_t *log;                 //  local, opened read-only and pinned
+    const char *hub;               //  remote: the replay endpoint
+    ih_cli_transport_t *transport; //  remote: how to connect (checked)
+    int timeout;                   //  remote: ms to wait for each answer
 } s_source_t;
 
 //  Feeds the checkpoints to s_collect_checkpoint: locally every stored
@@ -817,8 +860,8 @@ s_source_checkpoints (s_source_t *source, s_audit_t *self)
         return ih_log_checkpoints (source->log, s_collect_checkpoint, self);
     uint8_t bytes[IH_CHECKPOINT_MAX];
     size_t size = 0;
-    ih_err_t err = ih_audit_remote_checkpoint (source->hub, 0, source->timeout,
-                                               bytes, &size);
+    ih_err_t err = ih_audit_remote_checkpoint (
+        source->hub, source->transport, 0, source->timeout, bytes, &size);
     if (err == IH_E_MISSING)
         return IH_OK; //  a hub without its key signs none
     if (err == IH_OK)
@@ -832,7 +875,8 @@ s_source_records (s_source_t *source, s_audit_t *self)
 {
     if (source->log)
         return ih_log_read_raw (source->log, 1, 0, s_check, self);
-    return ih_audit_remote_read (source->hub, source->timeout, s_check, self);
+    return ih_audit_remote_read (source->hub, source->transport,
+                                 source->timeout, s_check, self);
 }
 
 //  Local only: the hub's sites table and index against the replay.
@@ -879,8 +923,8 @@ int
 ih_cmd_audit (int argc, char *argv[])
 {
     const char *sub = "audit";
-    const char *dir = NULL, *registry_path = NULL;
-    const char *hub_key_path = NULL, *trusted_path = NULL, *out_path = NULL;
+    const char *dir = NULL, *bureau_path = NULL;
+    const char *trusted_path = NULL, *out_path = NULL;
     const char *hub = NULL;
     int timeout = IH_CLI_TIMEOUT_DEFAULT;
     bool as_json = false;
@@ -888,18 +932,25 @@ ih_cmd_audit (int argc, char *argv[])
         {"data", required_argument, NULL, 'd'},
         {"hub", required_argument, NULL, 'H'},
         {"timeout", required_argument, NULL, 'T'},
-        {"registry", required_argument, NULL, 'r'},
+        {"bureau-key", required_argument, NULL, 'b'},
+        {"registry", required_argument, NULL, 'r'}, //  gone: a hint
         {"json", no_argument, NULL, 'j'},
         {"hub-key", required_argument, NULL, 'k'},
+        {"key", required_argument, NULL, IH_CLI_OPT_KEY},
+        {"plaintext", no_argument, NULL, IH_CLI_OPT_PLAINTEXT},
         {"trusted-checkpoint", required_argument, NULL, 't'},
         {"checkpoint-out", required_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
+    ih_cli_transport_t transport;
+    ih_cli_transport_init (&transport);
     optind = 0;
     opterr = 0;
     int opt;
-    while ((opt = getopt_long (argc, argv, ":d:H:T:r:jk:t:o:h", options,
+    while ((opt = getopt_long (argc, argv, ":d:H:T:b:r:jk:t:o:h", options,
                                NULL)) != -1) {
+        if (ih_cli_transport_option (&transport, opt, optarg))
+            continue;
         switch (opt) {
         case 'd':
             dir = optarg;
@@ -911,14 +962,19 @@ ih_cmd_audit (int argc, char *argv[])
             if (!ih_cli_parse_timeout (sub, optarg, &timeout))
                 return IH_CLI_USAGE;
             break;
-        case 'r':
-            registry_path = optarg;
+        case 'b':
+            bureau_path = optarg;
             break;
+        case 'r':
+            return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
+                                "--registry is gone: the registry lives in "
+                                "the log; pass the bureau's public key with "
+                                "--bureau-key FILE.pub");
         case 'j':
             as_json = true;
             break;
         case 'k':
-            hub_key_path = optarg;
+            transport.hub_key_path = optarg;
             break;
         case 't':
             trusted_path = optarg;
@@ -937,11 +993,14 @@ ih_cmd_audit (int argc, char *argv[])
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "unexpected argument '%s'; see --help",
                             argv[optind]);
-    if ((!dir == !hub) || !registry_path)
+    if ((!dir == !hub) || !bureau_path)
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
-                            "--registry and one of --data and --hub are "
+                            "--bureau-key and one of --data and --hub are "
                             "required; see --help");
-    if (trusted_path && !hub_key_path)
+    if (dir && (transport.key_path || transport.plaintext))
+        return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
+                            "--key and --plaintext need --hub; see --help");
+    if (trusted_path && !transport.hub_key_path)
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "--trusted-checkpoint needs --hub-key; see --help");
 
@@ -950,27 +1009,38 @@ ih_cmd_audit (int argc, char *argv[])
     self.next_hub_seq = 1;
     self.trusted_at = SIZE_MAX;
     ih_log_t *log = NULL;
-    s_source_t source = {NULL, hub, timeout};
-    ih_key_t *hub_key = NULL;
+    s_source_t source = {NULL, hub, &transport, timeout};
+    ih_key_t *bureau = NULL;
     s_cp_t trusted;
-    int rc = IH_CLI_FAIL;
+    ih_key_t *hub_key = NULL; //  borrowed from transport, for checkpoints
     ih_err_t err = IH_OK;
-    if (hub_key_path && (err = ih_key_load (hub_key_path, &hub_key)) != IH_OK) {
-        ih_cli_fail (sub, err, IH_CLI_FAIL, "cannot load hub key %s: %s",
-                     hub_key_path, ih_strerror (err));
+    int rc = hub ? ih_cli_transport_check (sub, &transport, hub) : IH_CLI_OK;
+    if (rc == IH_CLI_OK)
+        rc = ih_cli_transport_load_hub_key (sub, &transport);
+    if (rc != IH_CLI_OK)
         goto cleanup;
-    }
+    rc = IH_CLI_FAIL;
+    hub_key = transport.hub_key;
     if (trusted_path &&
         (err = s_load_trusted (sub, trusted_path, &trusted)) != IH_OK) {
         rc = err == IH_E_IO ? IH_CLI_FAIL : IH_CLI_AUDIT;
         goto cleanup;
     }
-    err = ih_registry_load (registry_path, &self.registry);
+    err = ih_key_load (bureau_path, &bureau);
     if (err != IH_OK) {
-        ih_cli_fail (sub, err, IH_CLI_FAIL, "cannot load registry %s: %s",
-                     registry_path, ih_strerror (err));
+        ih_cli_fail (sub, err, IH_CLI_FAIL,
+                     "cannot load the bureau's key %s: %s", bureau_path,
+                     ih_strerror (err));
         goto cleanup;
     }
+    if (!ih_event_name_valid (ih_key_name (bureau))) {
+        ih_cli_fail (sub, IH_E_BADNAME, IH_CLI_FAIL,
+                     "the bureau's key %s names an invalid site id",
+                     bureau_path);
+        goto cleanup;
+    }
+    self.registry = ih_registry_new (bureau);
+    assert (self.registry);
     struct stat st;
     if (dir && (stat (dir, &st) != 0 || !S_ISDIR (st.st_mode))) {
         ih_cli_fail (sub, IH_E_IO, IH_CLI_FAIL, "'%s' is not a directory", dir);
@@ -1049,10 +1119,10 @@ ih_cmd_audit (int argc, char *argv[])
     }
     if (err != IH_OK) {
         if (hub)
-            ih_cli_fail (sub, err, IH_CLI_FAIL,
-                         "cannot read the log from %s: %s%s", hub,
-                         ih_strerror (err),
-                         err == IH_E_TIMEOUT ? " (no answer in time)" : "");
+            ih_cli_fail (
+                sub, err, IH_CLI_FAIL, "cannot read the log from %s: %s%s", hub,
+                ih_strerror (err),
+                err == IH_E_TIMEOUT ? ih_cli_transport_hint (&transport) : "");
         else
             ih_cli_fail (sub, err, IH_CLI_FAIL, "cannot read the log: %s",
                          ih_strerror (err));
@@ -1089,8 +1159,9 @@ cleanup:
     zhashx_destroy (&self.chains);
     zhashx_destroy (&self.types);
     free (self.checkpoints);
-    ih_key_destroy (&hub_key);
     ih_log_destroy (&log);
     ih_registry_destroy (&self.registry);
+    ih_key_destroy (&bureau);
+    ih_cli_transport_end (&transport);
     return rc;
 }

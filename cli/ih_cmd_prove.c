@@ -5,7 +5,9 @@
     asks the hub for an inclusion proof of one stored record, or a
     consistency proof between two checkpoints, and prints it as one JSON
     object that `incuhub verify-proof` checks offline with the hub's
-    public key. It does not trust or verify anything itself.
+    public key. It does not trust or verify anything itself. It connects
+    under the transport options of ih_cli.h (CURVE with --hub-key and
+    --key: the registry must give the key read scope all, as an auditor's).
 
       inclusion:   {"kind":"inclusion","hub_seq":N,"size":S,
                     "record":"<hex>","path":["<hex32>",...],
@@ -22,7 +24,9 @@
 
 static const char *s_usage =
     "Usage: incuhub prove --hub ENDPOINT --seq N [--checkpoint SIZE]\n"
+    "                     [--hub-key FILE --key FILE | --plaintext]\n"
     "       incuhub prove --hub ENDPOINT --consistency OLD NEW\n"
+    "                     [--hub-key FILE --key FILE | --plaintext]\n"
     "\n"
     "Asks the hub's replay service for a Merkle proof and prints it as one\n"
     "JSON object on stdout, for `incuhub verify-proof`:\n"
@@ -37,8 +41,11 @@ static const char *s_usage =
     "  -c, --checkpoint SIZE  tree size of the checkpoint to prove against\n"
     "  -C, --consistency      prove consistency (OLD NEW as arguments)\n"
     "  -T, --timeout MS       wait at most MS for the answer (default "
-    "10000)\n"
-    "  -h, --help             this text\n";
+    "10000)\n" IH_CLI_TRANSPORT_HELP "  -h, --help             this text\n"
+    "\n"
+    "Over CURVE the hub serves proofs only to keys whose registry scope is\n"
+    "all (an auditor's), else it refuses (IH_E_DENIED, exit 1). Check\n"
+    "the proof with `incuhub verify-proof --hub-key HUB.pub`.\n";
 
 static json_t *
 s_hex (const uint8_t *bytes, size_t size)
@@ -90,13 +97,18 @@ ih_cmd_prove (int argc, char *argv[])
         {"checkpoint", required_argument, NULL, 'c'},
         {"consistency", no_argument, NULL, 'C'},
         {"timeout", required_argument, NULL, 'T'},
+        IH_CLI_TRANSPORT_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
+    ih_cli_transport_t transport;
+    ih_cli_transport_init (&transport);
     optind = 0;
     opterr = 0;
     int opt;
     while ((opt = getopt_long (argc, argv, ":H:q:c:CT:h", options, NULL)) !=
            -1) {
+        if (ih_cli_transport_option (&transport, opt, optarg))
+            continue;
         switch (opt) {
         case 'H':
             hub = optarg;
@@ -146,21 +158,23 @@ ih_cmd_prove (int argc, char *argv[])
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "--hub is required; see --help");
 
-    zsock_t *sock = ih_cli_connect (sub, ZMQ_DEALER, hub);
+    int rc = IH_CLI_FAIL;
+    zsock_t *sock = ih_cli_connect (sub, ZMQ_DEALER, hub, &transport, &rc);
+    ih_cli_transport_end (&transport);
     if (!sock)
-        return IH_CLI_USAGE;
+        return rc;
     zmsg_t *request = consistency
                           ? ih_wire_prove_consistency (old_size, new_size)
                           : ih_wire_prove_inclusion (seq, size);
     zmsg_send (&request, sock);
     zmsg_t *reply = NULL;
     ih_err_t err = ih_cli_recv (sock, timeout, &reply);
-    int rc = IH_CLI_FAIL;
+    rc = IH_CLI_FAIL;
     json_t *json = NULL;
     ih_wire_t wire;
     if (err == IH_E_TIMEOUT)
-        ih_cli_fail (sub, err, IH_CLI_FAIL, "no answer from %s in %d ms", hub,
-                     timeout);
+        ih_cli_fail (sub, err, IH_CLI_FAIL, "no answer from %s in %d ms%s", hub,
+                     timeout, ih_cli_transport_hint (&transport));
     else if (err)
         ih_cli_fail (sub, err, IH_CLI_FAIL, "interrupted");
     else if ((err = ih_wire_decode (reply, &wire)) != IH_OK)

@@ -31,7 +31,9 @@
     their sequences), then reports and exits 1.
 
     status asks a hub (its ingest endpoint) or an agent (its listen
-    endpoint) for its STATUS and prints the JSON object.
+    endpoint) for its STATUS and prints the JSON object. To a hub it
+    connects under the transport options of ih_cli.h (CURVE with --hub-key
+    and --key); an agent's listen socket is local and plain text.
     =========================================================================*/
 #include <getopt.h>
 #include <errno.h>
@@ -567,8 +569,9 @@ cleanup:
 //  status
 
 static const char *s_status_usage =
-    "Usage: incuhub status (--hub ENDPOINT | --agent ENDPOINT)\n"
-    "                      [--timeout MS] [--pretty]\n"
+    "Usage: incuhub status --hub ENDPOINT [--hub-key FILE --key FILE |\n"
+    "                      --plaintext] [--timeout MS] [--pretty]\n"
+    "       incuhub status --agent ENDPOINT [--timeout MS] [--pretty]\n"
     "\n"
     "Asks a hub (its ingest endpoint) or an agent (its listen endpoint)\n"
     "for its status and prints the JSON object it answers on stdout: one\n"
@@ -580,7 +583,8 @@ static const char *s_status_usage =
     "  -T, --timeout MS      give up after MS ms (default 10000;\n"
     "                        IH_E_TIMEOUT, exit 1)\n"
     "  -p, --pretty          indent the JSON\n"
-    "  -h, --help            this text\n";
+    "  -h, --help            this text\n"
+    "\nWith --hub:\n" IH_CLI_TRANSPORT_HELP;
 
 int
 ih_cmd_status (int argc, char *argv[])
@@ -594,12 +598,17 @@ ih_cmd_status (int argc, char *argv[])
         {"agent", required_argument, NULL, 'a'},
         {"timeout", required_argument, NULL, 'T'},
         {"pretty", no_argument, NULL, 'p'},
+        IH_CLI_TRANSPORT_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
+    ih_cli_transport_t transport;
+    ih_cli_transport_init (&transport);
     optind = 0;
     opterr = 0;
     int opt;
     while ((opt = getopt_long (argc, argv, ":H:a:T:ph", options, NULL)) != -1) {
+        if (ih_cli_transport_option (&transport, opt, optarg))
+            continue;
         switch (opt) {
         case 'H':
             hub = optarg;
@@ -629,13 +638,21 @@ ih_cmd_status (int argc, char *argv[])
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "wants exactly one of --hub and --agent; see "
                             "--help");
+    if (agent &&
+        (transport.hub_key_path || transport.key_path || transport.plaintext))
+        return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
+                            "--hub-key, --key and --plaintext are for --hub "
+                            "(an agent's listen endpoint is local)");
     const char *endpoint = hub ? hub : agent;
     const char *peer = hub ? "hub" : "agent";
 
-    zsock_t *dealer = ih_cli_connect (sub, ZMQ_DEALER, endpoint);
-    if (!dealer)
-        return IH_CLI_USAGE;
     int rc = IH_CLI_FAIL;
+    zsock_t *dealer = ih_cli_connect (sub, ZMQ_DEALER, endpoint,
+                                      hub ? &transport : NULL, &rc);
+    ih_cli_transport_end (&transport);
+    if (!dealer)
+        return rc;
+    rc = IH_CLI_FAIL;
     zmsg_t *reply = NULL;
     json_t *json = NULL;
     zmsg_t *request = ih_wire_status_request ();
@@ -647,8 +664,9 @@ ih_cmd_status (int argc, char *argv[])
     }
     ih_err_t err = ih_cli_recv (dealer, timeout, &reply);
     if (err == IH_E_TIMEOUT) {
-        ih_cli_fail (sub, err, IH_CLI_FAIL, "no answer from %s %s within %d ms",
-                     peer, endpoint, timeout);
+        ih_cli_fail (sub, err, IH_CLI_FAIL,
+                     "no answer from %s %s within %d ms%s", peer, endpoint,
+                     timeout, hub ? ih_cli_transport_hint (&transport) : "");
         goto cleanup;
     }
     if (err != IH_OK) {

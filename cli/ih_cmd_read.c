@@ -15,6 +15,10 @@
     replays from --from, switches to live, drops duplicates and fills any
     hole from the replay service. replay --hub reads the same service
     remotely, with credit-based flow control.
+
+    Whatever talks to the hub takes the transport options of ih_cli.h
+    (--hub-key and --key for CURVE, --plaintext for development), checked
+    for every endpoint before anything connects.
     =========================================================================*/
 #include <getopt.h>
 #include <sys/stat.h>
@@ -36,6 +40,7 @@ static const char *s_tail_usage =
     "Usage: incuhub tail --hub ENDPOINT [--district D] [--site S]\n"
     "                    [--type T] [--count N] [--timeout MS]\n"
     "                    [--replay ENDPOINT --from SEQ]\n"
+    "                    [--hub-key FILE --key FILE | --plaintext]\n"
     "\n"
     "Follows the hub's live event feed (its publish endpoint) and prints\n"
     "one compact JSON line per event on stdout, flushed at once:\n" S_JSON_LINE
@@ -54,10 +59,12 @@ static const char *s_tail_usage =
     "  -f, --from SEQ       first hub sequence (with --replay; default 1)\n"
     "  -T, --timeout MS     stop after MS ms without an event (default:\n"
     "                       wait for ever); exit 1 (IH_E_TIMEOUT) if\n"
-    "                       --count was given and not reached, else 0\n"
-    "  -h, --help           this text\n"
+    "                       --count was given and not reached, else "
+    "0\n" IH_CLI_TRANSPORT_HELP "  -h, --help           this text\n"
     "\n"
-    "SIGINT or SIGTERM stop it with exit status 0.\n";
+    "Over CURVE the hub sends only what the registry lets your key read\n"
+    "(a subscription beyond it is dropped; --district or --site may be\n"
+    "needed). SIGINT or SIGTERM stop it with exit status 0.\n";
 
 static bool
 s_filter_ok (const char *sub, const char *option, const char *value)
@@ -128,13 +135,18 @@ ih_cmd_tail (int argc, char *argv[])
         {"type", required_argument, NULL, 't'},
         {"count", required_argument, NULL, 'n'},
         {"timeout", required_argument, NULL, 'T'},
+        IH_CLI_TRANSPORT_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
+    ih_cli_transport_t transport;
+    ih_cli_transport_init (&transport);
     optind = 0;
     opterr = 0;
     int opt;
     while ((opt = getopt_long (argc, argv, ":H:R:f:D:s:t:n:T:h", options,
                                NULL)) != -1) {
+        if (ih_cli_transport_option (&transport, opt, optarg))
+            continue;
         switch (opt) {
         case 'H':
             hub = optarg;
@@ -184,24 +196,41 @@ ih_cmd_tail (int argc, char *argv[])
     if (from && !replay)
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "--from needs --replay; see --help");
+    int rc = ih_cli_transport_check (sub, &transport, hub);
+    if (rc == IH_CLI_OK && replay)
+        rc = ih_cli_transport_check (sub, &transport, replay);
+    if (rc != IH_CLI_OK) {
+        ih_cli_transport_end (&transport);
+        return rc;
+    }
     if (replay) {
-        ih_follow_t *follow = ih_follow_new (hub, replay, from ? from : 1, 0,
-                                             district, site, type);
-        if (!follow)
-            return IH_CLI_USAGE;
-        int rc = s_follow (sub, follow, count, timeout, true);
+        bool curve = ih_cli_transport_curve (&transport);
+        ih_follow_options_t follow_options = {
+            .pub = hub,
+            .replay = replay,
+            .from = from ? from : 1,
+            .district = district,
+            .site = site,
+            .type = type,
+            .key = curve ? transport.key_path : NULL,
+            .hub_key = curve ? transport.hub_key_path : NULL};
+        ih_follow_t *follow = ih_follow_new (&follow_options);
+        rc = follow ? s_follow (sub, follow, count, timeout, true)
+                    : IH_CLI_USAGE;
         ih_follow_destroy (&follow);
+        ih_cli_transport_end (&transport);
         return rc;
     }
 
-    zsock_t *sock = ih_cli_connect (sub, ZMQ_SUB, hub);
+    zsock_t *sock = ih_cli_connect (sub, ZMQ_SUB, hub, &transport, &rc);
+    ih_cli_transport_end (&transport); //  applied: the socket keeps a copy
     if (!sock)
-        return IH_CLI_USAGE;
+        return rc;
     char topic[3 * IH_NAME_MAX + 4];
     ih_wire_topic_prefix (district, site, type, topic);
     zsock_set_subscribe (sock, topic);
 
-    int rc = IH_CLI_OK;
+    rc = IH_CLI_OK;
     uint64_t printed = 0;
     uint64_t bad = 0; //  undecodable messages, reported and skipped
     while (count == 0 || printed < count) {
@@ -244,6 +273,7 @@ static const char *s_replay_usage =
     "Usage: incuhub replay --data DIR [--from SEQ] [--count N]\n"
     "       incuhub replay --hub ENDPOINT [--from SEQ | --from-time MS]\n"
     "                      [--district D] [--site S] [--type T] [--count N]\n"
+    "                      [--hub-key FILE --key FILE | --plaintext]\n"
     "\n"
     "Prints the events stored in the hub's log (data directory DIR), in hub\n"
     "order, one compact JSON line each on stdout:\n" S_JSON_LINE
@@ -265,7 +295,10 @@ static const char *s_replay_usage =
     "                     (default 10000)\n"
     "  -f, --from SEQ     start at hub sequence SEQ (default 1)\n"
     "  -n, --count N      print at most N events (default: all)\n"
-    "  -h, --help         this text\n";
+    "  -h, --help         this text\n"
+    "\nWith --hub:\n" IH_CLI_TRANSPORT_HELP
+    "\nOver CURVE the replay service serves only what the registry lets\n"
+    "your key read, else it refuses (IH_E_DENIED, exit 1).\n";
 
 typedef struct {
     uint64_t bad; //  records that did not decode
@@ -309,13 +342,18 @@ ih_cmd_replay (int argc, char *argv[])
         {"timeout", required_argument, NULL, 'T'},
         {"from", required_argument, NULL, 'f'},
         {"count", required_argument, NULL, 'n'},
+        IH_CLI_TRANSPORT_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
+    ih_cli_transport_t transport;
+    ih_cli_transport_init (&transport);
     optind = 0;
     opterr = 0;
     int opt;
     while ((opt = getopt_long (argc, argv, ":d:H:F:D:s:t:T:f:n:h", options,
                                NULL)) != -1) {
+        if (ih_cli_transport_option (&transport, opt, optarg))
+            continue;
         switch (opt) {
         case 'd':
             dir = optarg;
@@ -371,16 +409,32 @@ ih_cmd_replay (int argc, char *argv[])
     if (dir && (from_time || district || site || type))
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "--from-time and filters need --hub");
+    if (dir &&
+        (transport.hub_key_path || transport.key_path || transport.plaintext))
+        return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
+                            "--hub-key, --key and --plaintext need --hub");
     if (!s_filter_ok (sub, "district", district) ||
         !s_filter_ok (sub, "site", site) || !s_filter_ok (sub, "type", type))
         return IH_CLI_USAGE;
     if (hub) {
-        ih_follow_t *follow =
-            ih_follow_new (NULL, hub, from, from_time, district, site, type);
-        if (!follow)
-            return IH_CLI_USAGE;
-        int rc = s_follow (sub, follow, count, timeout, false);
-        ih_follow_destroy (&follow);
+        int rc = ih_cli_transport_check (sub, &transport, hub);
+        if (rc == IH_CLI_OK) {
+            bool curve = ih_cli_transport_curve (&transport);
+            ih_follow_options_t follow_options = {
+                .replay = hub,
+                .from = from,
+                .from_time = from_time,
+                .district = district,
+                .site = site,
+                .type = type,
+                .key = curve ? transport.key_path : NULL,
+                .hub_key = curve ? transport.hub_key_path : NULL};
+            ih_follow_t *follow = ih_follow_new (&follow_options);
+            rc = follow ? s_follow (sub, follow, count, timeout, false)
+                        : IH_CLI_USAGE;
+            ih_follow_destroy (&follow);
+        }
+        ih_cli_transport_end (&transport);
         return rc;
     }
     struct stat st;

@@ -10,8 +10,13 @@
     no possible hole: unfiltered, hub_seq == cursor. Anything else starts a
     filtered replay up to the highest live hub_seq seen, and the live
     copies are dropped (the replay delivers them).
+
+    Both sockets are secured the same way (ih_curve): CURVE clients when
+    the caller gave the keys, loaded once here and kept for the dealers
+    made when a stream is replaced; else plain text, local endpoints only.
     =========================================================================*/
 #include "ih_follow.h"
+#include "ih_curve.h"
 #include "ih_wire.h"
 
 struct _ih_follow_t {
@@ -29,9 +34,11 @@ struct _ih_follow_t {
     int64_t heard;                //  zclock_mono of the last dealer message
     int64_t live_at;              //  zclock_mono of the last live event
     uint64_t fills;
-    bool started;    //  the first stream was asked for
-    bool done;       //  replay only: END reached
-    zmsg_t *current; //  the message the last event points into
+    bool started;      //  the first stream was asked for
+    bool done;         //  replay only: END reached
+    zmsg_t *current;   //  the message the last event points into
+    ih_key_t *key;     //  own key (CURVE), or NULL (plain text)
+    ih_key_t *hub_key; //  the hub's public key (CURVE), or NULL
 };
 
 static char *
@@ -40,45 +47,112 @@ s_dup (const char *name)
     return name && *name ? strdup (name) : NULL;
 }
 
+//  Makes sock a CURVE client if the follow has keys; -1 if that fails.
+static int
+s_secure (ih_follow_t *self, zsock_t *sock, const char *endpoint)
+{
+    if (!self->hub_key)
+        return 0;
+    ih_err_t err = ih_curve_client (sock, self->key, self->hub_key);
+    if (err != IH_OK) {
+        fprintf (stderr, "incuhub: cannot set up CURVE to %s (%s)\n", endpoint,
+                 ih_err_name (err));
+        return -1;
+    }
+    return 0;
+}
+
 //  A DEALER connected to the replay service, or NULL.
 static zsock_t *
-s_dealer_new (const char *endpoint)
+s_dealer_new (ih_follow_t *self)
 {
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
     assert (dealer);
     zsock_set_maxmsgsize (dealer, IH_WIRE_MAX);
     zsock_set_linger (dealer, 0);
     zsock_set_rcvhwm (dealer, 2 * IH_FOLLOW_CREDIT + 100);
-    if (zsock_connect (dealer, "%s", endpoint))
+    if (s_secure (self, dealer, self->replay) ||
+        zsock_connect (dealer, "%s", self->replay))
         zsock_destroy (&dealer);
     return dealer;
 }
 
-ih_follow_t *
-ih_follow_new (const char *pub, const char *replay, uint64_t from,
-               uint64_t from_time, const char *district, const char *site,
-               const char *type)
+//  Loads a key file into *key_p; reports and returns -1 on failure.
+static int
+s_load_key (const char *path, const char *what, ih_key_t **key_p)
 {
-    assert (replay);
+    ih_err_t err = ih_key_load (path, key_p);
+    if (err != IH_OK) {
+        fprintf (stderr, "incuhub: cannot load %s %s: %s (%s)\n", what, path,
+                 ih_strerror (err), ih_err_name (err));
+        return -1;
+    }
+    return 0;
+}
+
+//  Loads the keys, or checks that plain text stays on this machine.
+static int
+s_transport (ih_follow_t *self, const ih_follow_options_t *options)
+{
+    if (!options->key != !options->hub_key) {
+        fprintf (stderr, "incuhub: CURVE needs both the own key and the "
+                         "hub's public key (IH_E_BADARG)\n");
+        return -1;
+    }
+    if (!options->hub_key) {
+        const char *endpoints[] = {options->replay, options->pub};
+        for (size_t i = 0; i < 2; i++)
+            if (endpoints[i] && !ih_curve_local (endpoints[i])) {
+                fprintf (stderr,
+                         "incuhub: %s is not local: plain text only on "
+                         "this machine; needs the hub's key and an own "
+                         "key (CURVE) (IH_E_BADARG)\n",
+                         endpoints[i]);
+                return -1;
+            }
+        return 0;
+    }
+    if (s_load_key (options->key, "key", &self->key) ||
+        s_load_key (options->hub_key, "hub key", &self->hub_key))
+        return -1;
+    if (!ih_key_has_curve_secret (self->key) ||
+        !ih_key_has_curve (self->hub_key)) {
+        fprintf (stderr,
+                 "incuhub: key %s or hub key %s has no transport (curve) "
+                 "part (IH_E_KEY)\n",
+                 options->key, options->hub_key);
+        return -1;
+    }
+    return 0;
+}
+
+ih_follow_t *
+ih_follow_new (const ih_follow_options_t *options)
+{
+    assert (options && options->replay);
     ih_follow_t *self = (ih_follow_t *) zmalloc (sizeof (ih_follow_t));
     assert (self);
-    self->district = s_dup (district);
-    self->site = s_dup (site);
-    self->type = s_dup (type);
+    self->district = s_dup (options->district);
+    self->site = s_dup (options->site);
+    self->type = s_dup (options->type);
     self->filtered = self->district || self->site || self->type;
-    self->cursor = from ? from : 1;
-    self->from_time = from_time;
-    self->replay = strdup (replay);
+    self->cursor = options->from ? options->from : 1;
+    self->from_time = options->from_time;
+    self->replay = strdup (options->replay);
     assert (self->replay);
-    self->dealer = s_dealer_new (replay);
+    if (s_transport (self, options)) {
+        ih_follow_destroy (&self);
+        return NULL;
+    }
+    self->dealer = s_dealer_new (self);
     if (!self->dealer) {
-        fprintf (stderr, "incuhub: cannot connect to '%s'\n", replay);
+        fprintf (stderr, "incuhub: cannot connect to '%s'\n", self->replay);
         ih_follow_destroy (&self);
         return NULL;
     }
     self->poller = zpoller_new (self->dealer, NULL);
     assert (self->poller);
-    if (pub) {
+    if (options->pub) {
         //  Subscribe before the first replay: what is published while it
         //  runs waits in the SUB queue (or is fetched again if that
         //  overflows)
@@ -90,8 +164,9 @@ ih_follow_new (const char *pub, const char *replay, uint64_t from,
         char topic[3 * IH_NAME_MAX + 4];
         ih_wire_topic_prefix (self->district, self->site, self->type, topic);
         zsock_set_subscribe (self->sub, topic);
-        if (zsock_connect (self->sub, "%s", pub)) {
-            fprintf (stderr, "incuhub: cannot connect to '%s'\n", pub);
+        if (s_secure (self, self->sub, options->pub) ||
+            zsock_connect (self->sub, "%s", options->pub)) {
+            fprintf (stderr, "incuhub: cannot connect to '%s'\n", options->pub);
             ih_follow_destroy (&self);
             return NULL;
         }
@@ -115,6 +190,8 @@ ih_follow_destroy (ih_follow_t **self_p)
         free (self->site);
         free (self->type);
         free (self->replay);
+        ih_key_destroy (&self->key);
+        ih_key_destroy (&self->hub_key);
         free (self);
         *self_p = NULL;
     }
@@ -142,7 +219,7 @@ s_replay (ih_follow_t *self, uint64_t to)
         //  the way, and nothing in them says which stream they belong to.
         //  A fresh socket makes sure none is taken for the new stream's
         //  (the hub forgets the old one when it goes idle)
-        zsock_t *dealer = s_dealer_new (self->replay);
+        zsock_t *dealer = s_dealer_new (self);
         if (dealer) {
             zpoller_remove (self->poller, self->dealer);
             zsock_destroy (&self->dealer);

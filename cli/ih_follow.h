@@ -20,12 +20,21 @@
       - after a second without live events it asks for everything past its
         cursor, so a hole at the end of a burst is filled too.
 
-        ih_follow_t *follow = ih_follow_new (pub, replay, 1, 0, NULL, NULL,
-                                             NULL);
+        ih_follow_options_t options = {.pub = pub, .replay = replay,
+                                       .from = 1, .key = "me.key",
+                                       .hub_key = "hub.pub"};
+        ih_follow_t *follow = ih_follow_new (&options);
         ih_follow_event_t event;
         while (ih_follow_next (follow, -1, &event) == IH_OK)
             use (event.hub_seq, event.event, event.event_size);
         ih_follow_destroy (&follow);
+
+    Transport: with key and hub_key both sockets are CURVE clients (the
+    reader authenticates the hub by its public key and itself by its own
+    registered key; the hub's registry must let it read what it asks for,
+    else the replay service NAKs IH_E_DENIED and the feed drops the
+    subscription). Without them, plain text, which ih_follow_new allows
+    only to local endpoints (ipc://, inproc://, loopback tcp://).
     =========================================================================*/
 #ifndef IH_FOLLOW_H_INCLUDED
 #define IH_FOLLOW_H_INCLUDED
@@ -52,14 +61,28 @@ typedef struct {
     size_t event_size;
 } ih_follow_event_t;
 
-//  Connects to replay (required) and pub (NULL: replay only, up to the
-//  END of the log as it is when the replay gets there). Starts at hub_seq
-//  from (>= 1), or at the first event received at or after from_time ms if
-//  from_time is not 0. Filters may be NULL (any); names must be valid.
-//  Returns NULL if a socket cannot connect (reported on stderr).
-ih_follow_t *ih_follow_new (const char *pub, const char *replay, uint64_t from,
-                            uint64_t from_time, const char *district,
-                            const char *site, const char *type);
+//  What to follow and how to connect.
+typedef struct {
+    const char *pub;      //  live feed endpoint; NULL: replay only, up to
+                          //  the END of the log as it is when the replay
+                          //  gets there
+    const char *replay;   //  replay service endpoint (required)
+    uint64_t from;        //  first hub_seq (0 = 1)
+    uint64_t from_time;   //  if not 0: start at the first event received
+                          //  at or after this, ms since the epoch
+    const char *district; //  filters: NULL (any) or a valid name
+    const char *site;     //
+    const char *type;     //
+    const char *key;      //  own NAME.key (with its transport secret) and
+    const char *hub_key;  //  the hub's NAME.pub: CURVE; both NULL: plain
+                          //  text (local endpoints only)
+} ih_follow_options_t;
+
+//  Connects as options say; the options are copied. Returns NULL if a key
+//  does not load or lacks its transport part, if one key is given
+//  without the other, if plain text is asked for a non-local endpoint, or
+//  if a socket cannot connect (each reported on stderr).
+ih_follow_t *ih_follow_new (const ih_follow_options_t *options);
 
 //  Frees; safe to call twice.
 void ih_follow_destroy (ih_follow_t **self_p);

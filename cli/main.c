@@ -18,8 +18,9 @@ static const struct {
     int (*run) (int argc, char *argv[]);
     const char *summary;
 } s_commands[] = {
-    {"keygen", ih_cmd_keygen, "create a site's signing key pair"},
-    {"site", ih_cmd_site, "add a site to the registry (site add ...)"},
+    {"keygen", ih_cmd_keygen, "create a site's signing and transport keys"},
+    {"site", ih_cmd_site,
+     "register sites, rotate or revoke keys, set permissions"},
     {"publish", ih_cmd_publish, "report events to a site's agent"},
     {"tail", ih_cmd_tail, "follow the hub's live event feed"},
     {"replay", ih_cmd_replay, "print the hub's stored events"},
@@ -47,6 +48,10 @@ s_usage (FILE *out)
 int
 main (int argc, char *argv[])
 {
+    //  stdout carries only the documented result lines: the libraries'
+    //  log lines (zsys_*) go to stderr with the error messages
+    zsys_set_logstream (stderr);
+    zsys_set_logident ("incuhub");
     if (argc < 2) {
         s_usage (stderr);
         return IH_CLI_USAGE;

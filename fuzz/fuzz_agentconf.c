@@ -13,11 +13,14 @@
     (window 1..4096, ack_timeout_ms 10..3600000, outbox_map_mb
     1..1048576), the ih_agent_config_t built from it carries the same
     values, and ih_agentconf_check fails exactly when a required option
-    (site, key, hub, outbox) is missing. Then the input is tried as every
+    (site, key, hub, outbox) is missing or the transport rule is broken
+    (no hub_key and a hub endpoint that is not local, an empty hub_key, a
+    listen endpoint that is not local). Then the input is tried as every
     flag's value (ih_agentconf_set), which must keep the same invariants.
     =========================================================================*/
 #include "ih_fuzz.h"
 #include "ih_agentconf.h"
+#include "ih_curve.h"
 
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
@@ -33,7 +36,8 @@ s_is_empty (ih_agentconf_t *conf)
 {
     return !ih_agentconf_site (conf) && !ih_agentconf_key (conf) &&
            !ih_agentconf_hub (conf) && !ih_agentconf_outbox (conf) &&
-           !ih_agentconf_listen (conf) && ih_agentconf_window (conf) == 0 &&
+           !ih_agentconf_listen (conf) && !ih_agentconf_hub_key (conf) &&
+           ih_agentconf_window (conf) == 0 &&
            ih_agentconf_ack_timeout_ms (conf) == 0 &&
            ih_agentconf_outbox_map_mb (conf) == 0;
 }
@@ -58,8 +62,15 @@ s_check_values (ih_agentconf_t *conf)
     IH_FUZZ_CHECK (config.window == window);
     IH_FUZZ_CHECK (config.ack_timeout == timeout);
     IH_FUZZ_CHECK (config.outbox_map == map << 20);
+    IH_FUZZ_CHECK (config.hub_key == ih_agentconf_hub_key (conf));
 
     bool complete = config.site && config.key && config.hub && config.outbox;
+    if (complete && config.hub_key)
+        complete = *config.hub_key != 0;
+    else if (complete)
+        complete = ih_curve_local (config.hub);
+    if (complete && config.listen)
+        complete = ih_curve_local (config.listen);
     char *error = NULL;
     ih_err_t rc = ih_agentconf_check (conf, &error);
     IH_FUZZ_CHECK (rc == (complete ? IH_OK : IH_E_CONFIG));

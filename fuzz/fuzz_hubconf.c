@@ -12,12 +12,15 @@
     pass their checks: non-empty paths, endpoints with "://", numbers
     within the bounds of the option table; loading it again gives the same
     values; ih_hubconf_check fails exactly when map_max_mb is set and
-    below map_size_mb. Then the input is tried as every flag's value
+    below map_size_mb, bureau_key is empty, CURVE is on (no plaintext)
+    without a key, or plaintext is on with an endpoint that is not local
+    (ih_curve_local). Then the input is tried as every flag's value
     (ih_hubconf_set), which must keep the same invariants.
     =========================================================================*/
 #include "ih_fuzz.h"
 #include "ih_hubconf.h"
 #include "ih_ingest.h"
+#include "ih_curve.h"
 
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
@@ -32,7 +35,9 @@ static bool
 s_is_default (ih_hubconf_t *conf)
 {
     return streq (ih_hubconf_data (conf), "/var/lib/incuhub") &&
-           streq (ih_hubconf_registry (conf), "/etc/incuhub/registry.json") &&
+           streq (ih_hubconf_registry (conf), "") &&
+           streq (ih_hubconf_bureau_key (conf), "") &&
+           streq (ih_hubconf_key (conf), "") && !ih_hubconf_plaintext (conf) &&
            streq (ih_hubconf_ingest (conf), "tcp://*:7700") &&
            streq (ih_hubconf_pub (conf), "tcp://*:7701") &&
            ih_hubconf_map_size_mb (conf) == 1024 &&
@@ -47,7 +52,6 @@ static void
 s_check_values (ih_hubconf_t *conf)
 {
     IH_FUZZ_CHECK (*ih_hubconf_data (conf));
-    IH_FUZZ_CHECK (*ih_hubconf_registry (conf));
     IH_FUZZ_CHECK (strstr (ih_hubconf_ingest (conf), "://"));
     IH_FUZZ_CHECK (strstr (ih_hubconf_pub (conf), "://"));
     uint64_t map_size = ih_hubconf_map_size_mb (conf);
@@ -60,9 +64,17 @@ s_check_values (ih_hubconf_t *conf)
                    ih_hubconf_batch_max (conf) <= IH_INGEST_BATCH_MAX);
     char *error = NULL;
     ih_err_t rc = ih_hubconf_check (conf, &error);
-    bool below = map_max != 0 && map_max < map_size;
-    IH_FUZZ_CHECK (rc == (below ? IH_E_CONFIG : IH_OK));
-    IH_FUZZ_CHECK ((error != NULL) == below);
+    bool bad = map_max != 0 && map_max < map_size;
+    bad = bad || !*ih_hubconf_bureau_key (conf);
+    if (ih_hubconf_plaintext (conf))
+        bad = bad || !ih_curve_local (ih_hubconf_ingest (conf)) ||
+              !ih_curve_local (ih_hubconf_pub (conf)) ||
+              (*ih_hubconf_replay (conf) &&
+               !ih_curve_local (ih_hubconf_replay (conf)));
+    else
+        bad = bad || !*ih_hubconf_key (conf);
+    IH_FUZZ_CHECK (rc == (bad ? IH_E_CONFIG : IH_OK));
+    IH_FUZZ_CHECK ((error != NULL) == bad);
     zstr_free (&error);
 }
 

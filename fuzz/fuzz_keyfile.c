@@ -6,8 +6,13 @@
     loaded with ih_key_load. An accepted key must have a valid name; one
     with a secret part must sign so that its public part verifies, must be
     refused once the file is group-readable, and must survive ih_key_save
-    and a reload unchanged. Key material is never printed.
+    and a reload unchanged. Its transport (Curve25519) pair, if any, must
+    be complete in a secret file (the secret deriving the public key),
+    give a CZMQ certificate holding exactly that pair, and survive the
+    save too; a key without one gives no certificate. Key material is
+    never printed.
     =========================================================================*/
+#include <sodium.h>
 #include "ih_fuzz.h"
 #include "ih_event.h"
 #include "ih_key.h"
@@ -42,10 +47,49 @@ s_check_save (ih_key_t *key)
         IH_FUZZ_CHECK (memcmp (ih_key_public (loaded), ih_key_public (key),
                                IH_KEY_PUBLIC_SIZE) == 0);
         IH_FUZZ_CHECK (ih_key_has_secret (loaded) == (i == 0));
+        IH_FUZZ_CHECK (ih_key_has_curve (loaded) == ih_key_has_curve (key));
+        IH_FUZZ_CHECK (ih_key_has_curve_secret (loaded) ==
+                       (i == 0 && ih_key_has_curve (key)));
+        if (ih_key_has_curve (key))
+            IH_FUZZ_CHECK (memcmp (ih_key_curve_public (loaded),
+                                   ih_key_curve_public (key),
+                                   IH_KEY_CURVE_SIZE) == 0);
         ih_key_destroy (&loaded);
         IH_FUZZ_CHECK (unlink (path) == 0);
     }
     IH_FUZZ_CHECK (rmdir (dir) == 0);
+}
+
+//  The transport pair of an accepted key: complete in a secret file, the
+//  secret deriving the public key, and the certificate holds that pair.
+static void
+s_check_curve (ih_key_t *key)
+{
+    zcert_t *cert = ih_key_cert (key);
+    if (!ih_key_has_curve (key)) {
+        IH_FUZZ_CHECK (!ih_key_has_curve_secret (key));
+        IH_FUZZ_CHECK (ih_key_curve_public (key) == NULL);
+        IH_FUZZ_CHECK (cert == NULL);
+        return;
+    }
+    IH_FUZZ_CHECK (ih_key_curve_public (key));
+    IH_FUZZ_CHECK (ih_key_has_curve_secret (key) == ih_key_has_secret (key));
+    IH_FUZZ_CHECK (cert);
+    IH_FUZZ_CHECK (memcmp (zcert_public_key (cert), ih_key_curve_public (key),
+                           IH_KEY_CURVE_SIZE) == 0);
+    uint8_t derived[IH_KEY_CURVE_SIZE];
+    if (ih_key_has_curve_secret (key)) {
+        IH_FUZZ_CHECK (
+            crypto_scalarmult_base (derived, zcert_secret_key (cert)) == 0);
+        IH_FUZZ_CHECK (memcmp (derived, ih_key_curve_public (key),
+                               IH_KEY_CURVE_SIZE) == 0);
+    } else {
+        static const uint8_t zero[IH_KEY_CURVE_SIZE] = {0};
+        IH_FUZZ_CHECK (
+            memcmp (zcert_secret_key (cert), zero, IH_KEY_CURVE_SIZE) == 0);
+    }
+    sodium_memzero (derived, sizeof (derived));
+    zcert_destroy (&cert);
 }
 
 int
@@ -62,6 +106,7 @@ LLVMFuzzerTestOneInput (const uint8_t *bytes, size_t size)
     }
     IH_FUZZ_CHECK (key);
     IH_FUZZ_CHECK (ih_event_name_valid (ih_key_name (key)));
+    s_check_curve (key);
     uint8_t sig[IH_KEY_SIG_SIZE];
     const uint8_t msg[] = "fuzz";
     if (ih_key_has_secret (key)) {

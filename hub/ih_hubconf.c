@@ -11,12 +11,18 @@
     The machinery (validating, loading into a fresh copy and swapping on
     success, setting by key or flag, help lines, error texts) is the
     shared engine ih_conftab (proto/); this file holds the table, the
-    typed getters and the one cross-option check (map_max vs map_size).
-    Invariant: every value held by an ih_hubconf_t has passed its check,
-    so the getters never see an unchecked string.
+    typed getters and the cross-option checks (map_max vs map_size; the
+    pinned bureau key; CURVE needs the hub key, plain text needs local
+    endpoints). Invariant: every value held by an ih_hubconf_t has passed
+    its check, so the getters never see an unchecked string.
+
+    `plaintext` is a switch: in the file `plaintext = 1` (or 0), on the
+    command line `--plaintext` without a value (incuhubd asks
+    ih_hubconf_flag_switch which flags take none and passes "1").
     =========================================================================*/
 #include "ih_hubconf.h"
 #include "ih_conftab.h"
+#include "ih_curve.h"
 #include "ih_ingest.h"
 
 enum {
@@ -32,6 +38,8 @@ enum {
     S_KEY,
     S_CHECKPOINT_EVENTS,
     S_CHECKPOINT_MS,
+    S_BUREAU_KEY,
+    S_PLAINTEXT,
     S_OPTIONS
 };
 
@@ -39,8 +47,9 @@ enum {
 static const ih_conftab_option_t s_options[S_OPTIONS] = {
     {"data", "data", "/var/lib/incuhub", IH_CONFTAB_PATH, 0, 0,
      "directory of the LMDB event log"},
-    {"registry", "registry", "/etc/incuhub/registry.json", IH_CONFTAB_PATH, 0,
-     0, "site registry (JSON)"},
+    {"registry", "registry", "", IH_CONFTAB_OPTIONAL_PATH, 0, 0,
+     "the bureau's registry journal, read at start and when it changes "
+     "(empty: none)"},
     {"ingest", "ingest", "tcp://*:7700", IH_CONFTAB_ENDPOINT, 0, 0,
      "ROUTER endpoint agents send events to"},
     {"pub", "pub", "tcp://*:7701", IH_CONFTAB_ENDPOINT, 0, 0,
@@ -57,11 +66,18 @@ static const ih_conftab_option_t s_options[S_OPTIONS] = {
     {"replay", "replay", "", IH_CONFTAB_OPTIONAL_ENDPOINT, 0, 0,
      "ROUTER endpoint of the replay service (empty: off)"},
     {"key", "key", "", IH_CONFTAB_OPTIONAL_PATH, 0, 0,
-     "the hub's secret key, for signed checkpoints (empty: none)"},
+     "the hub's secret key (NAME.key): CURVE and signed checkpoints "
+     "(required unless --plaintext)"},
     {"checkpoint_events", "checkpoint-events", "1000", IH_CONFTAB_NUMBER, 1,
      1000000000, "sign a checkpoint at least every N events"},
     {"checkpoint_ms", "checkpoint-ms", "5000", IH_CONFTAB_NUMBER, 100, 86400000,
      "and at least every MS ms while events arrive"},
+    //  Required (ih_hubconf_check): the pinned root of the registry
+    {"bureau_key", "bureau-key", "", IH_CONFTAB_OPTIONAL_PATH, 0, 0,
+     "the bureau's public key (NAME.pub), pinned (required)"},
+    //  A switch: --plaintext takes no value (ih_hubconf_flag_switch)
+    {"plaintext", "plaintext", "0", IH_CONFTAB_NUMBER, 0, 1,
+     "plain-text transport, ipc:// or loopback only (development)"},
 };
 
 _Static_assert(S_OPTIONS == IH_HUBCONF_OPTIONS,
@@ -117,6 +133,18 @@ ih_hubconf_set (ih_hubconf_t *self, const char *key_or_flag, const char *value,
     return ih_conftab_set (self->values, key_or_flag, value, error_p);
 }
 
+//  Plain text: every endpoint must stay on this machine.
+static ih_err_t
+s_check_local (const char *flag, const char *endpoint, char **error_p)
+{
+    if (!*endpoint || ih_curve_local (endpoint))
+        return IH_OK;
+    return ih_conftab_fail (error_p,
+                            "plaintext is allowed only on ipc:// or loopback "
+                            "endpoints: --%s %s",
+                            flag, endpoint);
+}
+
 ih_err_t
 ih_hubconf_check (ih_hubconf_t *self, char **error_p)
 {
@@ -128,7 +156,31 @@ ih_hubconf_check (ih_hubconf_t *self, char **error_p)
                                 "--map-max (%" PRIu64
                                 " MiB) is below --map-size (%" PRIu64 " MiB)",
                                 map_max, map_size);
+    if (!*ih_hubconf_bureau_key (self))
+        return ih_conftab_fail (error_p,
+                                "--bureau-key is required: the bureau's "
+                                "public key (NAME.pub), pinned");
+    if (ih_hubconf_plaintext (self)) {
+        ih_err_t err =
+            s_check_local ("ingest", ih_hubconf_ingest (self), error_p);
+        if (!err)
+            err = s_check_local ("pub", ih_hubconf_pub (self), error_p);
+        if (!err)
+            err = s_check_local ("replay", ih_hubconf_replay (self), error_p);
+        return err;
+    }
+    if (!*ih_hubconf_key (self))
+        return ih_conftab_fail (error_p,
+                                "--key is required for CURVE: the hub's secret "
+                                "key (NAME.key); or --plaintext on ipc:// or "
+                                "loopback endpoints");
     return IH_OK;
+}
+
+bool
+ih_hubconf_flag_switch (size_t index)
+{
+    return index == S_PLAINTEXT;
 }
 
 const char *
@@ -169,6 +221,14 @@ S_TEXT_GETTER (replay, S_REPLAY)
 S_TEXT_GETTER (key, S_KEY)
 S_NUMBER_GETTER (checkpoint_events, S_CHECKPOINT_EVENTS)
 S_NUMBER_GETTER (checkpoint_ms, S_CHECKPOINT_MS)
+S_TEXT_GETTER (bureau_key, S_BUREAU_KEY)
+
+bool
+ih_hubconf_plaintext (ih_hubconf_t *self)
+{
+    assert (self);
+    return ih_conftab_number (self->values, S_PLAINTEXT) != 0;
+}
 
 //  --------------------------------------------------------------------------
 //  Selftest
@@ -209,16 +269,72 @@ ih_hubconf_test (bool verbose)
     ih_hubconf_t *conf = ih_hubconf_new ();
     assert (conf);
     assert (streq (ih_hubconf_data (conf), "/var/lib/incuhub"));
-    assert (streq (ih_hubconf_registry (conf), "/etc/incuhub/registry.json"));
+    assert (streq (ih_hubconf_registry (conf), ""));
     assert (streq (ih_hubconf_ingest (conf), "tcp://*:7700"));
     assert (streq (ih_hubconf_pub (conf), "tcp://*:7701"));
     assert (ih_hubconf_map_size_mb (conf) == 1024);
     assert (ih_hubconf_map_max_mb (conf) == 0);
     assert (ih_hubconf_pub_hwm (conf) == 1000);
     assert (ih_hubconf_batch_max (conf) == 1024);
-    assert (ih_hubconf_check (conf, NULL) == IH_OK);
+    assert (streq (ih_hubconf_bureau_key (conf), ""));
+    assert (!ih_hubconf_plaintext (conf));
     assert (streq (ih_hubconf_flag (0), "data"));
-    assert (streq (ih_hubconf_flag (IH_HUBCONF_OPTIONS - 1), "checkpoint-ms"));
+    assert (streq (ih_hubconf_flag (IH_HUBCONF_OPTIONS - 1), "plaintext"));
+    assert (ih_hubconf_flag (IH_HUBCONF_OPTIONS) == NULL);
+    for (size_t i = 0; i < IH_HUBCONF_OPTIONS; i++)
+        assert (ih_hubconf_flag_switch (i) ==
+                streq (ih_hubconf_flag (i), "plaintext"));
+
+    //  The security checks: the bureau key is pinned, CURVE needs the
+    //  hub's key, plain text needs endpoints that stay on this machine
+    char *error = NULL;
+    assert (ih_hubconf_check (conf, &error) == IH_E_CONFIG);
+    assert (strncmp (error, "--bureau-key is required", 24) == 0);
+    zstr_free (&error);
+    assert (ih_hubconf_set (conf, "bureau-key", "/etc/ih/qd-bureau.pub",
+                            NULL) == IH_OK);
+    assert (streq (ih_hubconf_bureau_key (conf), "/etc/ih/qd-bureau.pub"));
+    assert (ih_hubconf_check (conf, &error) == IH_E_CONFIG);
+    assert (strncmp (error, "--key is required for CURVE", 27) == 0);
+    zstr_free (&error);
+    assert (ih_hubconf_set (conf, "key", "/etc/ih/hub.key", NULL) == IH_OK);
+    assert (ih_hubconf_check (conf, NULL) == IH_OK);
+    //  tcp://*:7700 is not local
+    assert (ih_hubconf_set (conf, "plaintext", "1", NULL) == IH_OK);
+    assert (ih_hubconf_plaintext (conf));
+    assert (ih_hubconf_check (conf, &error) == IH_E_CONFIG);
+    assert (streq (error, "plaintext is allowed only on ipc:// or loopback "
+                          "endpoints: --ingest tcp://*:7700"));
+    zstr_free (&error);
+    assert (ih_hubconf_set (conf, "ingest", "ipc:///tmp/ih-in", NULL) == IH_OK);
+    assert (ih_hubconf_set (conf, "pub", "tcp://0.0.0.0:5556", NULL) == IH_OK);
+    assert (ih_hubconf_check (conf, &error) == IH_E_CONFIG);
+    assert (streq (error, "plaintext is allowed only on ipc:// or loopback "
+                          "endpoints: --pub tcp://0.0.0.0:5556"));
+    zstr_free (&error);
+    assert (ih_hubconf_set (conf, "pub", "tcp://127.0.0.1:5556", NULL) ==
+            IH_OK);
+    assert (ih_hubconf_set (conf, "replay", "tcp://10.0.0.1:5557", NULL) ==
+            IH_OK);
+    assert (ih_hubconf_check (conf, &error) == IH_E_CONFIG);
+    assert (streq (error, "plaintext is allowed only on ipc:// or loopback "
+                          "endpoints: --replay tcp://10.0.0.1:5557"));
+    zstr_free (&error);
+    assert (ih_hubconf_set (conf, "replay", "", NULL) == IH_OK);
+    //  Plain text needs no hub key
+    assert (ih_hubconf_set (conf, "key", "", NULL) == IH_OK);
+    assert (ih_hubconf_check (conf, NULL) == IH_OK);
+    assert (ih_hubconf_set (conf, "plaintext", "2", &error) == IH_E_CONFIG);
+    assert (streq (error, "--plaintext: '2' is not a number in 0..1"));
+    zstr_free (&error);
+    assert (ih_hubconf_load_string (conf, "hub\n    plaintext = 0\n", NULL) ==
+            IH_OK);
+    assert (!ih_hubconf_plaintext (conf));
+    assert (ih_hubconf_check (conf, &error) == IH_E_CONFIG);
+    assert (strncmp (error, "--key is required for CURVE", 27) == 0);
+    zstr_free (&error);
+    ih_hubconf_destroy (&conf);
+    conf = ih_hubconf_new ();
     {
         //  Optional options: empty means off; a set value is still checked
         ih_hubconf_t *conf = ih_hubconf_new ();
@@ -243,12 +359,13 @@ ih_hubconf_test (bool verbose)
 
     //  A full valid file, then a partial one on top: unmentioned keys keep
     //  their values
-    char *error = NULL;
     assert (ih_hubconf_load_string (conf,
                                     "#   comment\n"
                                     "hub\n"
                                     "    data = \"/tmp/ih-data\"\n"
-                                    "    registry = \"/tmp/reg.json\"\n"
+                                    "    registry = \"/tmp/reg.journal\"\n"
+                                    "    bureau_key = \"/tmp/qd-bureau.pub\"\n"
+                                    "    key = \"/tmp/hub.key\"\n"
                                     "    ingest = \"ipc:///tmp/in\"\n"
                                     "    pub = \"tcp://127.0.0.1:*\"\n"
                                     "    map_size_mb = 16\n"
@@ -258,7 +375,9 @@ ih_hubconf_test (bool verbose)
                                     &error) == IH_OK);
     assert (error == NULL);
     assert (streq (ih_hubconf_data (conf), "/tmp/ih-data"));
-    assert (streq (ih_hubconf_registry (conf), "/tmp/reg.json"));
+    assert (streq (ih_hubconf_registry (conf), "/tmp/reg.journal"));
+    assert (streq (ih_hubconf_bureau_key (conf), "/tmp/qd-bureau.pub"));
+    assert (streq (ih_hubconf_key (conf), "/tmp/hub.key"));
     assert (streq (ih_hubconf_ingest (conf), "ipc:///tmp/in"));
     assert (streq (ih_hubconf_pub (conf), "tcp://127.0.0.1:*"));
     assert (ih_hubconf_map_size_mb (conf) == 16);
@@ -297,9 +416,11 @@ ih_hubconf_test (bool verbose)
     assert (
         streq (error, "--ingest: 'localhost:7700' is not a ZeroMQ endpoint"));
     zstr_free (&error);
-    assert (ih_hubconf_set (conf, "registry", "", &error) == IH_E_CONFIG);
-    assert (streq (error, "--registry: empty value"));
-    zstr_free (&error);
+    //  The journal is optional, the bureau key only required by the check
+    assert (ih_hubconf_set (conf, "registry", "", &error) == IH_OK);
+    assert (streq (ih_hubconf_registry (conf), ""));
+    assert (ih_hubconf_set (conf, "registry", "/tmp/reg.journal", NULL) ==
+            IH_OK);
     assert (ih_hubconf_set (conf, "registry", NULL, NULL) == IH_E_CONFIG);
     assert (ih_hubconf_set (conf, "nope", "1", &error) == IH_E_CONFIG);
     assert (streq (error, "--nope: unknown option"));
@@ -310,7 +431,7 @@ ih_hubconf_test (bool verbose)
     assert (ih_hubconf_set (conf, "pub-hwm", "99999999999999999999999", NULL) ==
             IH_E_CONFIG);
     assert (ih_hubconf_pub_hwm (conf) == 10000000);
-    assert (streq (ih_hubconf_registry (conf), "/tmp/reg.json"));
+    assert (streq (ih_hubconf_registry (conf), "/tmp/reg.journal"));
 
     //  Cross-check: map_max below map_size (0 means "never grow": fine)
     assert (ih_hubconf_map_max_mb (conf) == 64);
@@ -358,6 +479,8 @@ ih_hubconf_test (bool verbose)
     s_expect_error ("hub\n    batch_max = 18446744073709551617\n",
                     "is not a number in 1..65536", verbose);
     s_expect_error ("hub\n  data = 1\n", "not a valid ZPL file", verbose);
+    s_expect_error ("hub\n    plaintext = yes\n",
+                    "hub/plaintext: 'yes' is not a number in 0..1", verbose);
 
     //  Files: a good one, a bad one (the message names file:key), a
     //  missing one

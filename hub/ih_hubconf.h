@@ -25,8 +25,10 @@
 #include "ih_err.h"
 
 //  Number of options in the table (data, registry, ingest, pub,
-//  map_size_mb, map_max_mb, pub_hwm, batch_max, in this order).
-#define IH_HUBCONF_OPTIONS 12
+//  map_size_mb, map_max_mb, pub_hwm, batch_max, replay, key,
+//  checkpoint_events, checkpoint_ms, bureau_key, plaintext, in this
+//  order).
+#define IH_HUBCONF_OPTIONS 14
 
 typedef struct _ih_hubconf_t ih_hubconf_t;
 
@@ -58,9 +60,13 @@ ih_err_t ih_hubconf_load_string (ih_hubconf_t *self, const char *text,
 ih_err_t ih_hubconf_set (ih_hubconf_t *self, const char *key_or_flag,
                          const char *value, char **error_p);
 
-//  Checks the options against each other, once all sources are applied:
-//  map_max_mb, unless 0, must not be below map_size_mb. Returns IH_OK or
-//  IH_E_CONFIG with a message.
+//  Checks the options against each other, once all sources are applied,
+//  in this order: map_max_mb, unless 0, must not be below map_size_mb;
+//  bureau_key must be set; with plaintext, every endpoint (ingest, pub,
+//  replay if set) must satisfy ih_curve_local ("plaintext is allowed
+//  only on ipc:// or loopback endpoints: --pub tcp://0.0.0.0:5556");
+//  without it, key must be set (CURVE needs the hub's transport secret).
+//  Returns IH_OK or IH_E_CONFIG with a message.
 ih_err_t ih_hubconf_check (ih_hubconf_t *self, char **error_p);
 
 //  The long flag (without dashes) of option index, in table order, or
@@ -68,12 +74,17 @@ ih_err_t ih_hubconf_check (ih_hubconf_t *self, char **error_p);
 //  from this.
 const char *ih_hubconf_flag (size_t index);
 
+//  True if option index is a switch: its flag takes no value (set it to
+//  "1"), e.g. --plaintext. In a file it is written `plaintext = 1`.
+bool ih_hubconf_flag_switch (size_t index);
+
 //  Prints one help line per option ("  --flag  help (default x)").
 void ih_hubconf_help (FILE *out);
 
 //  Getters. Strings are borrowed and live until the next successful load
 //  or set, or destroy. Sizes are in MiB as configured.
 const char *ih_hubconf_data (ih_hubconf_t *self);
+//  The bureau's registry journal; "" when not set.
 const char *ih_hubconf_registry (ih_hubconf_t *self);
 const char *ih_hubconf_ingest (ih_hubconf_t *self);
 const char *ih_hubconf_pub (ih_hubconf_t *self);
@@ -86,6 +97,11 @@ const char *ih_hubconf_replay (ih_hubconf_t *self);
 const char *ih_hubconf_key (ih_hubconf_t *self);
 uint64_t ih_hubconf_checkpoint_events (ih_hubconf_t *self);
 uint64_t ih_hubconf_checkpoint_ms (ih_hubconf_t *self);
+//  The pinned bureau key's path ("" until set; ih_hubconf_check requires
+//  it).
+const char *ih_hubconf_bureau_key (ih_hubconf_t *self);
+//  True if plain-text transport was asked for (development only).
+bool ih_hubconf_plaintext (ih_hubconf_t *self);
 
 //  Selftest
 void ih_hubconf_test (bool verbose);

@@ -826,6 +826,131 @@ ih_log_index (ih_log_t *self, ih_log_index_fn *fn, void *arg)
     return ih_log_int_walk (self, self->index, s_index_entry, &walk);
 }
 
+//  The transaction a per-site reader uses: the open batch's when the
+//  writer asks inside a batch (so it sees what the batch appended), else a
+//  read transaction of its own. Returns an LMDB code.
+static int
+s_site_txn_begin (ih_log_t *self, MDB_txn **txn_p)
+{
+    if (ih_log_int_writer_busy (self)) {
+        *txn_p = self->txn;
+        return 0;
+    }
+    return ih_log_int_read_begin (self, txn_p);
+}
+
+static void
+s_site_txn_end (ih_log_t *self, MDB_txn *txn)
+{
+    if (txn != self->txn)
+        ih_log_int_read_end (self, txn);
+}
+
+ih_err_t
+ih_log_site_events (ih_log_t *self, const char *site, uint64_t from_seq,
+                    ih_log_fn *fn, void *arg)
+{
+    assert (self);
+    assert (site);
+    assert (fn);
+    size_t len = strlen (site);
+    if (len == 0 || len > IH_NAME_MAX || !ih_event_name_valid (site))
+        return IH_OK; //  no such site can have events
+    MDB_txn *txn;
+    int rc = s_site_txn_begin (self, &txn);
+    if (rc)
+        return ih_log_int_mdb_err (self, "mdb_txn_begin", rc);
+    MDB_cursor *cursor;
+    rc = mdb_cursor_open (txn, self->index, &cursor);
+    if (rc) {
+        s_site_txn_end (self, txn);
+        return ih_log_int_mdb_err (self, "mdb_cursor_open", rc);
+    }
+    //  Keys site||0x00||seq sort by site, then by seq: the site's entries
+    //  from from_seq on are one run that ends where the prefix changes
+    uint8_t ikey[IH_LOG_INDEX_KEY];
+    MDB_val key = {s_index_key (site, from_seq, ikey), ikey}, val;
+    ih_err_t err = IH_OK;
+    rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
+    while (rc == 0) {
+        const uint8_t *found = (const uint8_t *) key.mv_data;
+        if (key.mv_size < len + 1 || memcmp (found, site, len) != 0 ||
+            found[len] != 0)
+            break; //  past the site's run
+        if (key.mv_size != len + 9 || val.mv_size != 8) {
+            //  Fail closed: a reader such as the registry must not skip
+            //  an event it cannot find
+            zsys_error ("log: bad index entry for site=%s in %s", site,
+                        self->dir);
+            err = IH_E_STORE;
+            break;
+        }
+        uint64_t hub_seq = ih_record_get_u64 (val.mv_data);
+        uint8_t lkey[8];
+        ih_record_put_u64 (lkey, hub_seq);
+        MDB_val rkey = {8, lkey}, record;
+        rc = mdb_get (txn, self->log, &rkey, &record);
+        if (rc == MDB_NOTFOUND) {
+            zsys_error ("log: hub_seq=%" PRIu64 " of site=%s seq=%" PRIu64
+                        " indexed but missing in %s",
+                        hub_seq, site, ih_record_get_u64 (found + len + 1),
+                        self->dir);
+            err = IH_E_STORE;
+            rc = 0;
+            break;
+        }
+        if (rc)
+            break;
+        //  As ih_log_read passes records: the signed event, or the raw
+        //  value with received 0 if the record does not split
+        uint64_t received = 0;
+        const uint8_t *event = record.mv_data;
+        size_t event_size = record.mv_size;
+        if (ih_record_decode (record.mv_data, record.mv_size, &received, &event,
+                              &event_size) != IH_OK) {
+            received = 0;
+            event = record.mv_data;
+            event_size = record.mv_size;
+        }
+        if (fn (hub_seq, received, event, event_size, arg))
+            break;
+        rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
+    }
+    if (err == IH_OK && rc && rc != MDB_NOTFOUND)
+        err = ih_log_int_mdb_err (self, "reading the index", rc);
+    mdb_cursor_close (cursor);
+    s_site_txn_end (self, txn);
+    return err;
+}
+
+ih_err_t
+ih_log_site_last (ih_log_t *self, const char *site, uint64_t *seq_p)
+{
+    assert (self);
+    assert (site);
+    assert (seq_p);
+    *seq_p = 0;
+    size_t len = strlen (site);
+    if (len == 0 || len > IH_NAME_MAX)
+        return IH_OK; //  no such site can have events
+    MDB_txn *txn;
+    int rc = s_site_txn_begin (self, &txn);
+    if (rc)
+        return ih_log_int_mdb_err (self, "mdb_txn_begin", rc);
+    MDB_val key = {len, (void *) site}, val;
+    ih_err_t err = IH_OK;
+    rc = mdb_get (txn, self->sites, &key, &val);
+    if (rc == 0 && val.mv_size == IH_LOG_SITE_VALUE)
+        *seq_p = ih_record_get_u64 (val.mv_data);
+    else if (rc == 0) {
+        zsys_error ("log: bad chain head for site=%s in %s", site, self->dir);
+        err = IH_E_STORE;
+    } else if (rc != MDB_NOTFOUND)
+        err = ih_log_int_mdb_err (self, "mdb_get sites", rc);
+    s_site_txn_end (self, txn);
+    return err;
+}
+
 ih_err_t
 ih_log_pin (ih_log_t *self)
 {
@@ -883,6 +1008,21 @@ s_stop_fn (uint64_t hub_seq, uint64_t received, const uint8_t *bytes,
     (void) size;
     *(uint64_t *) arg = hub_seq;
     return 1;
+}
+
+//  Collects "seq@hub_seq;" of each event ih_log_site_events passes.
+static int
+s_site_event_fn (uint64_t hub_seq, uint64_t received, const uint8_t *bytes,
+                 size_t size, void *arg)
+{
+    ih_event_t event;
+    assert (received != 0);
+    assert (ih_event_decode (bytes, size, &event) == IH_OK);
+    char item[64];
+    snprintf (item, sizeof item, "%" PRIu64 "@%" PRIu64 ";", event.seq,
+              hub_seq);
+    strcat ((char *) arg, item);
+    return 0;
 }
 
 //  Signs event number seq of a chain; prev is the hash of the previous.
@@ -1123,6 +1263,69 @@ ih_log_test (bool verbose)
     uint64_t stopped = 0;
     assert (ih_log_read (log, 2, 0, s_stop_fn, &stopped) == IH_OK);
     assert (stopped == 2);
+
+    //  One site's events through the index, from a seq on, and its last seq
+    char seen[256] = "";
+    assert (ih_log_site_events (log, "lh-inc-01", 1, s_site_event_fn, seen) ==
+            IH_OK);
+    assert (streq (seen, "1@1;2@3;3@4;4@5;"));
+    seen[0] = 0;
+    assert (ih_log_site_events (log, "lh-inc-01", 3, s_site_event_fn, seen) ==
+            IH_OK);
+    assert (streq (seen, "3@4;4@5;"));
+    seen[0] = 0;
+    assert (ih_log_site_events (log, "lh-inc-01", 0, s_site_event_fn, seen) ==
+            IH_OK);
+    assert (streq (seen, "1@1;2@3;3@4;4@5;"));
+    seen[0] = 0;
+    assert (ih_log_site_events (log, "ls-inc-02", 1, s_site_event_fn, seen) ==
+            IH_OK);
+    assert (streq (seen, "1@2;"));
+    //  A prefix of a site id, an unknown site, a seq beyond the last
+    const char *none[] = {"lh-inc-0", "lh-inc-01x", "a", "zz", ""};
+    for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
+        seen[0] = 0;
+        assert (ih_log_site_events (log, none[i], 1, s_site_event_fn, seen) ==
+                IH_OK);
+        assert (streq (seen, ""));
+    }
+    seen[0] = 0;
+    assert (ih_log_site_events (log, "lh-inc-01", 5, s_site_event_fn, seen) ==
+            IH_OK);
+    assert (streq (seen, ""));
+    stopped = 0;
+    assert (ih_log_site_events (log, "lh-inc-01", 2, s_stop_fn, &stopped) ==
+            IH_OK);
+    assert (stopped == 3);
+    uint64_t site_last = 99;
+    assert (ih_log_site_last (log, "lh-inc-01", &site_last) == IH_OK);
+    assert (site_last == 4);
+    assert (ih_log_site_last (log, "ls-inc-02", &site_last) == IH_OK);
+    assert (site_last == 1);
+    assert (ih_log_site_last (log, "lh-inc-0", &site_last) == IH_OK);
+    assert (site_last == 0);
+    assert (ih_log_site_last (log, "", &site_last) == IH_OK);
+    assert (site_last == 0);
+    //  Inside a batch the writer sees what the batch appended; an abort
+    //  takes it back
+    uint8_t hash_ev4[IH_HASH_SIZE];
+    ih_event_hash (ev4, ev4_size, hash_ev4);
+    size_t ev5_size;
+    uint8_t *ev5 = s_test_event (key, 5, hash_ev4, "x", &ev5_size);
+    assert (ih_log_begin (log) == IH_OK);
+    assert (ih_log_site_last (log, "lh-inc-01", &site_last) == IH_OK);
+    assert (site_last == 4);
+    assert (s_test_append (log, ev5, ev5_size, &hub_seq, &expected) == IH_OK);
+    assert (ih_log_site_last (log, "lh-inc-01", &site_last) == IH_OK);
+    assert (site_last == 5);
+    seen[0] = 0;
+    assert (ih_log_site_events (log, "lh-inc-01", 4, s_site_event_fn, seen) ==
+            IH_OK);
+    assert (streq (seen, "4@5;5@6;"));
+    ih_log_abort (log);
+    assert (ih_log_site_last (log, "lh-inc-01", &site_last) == IH_OK);
+    assert (site_last == 4);
+    free (ev5);
     ih_log_destroy (&log);
 
     //  Read-only: sees everything, cannot write
@@ -1159,6 +1362,12 @@ ih_log_test (bool verbose)
     assert (ih_log_index (log, s_index_text_fn, text) == IH_OK);
     assert (streq (text, "lh-inc-01/1=1;lh-inc-01/2=3;lh-inc-01/3=4;"
                          "lh-inc-01/4=5;ls-inc-02/1=2;"));
+    text[0] = 0;
+    assert (ih_log_site_events (log, "lh-inc-01", 2, s_site_event_fn, text) ==
+            IH_OK);
+    assert (streq (text, "2@3;3@4;4@5;"));
+    assert (ih_log_site_last (log, "lh-inc-01", &site_last) == IH_OK);
+    assert (site_last == 4);
     ih_log_unpin (log);
     ih_log_unpin (log);
     ih_log_destroy (&log);

@@ -121,6 +121,17 @@ typedef int (ih_log_index_fn) (const char *site, uint64_t seq, uint64_t hub_seq,
 //  transaction. Errors: IH_E_STORE.
 ih_err_t ih_log_index (ih_log_t *self, ih_log_index_fn *fn, void *arg);
 
+//  Calls fn for the events of one site with seq >= from_seq, in seq order
+//  (which is also log order), through the index, in one read transaction.
+//  For the registry, which rebuilds from the bureau's events at start.
+//  Errors: IH_E_STORE.
+ih_err_t ih_log_site_events (ih_log_t *self, const char *site,
+                             uint64_t from_seq, ih_log_fn *fn, void *arg);
+
+//  The site's last stored seq (0 if none), seeing what the open batch
+//  appended when the writer calls it inside a batch. Errors: IH_E_STORE.
+ih_err_t ih_log_site_last (ih_log_t *self, const char *site, uint64_t *seq_p);
+
 //  Pins one snapshot of a log opened read-only: until ih_log_unpin, every
 //  read (ih_log_read, ih_log_read_raw, ih_log_sites, ih_log_index,
 //  ih_log_last, ih_log_stats) sees the same committed state, so a reader

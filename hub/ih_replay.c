@@ -30,10 +30,26 @@
     Requests that are not streams (CHECKPOINT, PROVE-*) are answered at
     once. Every bad request is answered with a NAK; nothing here asserts
     on input.
+
+    Who may read what. Under CURVE (a hub key at START) the ROUTER is a
+    CURVE server under ZAP domain "replay" (hub/ih_zap lets in only sites
+    whose kind may read at all) and every request carries the client's
+    site id (User-Id, ih_curve_peer). A REPLAY must fix the filters its
+    reader's scope demands (ih_registry_may_read: an "own" reader names
+    itself as site filter, a "district" reader its district), else it is
+    NAKed IH_E_DENIED; since a stream's records are matched against those
+    filters, the reader gets nothing else. The scope is checked again
+    whenever the registry changes under an open stream (permissions
+    changed, key revoked), and a stream that is no longer allowed is
+    NAKed IH_E_DENIED and closed. Checkpoints and proofs need read scope
+    "all" (they reveal records of any site). In plain text nobody is
+    identified and nothing is checked: plain text is for ipc:// and
+    loopback development only.
     =========================================================================*/
 #include <czmq.h>
 #include "ih_replay.h"
 #include "ih_checkpoint.h"
+#include "ih_curve.h"
 #include "ih_record.h"
 #include "ih_registry.h"
 #include "ih_wire.h"
@@ -42,6 +58,8 @@ typedef struct {
     zframe_t *identity; //  the client's routing id (owned)
     char *key;          //  identity in hex: the streams table key (owned)
     char *peer;         //  the client's address, "" if unknown (owned)
+    char *reader;       //  the client's site id (CURVE), or NULL (owned)
+    uint64_t version;   //  registry version when its access was checked
     uint64_t next;      //  next hub_seq to examine
     uint64_t to;        //  last hub_seq wanted, 0 = the end of the log
     uint64_t credit;    //  RECORDs the client still allows
@@ -57,11 +75,11 @@ typedef struct {
     zsock_t *pipe;
     zpoller_t *poller;
     zsock_t *router;
-    ih_log_t *log;            //  borrowed; the ingest actor writes it
-    ih_registry_t *registry;  //  site -> district
-    int64_t registry_checked; //  zclock_mono of the last refresh try
-    zhashx_t *streams;        //  identity hex -> s_stream_t
-    zhashx_t *peers;          //  peer address -> open streams (size_t *)
+    ih_log_t *log;           //  borrowed; the ingest actor writes it
+    ih_registry_t *registry; //  borrowed: site -> district, permissions
+    bool secure;             //  CURVE: every request names its reader
+    zhashx_t *streams;       //  identity hex -> s_stream_t
+    zhashx_t *peers;         //  peer address -> open streams (size_t *)
     int idle_ms;
     size_t streams_max;
     size_t per_peer;
@@ -79,6 +97,7 @@ s_stream_destroy (s_stream_t **self_p)
         zframe_destroy (&self->identity);
         zstr_free (&self->key);
         zstr_free (&self->peer);
+        zstr_free (&self->reader);
         free (self);
         *self_p = NULL;
     }
@@ -114,7 +133,6 @@ s_self_destroy (s_self_t **self_p)
         zhashx_destroy (&self->peers);
         zpoller_destroy (&self->poller);
         zsock_destroy (&self->router);
-        ih_registry_destroy (&self->registry);
         free (self);
         *self_p = NULL;
     }
@@ -171,22 +189,79 @@ s_nak (s_self_t *self, zframe_t *identity, ih_err_t code, const char *reason)
 //  --------------------------------------------------------------------------
 //  Streams
 
-//  District of site, reloading the registry once if the site is unknown.
-static const char *
-s_district (s_self_t *self, const char *site)
+//  District of site into district (IH_NAME_MAX + 1 bytes). The registry
+//  is log-derived and changes as registry events are stored, so it is
+//  asked for each record.
+static void
+s_district (s_self_t *self, const char *site, char *district)
 {
-    const ih_site_t *entry = ih_registry_lookup (self->registry, site);
-    //  At most one file check a second: every record of a removed site
-    //  comes here, inside a read transaction
-    int64_t now = zclock_mono ();
-    if (!entry && now - self->registry_checked >= 1000) {
-        self->registry_checked = now;
-        if (ih_registry_refresh (self->registry))
-            entry = ih_registry_lookup (self->registry, site);
+    ih_site_t entry;
+    //  A site the registry does not know (its events were stored before a
+    //  registry reset, or the log was copied): its events still replay,
+    //  under a district no filter names
+    if (ih_registry_lookup (self->registry, site, &entry))
+        memcpy (district, entry.district, IH_NAME_MAX + 1);
+    else
+        strcpy (district, "unknown");
+}
+
+//  May reader read events of district/site ("" = any)? Plain text
+//  (reader NULL on a socket without CURVE): yes. Else the reader's scope
+//  decides (ih_registry_may_read); on refusal why gets the reason.
+static bool
+s_may_read (s_self_t *self, const char *reader, const char *district,
+            const char *site, char *why, size_t why_size)
+{
+    if (!reader) {
+        snprintf (why, why_size, "no authenticated reader");
+        return !self->secure;
     }
-    //  A site stored once but since removed from the registry: its events
-    //  still replay, under a district no filter names
-    return entry ? entry->district : "unknown";
+    ih_site_t entry;
+    if (!ih_registry_lookup (self->registry, reader, &entry) || entry.revoked) {
+        snprintf (why, why_size, "site %s is not registered or revoked",
+                  reader);
+        return false;
+    }
+    if (ih_registry_may_read (self->registry, reader,
+                              district && *district ? district : NULL,
+                              site && *site ? site : NULL))
+        return true;
+    ih_read_scope_t scope = ih_registry_read_scope (self->registry, entry.kind);
+    if (scope == IH_READ_OWN)
+        snprintf (why, why_size,
+                  "kind %s reads only its own events: set site=%s", entry.kind,
+                  reader);
+    else if (scope == IH_READ_DISTRICT)
+        snprintf (why, why_size,
+                  "kind %s reads only its district: set district=%s",
+                  entry.kind, entry.district);
+    else
+        snprintf (why, why_size, "kind %s may not read (scope %s)", entry.kind,
+                  ih_regchange_scope_name (scope));
+    return false;
+}
+
+//  Checkpoints and proofs: read scope all only (plain text: anyone).
+static bool
+s_may_prove (s_self_t *self, const char *reader, char *why, size_t why_size)
+{
+    if (!reader) {
+        snprintf (why, why_size, "no authenticated reader");
+        return !self->secure;
+    }
+    ih_site_t entry;
+    if (!ih_registry_lookup (self->registry, reader, &entry) || entry.revoked) {
+        snprintf (why, why_size, "site %s is not registered or revoked",
+                  reader);
+        return false;
+    }
+    ih_read_scope_t scope = ih_registry_read_scope (self->registry, entry.kind);
+    if (scope == IH_READ_ALL)
+        return true;
+    snprintf (why, why_size,
+              "checkpoints and proofs need read scope all; kind %s has %s",
+              entry.kind, ih_regchange_scope_name (scope));
+    return false;
 }
 
 typedef struct {
@@ -221,7 +296,8 @@ s_pump_fn (uint64_t hub_seq, uint64_t received, const uint8_t *bytes,
         zsys_warning ("replay: hub_seq=%" PRIu64 " does not decode; skipped",
                       hub_seq);
     } else {
-        const char *district = s_district (pump->self, event.site);
+        char district[IH_NAME_MAX + 1];
+        s_district (pump->self, event.site, district);
         if ((!*stream->district || streq (stream->district, district)) &&
             (!*stream->site || streq (stream->site, event.site)) &&
             (!*stream->type || streq (stream->type, event.type))) {
@@ -248,6 +324,21 @@ s_pump_fn (uint64_t hub_seq, uint64_t received, const uint8_t *bytes,
 static void
 s_pump (s_self_t *self, s_stream_t *stream)
 {
+    //  The registry changed since the stream's access was checked: check
+    //  again, so a revoked reader or a narrowed scope takes effect
+    uint64_t version = ih_registry_version (self->registry);
+    if (stream->reader && version != stream->version) {
+        char why[IH_WIRE_REASON_MAX];
+        if (!s_may_read (self, stream->reader, stream->district, stream->site,
+                         why, sizeof why)) {
+            zsys_warning ("replay: stream of site=%s denied: %s",
+                          stream->reader, why);
+            s_nak (self, stream->identity, IH_E_DENIED, why);
+            s_stream_close (self, stream, "denied");
+            return;
+        }
+        stream->version = version;
+    }
     s_pump_t pump = {self, stream, 0, false, false, false, false};
     ih_err_t err = IH_OK;
     if (!(stream->to && stream->next > stream->to))
@@ -327,12 +418,21 @@ s_seek_time (s_self_t *self, uint64_t from_time, uint64_t *seq_p)
 
 static void
 s_handle_replay (s_self_t *self, zframe_t *identity, const char *key,
-                 const char *peer, const ih_wire_t *wire)
+                 const char *peer, const char *reader, const ih_wire_t *wire)
 {
     //  A new REPLAY replaces the client's open stream, if any
     s_stream_t *old = (s_stream_t *) zhashx_lookup (self->streams, key);
     if (old)
         s_stream_close (self, old, "replaced");
+    char why[IH_WIRE_REASON_MAX];
+    uint64_t version = ih_registry_version (self->registry);
+    if (!s_may_read (self, reader, wire->district, wire->site, why,
+                     sizeof why)) {
+        zsys_warning ("replay: REPLAY of site=%s from '%s' denied: %s",
+                      reader ? reader : "-", peer, why);
+        s_nak (self, identity, IH_E_DENIED, why);
+        return;
+    }
     size_t *count = s_peer_count (self, peer);
     if (zhashx_size (self->streams) >= self->streams_max ||
         *count >= self->per_peer) {
@@ -356,6 +456,8 @@ s_handle_replay (s_self_t *self, zframe_t *identity, const char *key,
     stream->identity = zframe_dup (identity);
     stream->key = strdup (key);
     stream->peer = strdup (peer);
+    stream->reader = reader ? strdup (reader) : NULL;
+    stream->version = version;
     stream->next = from;
     stream->to = wire->to;
     stream->credit = wire->credit < IH_REPLAY_CREDIT_MAX ? wire->credit
@@ -529,15 +631,25 @@ s_handle_router (s_self_t *self)
     char *key = zframe_strhex (identity);
     const char *peer = zframe_meta (zmsg_first (msg), "Peer-Address");
     char *peer_copy = strdup (peer ? peer : "");
+    //  The reader's site id (User-Id), borrowed from msg
+    const char *reader = ih_curve_peer (zmsg_first (msg));
+    char why[IH_WIRE_REASON_MAX];
     ih_wire_t wire;
     ih_err_t err = ih_wire_decode (msg, &wire);
     if (err) {
         zsys_debug ("replay: NAK %s from %s", ih_err_name (err), peer_copy);
         s_nak (self, identity, err, NULL);
+    } else if ((wire.kind == IH_WIRE_CHECKPOINT ||
+                wire.kind == IH_WIRE_PROVE_INCLUSION ||
+                wire.kind == IH_WIRE_PROVE_CONSISTENCY) &&
+               !s_may_prove (self, reader, why, sizeof why)) {
+        zsys_warning ("replay: proof request of site=%s from '%s' denied: %s",
+                      reader ? reader : "-", peer_copy, why);
+        s_nak (self, identity, IH_E_DENIED, why);
     } else
         switch (wire.kind) {
         case IH_WIRE_REPLAY:
-            s_handle_replay (self, identity, key, peer_copy, &wire);
+            s_handle_replay (self, identity, key, peer_copy, reader, &wire);
             break;
         case IH_WIRE_CREDIT:
             s_handle_credit (self, key, &wire);
@@ -568,27 +680,30 @@ s_handle_router (s_self_t *self)
     zmsg_destroy (&msg);
 }
 
+//  Pops a pointer frame (zsock_send "p") from request; NULL if absent.
+static void *
+s_pop_pointer (zmsg_t *request)
+{
+    void *pointer = NULL;
+    zframe_t *frame = zmsg_pop (request);
+    if (frame && zframe_size (frame) == sizeof (pointer))
+        memcpy (&pointer, zframe_data (frame), sizeof (pointer));
+    zframe_destroy (&frame);
+    return pointer;
+}
+
 static void
 s_start (s_self_t *self, zmsg_t *request)
 {
-    ih_log_t *log = NULL;
-    zframe_t *frame = zmsg_pop (request);
-    if (frame && zframe_size (frame) == sizeof (log))
-        memcpy (&log, zframe_data (frame), sizeof (log));
-    zframe_destroy (&frame);
-    char *registry = zmsg_popstr (request);
+    ih_log_t *log = (ih_log_t *) s_pop_pointer (request);
+    ih_registry_t *registry = (ih_registry_t *) s_pop_pointer (request);
+    ih_key_t *hub_key = (ih_key_t *) s_pop_pointer (request);
     char *endpoint = zmsg_popstr (request);
     char *reason = NULL;
     if (self->router)
         reason = strdup ("already started");
     else if (!log || !registry || !endpoint)
         reason = strdup ("START needs a log, a registry and an endpoint");
-    else {
-        ih_err_t err = ih_registry_load (registry, &self->registry);
-        if (err)
-            reason = zsys_sprintf ("cannot load registry %s: %s", registry,
-                                   ih_strerror (err));
-    }
     if (!reason) {
         self->router = zsock_new (ZMQ_ROUTER);
         assert (self->router);
@@ -597,24 +712,32 @@ s_start (s_self_t *self, zmsg_t *request)
         zsock_set_sndtimeo (self->router, 0);
         zsock_set_sndhwm (self->router, IH_REPLAY_CREDIT_MAX + 100);
         zsock_set_rcvhwm (self->router, 10000);
-        if (zsock_bind (self->router, "%s", endpoint) == -1) {
+        if (hub_key) {
+            ih_err_t err =
+                ih_curve_server (self->router, hub_key, IH_CURVE_DOMAIN_REPLAY);
+            if (err)
+                reason = zsys_sprintf ("cannot secure %s: %s", endpoint,
+                                       ih_strerror (err));
+        }
+        if (!reason && zsock_bind (self->router, "%s", endpoint) == -1)
             reason = zsys_sprintf ("cannot bind %s: %s", endpoint,
                                    zmq_strerror (zmq_errno ()));
+        if (reason)
             zsock_destroy (&self->router);
-            ih_registry_destroy (&self->registry);
-        }
     }
     if (reason)
         zsock_send (self->pipe, "is", -1, reason);
     else {
         self->log = log;
+        self->registry = registry;
+        self->secure = hub_key != NULL;
         zpoller_add (self->poller, self->router);
         const char *bound = zsock_endpoint (self->router);
         zsock_send (self->pipe, "is", 0, bound ? bound : endpoint);
-        zsys_info ("replay: serving on %s", bound ? bound : endpoint);
+        zsys_info ("replay: serving on %s (%s)", bound ? bound : endpoint,
+                   self->secure ? "CURVE" : "plain text");
     }
     zstr_free (&reason);
-    zstr_free (&registry);
     zstr_free (&endpoint);
 }
 
@@ -737,11 +860,11 @@ ih_replay_actor (zsock_t *pipe, void *args)
 }
 
 int
-ih_replay_start (zactor_t *self, ih_log_t *log, const char *registry,
-                 const char *endpoint, char **endpoint_p)
+ih_replay_start (zactor_t *self, ih_log_t *log, ih_registry_t *registry,
+                 ih_key_t *hub_key, const char *endpoint, char **endpoint_p)
 {
     assert (self && log && registry && endpoint && endpoint_p);
-    zsock_send (self, "spss", "START", log, registry, endpoint);
+    zsock_send (self, "sppps", "START", log, registry, hub_key, endpoint);
     int status = -1;
     *endpoint_p = NULL;
     zsock_recv (self, "is", &status, endpoint_p);
@@ -770,9 +893,56 @@ ih_replay_set_streams (zactor_t *self, size_t max, size_t per_peer)
 //  --------------------------------------------------------------------------
 //  Selftest
 
+#include "ih_journal.h"
 #include "ih_merkle.h"
+#include "ih_zap.h"
 
 #define S_EVENTS 50
+
+//  Signs change as the bureau's next event (through a journal, which
+//  keeps seq and prev), then admits and applies it to registry.
+static void
+s_test_change (ih_registry_t *registry, const char *journal, ih_key_t *bureau,
+               const ih_regchange_t *change)
+{
+    uint8_t *bytes = NULL;
+    size_t size = 0;
+    assert (ih_journal_append (journal, bureau, change, &bytes, &size) ==
+            IH_OK);
+    ih_event_t event;
+    assert (ih_event_decode (bytes, size, &event) == IH_OK);
+    assert (ih_registry_admit (registry, &event, bytes, size, NULL, NULL, NULL,
+                               NULL, 0) == IH_OK);
+    ih_registry_apply (registry, &event);
+    free (bytes);
+}
+
+static void
+s_test_add (ih_registry_t *registry, const char *journal, ih_key_t *bureau,
+            ih_key_t *key, const char *kind, const char *district)
+{
+    ih_regchange_t change;
+    memset (&change, 0, sizeof change);
+    change.op = IH_REG_OP_SITE_ADDED;
+    snprintf (change.site, sizeof change.site, "%s", ih_key_name (key));
+    snprintf (change.kind, sizeof change.kind, "%s", kind);
+    snprintf (change.district, sizeof change.district, "%s", district);
+    memcpy (change.sign_key, ih_key_public (key), IH_KEY_PUBLIC_SIZE);
+    memcpy (change.curve_key, ih_key_curve_public (key), IH_KEY_CURVE_SIZE);
+    s_test_change (registry, journal, bureau, &change);
+}
+
+//  A CURVE client of the replay service, as key.
+static zsock_t *
+s_test_client (const char *endpoint, ih_key_t *key, ih_key_t *hub)
+{
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    assert (dealer);
+    assert (ih_curve_client (dealer, key, hub) == IH_OK);
+    assert (zsock_connect (dealer, "%s", endpoint) == 0);
+    zsock_set_rcvtimeo (dealer, 10000);
+    return dealer;
+}
 
 //  Receives one message and decodes it; fails the test on timeout.
 static zmsg_t *
@@ -872,21 +1042,23 @@ ih_replay_test (bool verbose)
     char dir[] = "/tmp/ih_replay_test_XXXXXX";
     assert (mkdtemp (dir));
     char *data = zsys_sprintf ("%s/data", dir);
-    char *registry = zsys_sprintf ("%s/registry.json", dir);
+    char *journal = zsys_sprintf ("%s/registry.journal", dir);
     assert (zsys_dir_create (data) == 0);
 
-    //  Two sites in two districts
+    //  Two sites in two districts, and an auditor, registered by the
+    //  bureau (the registry alone: the log holds only the sites' events)
+    ih_key_t *bureau = ih_key_new ("qd-bureau");
     ih_key_t *keys[2] = {ih_key_new ("lh-a"), ih_key_new ("sn-b")};
+    ih_key_t *auditor = ih_key_new ("audit-01");
     const char *districts[2] = {"laoshan", "shinan"};
+    ih_registry_t *registry = ih_registry_new (bureau);
+    assert (registry);
     uint8_t prev[2][IH_HASH_SIZE];
     memset (prev, 0, sizeof (prev));
-    for (int i = 0; i < 2; i++) {
-        ih_site_t site = {.kind = "incubator"};
-        strcpy (site.id, ih_key_name (keys[i]));
-        strcpy (site.district, districts[i]);
-        memcpy (site.key, ih_key_public (keys[i]), IH_KEY_PUBLIC_SIZE);
-        assert (ih_registry_add (registry, &site) == IH_OK);
-    }
+    for (int i = 0; i < 2; i++)
+        s_test_add (registry, journal, bureau, keys[i], "incubator",
+                    districts[i]);
+    s_test_add (registry, journal, bureau, auditor, "auditor", "city");
     ih_key_t *hub_key = ih_key_new ("hub-test");
 
     //  hub_seq n: site n % 2, type door.open when n % 3 == 0, received
@@ -909,10 +1081,11 @@ ih_replay_test (bool verbose)
     if (verbose)
         zstr_send (replay, "VERBOSE");
     char *endpoint = NULL;
-    assert (ih_replay_start (replay, log, "/nonexistent.json",
-                             "tcp://127.0.0.1:*", &endpoint) == -1);
+    assert (ih_replay_start (replay, log, registry, NULL, "bogus://x",
+                             &endpoint) == -1);
     zstr_free (&endpoint);
-    assert (ih_replay_start (replay, log, registry, "tcp://127.0.0.1:*",
+    //  Plain text: no reader is identified, nothing is checked
+    assert (ih_replay_start (replay, log, registry, NULL, "tcp://127.0.0.1:*",
                              &endpoint) == 0);
     assert (strncmp (endpoint, "tcp://127.0.0.1:", 16) == 0);
     zsock_t *dealer = zsock_new_dealer (endpoint);
@@ -1092,11 +1265,71 @@ ih_replay_test (bool verbose)
     zsock_destroy (&dealer);
     zactor_destroy (&replay);
     zstr_free (&endpoint);
+
+    //  CURVE: the ZAP handler identifies each reader; the registry says
+    //  what it may read
+    zactor_t *zap = ih_zap_new (registry);
+    assert (zap);
+    replay = zactor_new (ih_replay_actor, NULL);
+    assert (replay);
+    assert (ih_replay_start (replay, log, registry, hub_key,
+                             "tcp://127.0.0.1:*", &endpoint) == 0);
+    //  An incubator reads only its own events, and no proofs
+    zsock_t *own = s_test_client (endpoint, keys[0], hub_key);
+    s_test_send (own, ih_wire_replay (1, 0, 0, NULL, NULL, NULL, 100));
+    msg = s_test_recv (own, &wire);
+    assert (wire.kind == IH_WIRE_NAK && wire.code == IH_E_DENIED);
+    assert (strstr (wire.reason, "site=lh-a"));
+    zmsg_destroy (&msg);
+    s_test_send (own, ih_wire_replay (1, 0, 0, "laoshan", NULL, NULL, 100));
+    msg = s_test_recv (own, &wire);
+    assert (wire.kind == IH_WIRE_NAK && wire.code == IH_E_DENIED);
+    zmsg_destroy (&msg);
+    s_test_send (own, ih_wire_replay (1, 0, 0, NULL, "lh-a", NULL, 100));
+    assert (s_test_drain (own, &first, &last) == (S_EVENTS + 10) / 2);
+    assert (first == 2 && last == S_EVENTS + 10);
+    assert (s_test_checkpoint (own, 0, &cp) == IH_E_DENIED);
+    s_test_send (own, ih_wire_prove_inclusion (2, 0));
+    msg = s_test_recv (own, &wire);
+    assert (wire.kind == IH_WIRE_NAK && wire.code == IH_E_DENIED);
+    zmsg_destroy (&msg);
+    //  The auditor reads everything, proofs included
+    zsock_t *audit = s_test_client (endpoint, auditor, hub_key);
+    s_test_send (audit, ih_wire_replay (1, 0, 0, NULL, NULL, NULL, 1000));
+    assert (s_test_drain (audit, &first, &last) == S_EVENTS + 10);
+    assert (s_test_checkpoint (audit, 0, &cp) == IH_OK);
+    assert (cp.size == S_EVENTS);
+    //  Revoked mid-stream: the open stream is refused at its next turn
+    s_test_send (own, ih_wire_replay (1, 0, 0, NULL, "lh-a", NULL, 1));
+    msg = s_test_recv (own, &wire);
+    assert (wire.kind == IH_WIRE_RECORD && wire.hub_seq == 2);
+    zmsg_destroy (&msg);
+    ih_regchange_t revoke;
+    memset (&revoke, 0, sizeof revoke);
+    revoke.op = IH_REG_OP_KEY_REVOKED;
+    strcpy (revoke.site, "lh-a");
+    s_test_change (registry, journal, bureau, &revoke);
+    s_test_send (own, ih_wire_credit (10));
+    msg = s_test_recv (own, &wire);
+    assert (wire.kind == IH_WIRE_NAK && wire.code == IH_E_DENIED);
+    zmsg_destroy (&msg);
+    uint64_t accepted = 0, denied = 0;
+    ih_zap_counts (zap, &accepted, &denied);
+    assert (accepted == 2 && denied == 0);
+
+    zsock_destroy (&own);
+    zsock_destroy (&audit);
+    zactor_destroy (&replay);
+    zactor_destroy (&zap);
+    zstr_free (&endpoint);
     ih_log_destroy (&log);
+    ih_registry_destroy (&registry);
     ih_key_destroy (&hub_key);
+    ih_key_destroy (&bureau);
+    ih_key_destroy (&auditor);
     for (int i = 0; i < 2; i++)
         ih_key_destroy (&keys[i]);
-    const char *files[] = {"data/data.mdb", "data/lock.mdb", "registry.json",
+    const char *files[] = {"data/data.mdb", "data/lock.mdb", "registry.journal",
                            "data", NULL};
     for (int i = 0; files[i]; i++) {
         char *path = zsys_sprintf ("%s/%s", dir, files[i]);
@@ -1105,6 +1338,6 @@ ih_replay_test (bool verbose)
     }
     remove (dir);
     zstr_free (&data);
-    zstr_free (&registry);
+    zstr_free (&journal);
     printf ("OK\n");
 }

@@ -17,9 +17,18 @@
     It is a CZMQ actor:
         zactor_t *replay = zactor_new (ih_replay_actor, NULL);
     Commands on its pipe:
-        START log registry endpoint   ("pss": the ih_log_t * borrowed for
-            the actor's life, the registry file, the endpoint to bind).
-            Replies "is": 0 and the bound endpoint, or -1 and a reason.
+        START log registry hub_key endpoint   ("ppps", sent by
+            ih_replay_start: the ih_log_t * and the ih_registry_t *, both
+            borrowed for the actor's life; the hub's ih_key_t * with its
+            transport secret, borrowed during START only, or NULL for
+            plain text; the endpoint to bind). With a hub key the ROUTER is
+            a CURVE server under ZAP domain "replay" (hub/ih_zap must be
+            running) and requests are checked against the reader's
+            permissions: REPLAY needs ih_registry_may_read for its
+            district and site filters, CHECKPOINT and PROVE-* need read
+            scope all; else NAK IH_E_DENIED with the reason. Plain text:
+            no checks. Replies "is": 0 and the bound endpoint, or -1 and
+            a reason.
         IDLE ms     forget streams silent this long (default
                     IH_REPLAY_IDLE_MS). Replies with a signal.
         STREAMS n m at most n open streams in total, m per peer address
@@ -27,13 +36,15 @@
                     with a signal.
         VERBOSE     logs each stream's start and end at debug level.
         $TERM       ends the actor (zactor_destroy sends it).
-    The log must outlive the actor: destroy the actor first.
+    The log and the registry must outlive the actor: destroy it first.
     =========================================================================*/
 #ifndef IH_REPLAY_H_INCLUDED
 #define IH_REPLAY_H_INCLUDED
 
 #include <czmq.h>
+#include "ih_key.h"
 #include "ih_log.h"
+#include "ih_registry.h"
 
 //  Most credit a stream may hold (RECORDs granted but not yet sent); more
 //  is clipped. The ROUTER's send high-water mark is just above it, so a
@@ -52,11 +63,14 @@
 //  The actor function, for zactor_new (args unused).
 void ih_replay_actor (zsock_t *pipe, void *args);
 
-//  Sends START and waits for the answer. On success returns 0 and sets
-//  *endpoint_p to the bound endpoint; on failure returns -1 and sets
-//  *endpoint_p to the reason. The caller frees it with zstr_free.
-int ih_replay_start (zactor_t *self, ih_log_t *log, const char *registry,
-                     const char *endpoint, char **endpoint_p);
+//  Sends START and waits for the answer. log and registry must outlive
+//  the actor; hub_key (NULL: plain text) is only used during the call.
+//  On success returns 0 and sets *endpoint_p to the bound endpoint; on
+//  failure returns -1 and sets *endpoint_p to the reason. The caller
+//  frees it with zstr_free.
+int ih_replay_start (zactor_t *self, ih_log_t *log, ih_registry_t *registry,
+                     ih_key_t *hub_key, const char *endpoint,
+                     char **endpoint_p);
 
 //  Sends IDLE and waits for the answer.
 void ih_replay_set_idle (zactor_t *self, int idle_ms);

@@ -7,16 +7,24 @@
     its pub endpoint for district offices, the bureau and auditors.
 
     This file only reads the configuration (ih_hubconf: a ZPL file, then
-    command-line flags override it), starts the ingest actor (ih_ingest),
-    prints one "ready" line with the endpoints actually bound and waits
-    for SIGINT or SIGTERM. Exit status: 0 after a clean shutdown, 1 on a
-    runtime failure, 2 on a usage or configuration error.
+    command-line flags override it), loads the pinned bureau key and
+    builds the registry from it (ih_registry; the ingest actor rebuilds it
+    from the log and keeps it current), starts the ZAP handler (ih_zap)
+    before any CURVE socket binds, then the ingest actor (ih_ingest, which
+    also owns the feed) and the replay service (ih_replay), prints one
+    "ready" line with the endpoints actually bound and waits for SIGINT or
+    SIGTERM. In plain-text mode (development only, local endpoints) there
+    is no ZAP handler and a warning goes to stderr. Exit status: 0 after a
+    clean shutdown, 1 on a runtime failure, 2 on a usage or configuration
+    error (a bad option, or a key file that is missing or unusable).
     =========================================================================*/
 #include <czmq.h>
 #include <getopt.h>
 #include "ih_hubconf.h"
 #include "ih_ingest.h"
+#include "ih_registry.h"
 #include "ih_replay.h"
+#include "ih_zap.h"
 
 #define S_EXIT_RUNTIME 1
 #define S_EXIT_USAGE 2
@@ -24,11 +32,14 @@
 static void
 s_usage (FILE *out)
 {
-    fprintf (out, "usage: incuhubd [-c FILE] [--data DIR] [--registry FILE] "
+    fprintf (out, "usage: incuhubd [-c FILE] --bureau-key FILE "
+                  "(--key FILE | --plaintext)\n"
+                  "                [--data DIR] [--registry JOURNAL] "
                   "[--ingest ENDPOINT]\n"
-                  "                [--pub ENDPOINT] [--map-size MB] "
-                  "[--map-max MB]\n"
-                  "                [--pub-hwm N] [--batch N] [-v] [--help]\n\n"
+                  "                [--pub ENDPOINT] [--replay ENDPOINT] "
+                  "[--map-size MB]\n"
+                  "                [--map-max MB] [--pub-hwm N] [--batch N] "
+                  "[-v] [--help]\n\n"
                   "  -c FILE          ZPL configuration file (section hub)\n");
     ih_hubconf_help (out);
     fprintf (out, "  -v               verbose logging\n"
@@ -55,9 +66,12 @@ main (int argc, char *argv[])
     //  The option flags come from ih_hubconf's table (getopt returns 256
     //  + the option's index), then -v and --help
     struct option long_options[IH_HUBCONF_OPTIONS + 3];
+    //  A switch (--plaintext) takes no value and means "1"
     for (int i = 0; i < IH_HUBCONF_OPTIONS; i++)
-        long_options[i] = (struct option){ih_hubconf_flag (i),
-                                          required_argument, NULL, 256 + i};
+        long_options[i] = (struct option){
+            ih_hubconf_flag (i),
+            ih_hubconf_flag_switch (i) ? no_argument : required_argument, NULL,
+            256 + i};
     long_options[IH_HUBCONF_OPTIONS] =
         (struct option){"verbose", no_argument, NULL, 'v'};
     long_options[IH_HUBCONF_OPTIONS + 1] =
@@ -86,7 +100,8 @@ main (int argc, char *argv[])
             s_usage (stdout);
             return 0;
         } else if (opt >= 256 && opt < 256 + IH_HUBCONF_OPTIONS)
-            flags[opt - 256] = optarg;
+            flags[opt - 256] =
+                ih_hubconf_flag_switch (opt - 256) ? "1" : optarg;
         else if (opt == ':') {
             fprintf (stderr, "incuhubd: %s needs an argument\n",
                      argv[optind - 1]);
@@ -107,6 +122,10 @@ main (int argc, char *argv[])
 
     ih_hubconf_t *conf = ih_hubconf_new ();
     int status = 0;
+    ih_key_t *bureau = NULL;
+    ih_key_t *hub_key = NULL;
+    ih_registry_t *registry = NULL;
+    zactor_t *zap = NULL;
     zactor_t *ingest = NULL;
     zactor_t *replay = NULL;
     char *ingest_ep = NULL, *pub_ep = NULL, *replay_ep = NULL;
@@ -117,11 +136,76 @@ main (int argc, char *argv[])
         status = S_EXIT_USAGE;
         goto cleanup;
     }
+    bool plaintext = ih_hubconf_plaintext (conf);
+
+    //  The keys: a file that is missing or unusable is a configuration
+    //  error, found before anything binds
+    ih_err_t err = ih_key_load (ih_hubconf_bureau_key (conf), &bureau);
+    if (err != IH_OK) {
+        fprintf (stderr, "incuhubd: cannot load the bureau key %s: %s\n",
+                 ih_hubconf_bureau_key (conf), ih_strerror (err));
+        status = S_EXIT_USAGE;
+        goto cleanup;
+    }
+    if (!plaintext && !ih_key_has_curve (bureau)) {
+        fprintf (stderr,
+                 "incuhubd: the bureau key %s has no transport (curve) key: "
+                 "make it with a current `incuhub keygen`\n",
+                 ih_hubconf_bureau_key (conf));
+        status = S_EXIT_USAGE;
+        goto cleanup;
+    }
+    if (*ih_hubconf_key (conf)) {
+        err = ih_key_load (ih_hubconf_key (conf), &hub_key);
+        if (err != IH_OK) {
+            fprintf (stderr, "incuhubd: cannot load the hub key %s: %s\n",
+                     ih_hubconf_key (conf), ih_strerror (err));
+            status = S_EXIT_USAGE;
+            goto cleanup;
+        }
+        if (!ih_key_has_secret (hub_key) ||
+            (!plaintext && !ih_key_has_curve_secret (hub_key))) {
+            fprintf (stderr,
+                     "incuhubd: the hub key %s must be a NAME.key with its "
+                     "secret parts%s\n",
+                     ih_hubconf_key (conf),
+                     plaintext ? "" : " (signing and transport)");
+            status = S_EXIT_USAGE;
+            goto cleanup;
+        }
+    }
+    if (plaintext)
+        fprintf (stderr,
+                 "incuhubd: warning: plain-text transport (development "
+                 "only): clients are not authenticated, nothing is "
+                 "encrypted, and every subscriber may read every event\n");
+
+    //  The registry starts as the pinned bureau alone; the ingest actor
+    //  rebuilds it from the log at START and applies registry events as
+    //  it stores them. ZAP, the feed and replay read it
+    registry = ih_registry_new (bureau);
+    assert (registry);
+    if (!plaintext) {
+        //  Before any CURVE socket binds: libzmq lets every client in
+        //  while no ZAP handler is bound
+        zap = ih_zap_new (registry);
+        if (!zap) {
+            fprintf (stderr, "incuhubd: cannot start the ZAP handler "
+                             "(see log)\n");
+            status = S_EXIT_RUNTIME;
+            goto cleanup;
+        }
+        if (verbose)
+            zstr_send (zap, "VERBOSE");
+    }
 
     ingest = zactor_new (ih_ingest_actor, NULL);
     assert (ingest);
     if (verbose)
         zstr_send (ingest, "VERBOSE");
+    ih_ingest_set_registry (ingest, registry);
+    if (plaintext)
+        ih_ingest_set_plaintext (ingest);
     ih_ingest_set_pub_hwm (ingest, (size_t) ih_hubconf_pub_hwm (conf));
     ih_ingest_set_checkpoint (ingest, ih_hubconf_checkpoint_events (conf),
                               ih_hubconf_checkpoint_ms (conf));
@@ -152,8 +236,8 @@ main (int argc, char *argv[])
         assert (replay);
         if (verbose)
             zstr_send (replay, "VERBOSE");
-        if (ih_replay_start (replay, ih_ingest_log (ingest),
-                             ih_hubconf_registry (conf),
+        if (ih_replay_start (replay, ih_ingest_log (ingest), registry,
+                             plaintext ? NULL : hub_key,
                              ih_hubconf_replay (conf), &replay_ep)) {
             fprintf (stderr, "incuhubd: %s\n",
                      replay_ep ? replay_ep : "cannot start replay");
@@ -187,8 +271,14 @@ main (int argc, char *argv[])
     zpoller_destroy (&poller);
 
 cleanup:
+    //  Readers of the registry and the log first, then the ZAP handler
+    //  (only once no CURVE socket is left), then the registry
     zactor_destroy (&replay);
     zactor_destroy (&ingest);
+    zactor_destroy (&zap);
+    ih_registry_destroy (&registry);
+    ih_key_destroy (&hub_key);
+    ih_key_destroy (&bureau);
     zstr_free (&replay_ep);
     zstr_free (&ingest_ep);
     zstr_free (&pub_ep);

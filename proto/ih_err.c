@@ -42,6 +42,10 @@ static const struct {
     {"IH_E_INTERNAL", "internal error"},
     {"IH_E_WRONGSITE", "belongs to another site"},
     {"IH_E_PROOF", "proof does not verify"},
+    {"IH_E_DENIED", "not permitted for this site's kind"},
+    {"IH_E_IMPERSONATE", "event for a site other than the connection's"},
+    {"IH_E_REVOKED", "the site's key is revoked"},
+    {"IH_E_REGISTRY", "invalid registry change"},
 };
 
 const char *
@@ -79,6 +83,26 @@ ih_err_test (bool verbose)
     assert (streq (ih_err_name (IH_E_GAP), "IH_E_GAP"));
     assert (streq (ih_err_name (IH_E_WRONGSITE), "IH_E_WRONGSITE"));
     assert (streq (ih_err_name (IH_E_PROOF), "IH_E_PROOF"));
+    //  The security codes (issue 4): numbers are protocol, never renumbered
+    assert (IH_E_DENIED == 27 && IH_E_IMPERSONATE == 28 && IH_E_REVOKED == 29 &&
+            IH_E_REGISTRY == 30);
+    assert (streq (ih_err_name (IH_E_DENIED), "IH_E_DENIED"));
+    assert (streq (ih_err_name (IH_E_IMPERSONATE), "IH_E_IMPERSONATE"));
+    assert (streq (ih_err_name (IH_E_REVOKED), "IH_E_REVOKED"));
+    assert (streq (ih_err_name (IH_E_REGISTRY), "IH_E_REGISTRY"));
+    assert (streq (ih_err_name (IH_E_ERR_MAX), "IH_E_REGISTRY"));
+    assert (
+        streq (ih_err_name ((ih_err_t) (IH_E_ERR_MAX + 1)), "IH_E_UNKNOWN"));
+    assert (streq (ih_err_name ((ih_err_t) -1), "IH_E_UNKNOWN"));
+    assert (streq (ih_strerror ((ih_err_t) -1), "unknown error"));
+    //  Every code has a distinct name and a description
+    for (int i = 0; i <= IH_E_ERR_MAX; i++) {
+        assert (strncmp (ih_err_name ((ih_err_t) i), "IH_", 3) == 0);
+        assert (strlen (ih_strerror ((ih_err_t) i)) > 0);
+        for (int j = 0; j < i; j++)
+            assert (!streq (ih_err_name ((ih_err_t) i),
+                            ih_err_name ((ih_err_t) j)));
+    }
     assert (streq (ih_err_name ((ih_err_t) 999), "IH_E_UNKNOWN"));
     assert (strlen (ih_strerror (IH_E_BADSIG)) > 0);
     assert (ih_err_disk_full (ENOSPC, NULL));

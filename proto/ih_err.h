@@ -38,7 +38,11 @@ typedef enum {
     IH_E_INTERNAL = 24,    //  internal error, see the log
     IH_E_WRONGSITE = 25,   //  outbox or event belongs to another site
     IH_E_PROOF = 26,       //  Merkle proof does not verify
-    IH_E_ERR_MAX = 26
+    IH_E_DENIED = 27,      //  the site's kind may not publish or read this
+    IH_E_IMPERSONATE = 28, //  event for a site other than the connection's
+    IH_E_REVOKED = 29,     //  the site's key was revoked
+    IH_E_REGISTRY = 30,    //  invalid registry change (unknown site, ...)
+    IH_E_ERR_MAX = 30
 } ih_err_t;
 
 //  Returns a short constant name for the code, e.g. "IH_E_GAP".

@@ -1,9 +1,12 @@
 /*  =========================================================================
-    ih_key - Ed25519 signing keys and their files
+    ih_key - a site's keys and their files: Ed25519 for signing events,
+    Curve25519 for the CurveZMQ transport
 
     Sits at both ends of the trust chain: an agent loads its site's NAME.key
-    and signs every event body with it (ih_event_sign); the hub loads each
-    registered site's NAME.pub and verifies (ih_event_verify).
+    and signs every event body with it (ih_event_sign); the hub and audit
+    verify with the site's public key (ih_event_verify). The same files hold
+    the transport pair that ih_curve applies to sockets (through a CZMQ
+    zcert, ih_key_cert), so a site has one .key and one .pub.
 
     Files are ZPL (CZMQ zconfig), see ih_key.h. Invariants:
     - A secret file is created with open (O_CREAT | O_EXCL, 0600): it never
@@ -11,9 +14,17 @@
       never overwritten.
     - On load, the mode is read with fstat on the same descriptor the bytes
       are read from, so the check and the read cannot refer to different
-      files. A file with a secret part and mode & 077 != 0 is refused.
-    - The secret must belong to the public key in the same file (the
-      Ed25519 secret key embeds its public key); a mismatch is IH_E_KEY.
+      files. A file with a secret part (sign-secret or curve-secret) and
+      mode & 077 != 0 is refused.
+    - Each secret must belong to the public key in the same file: the
+      Ed25519 pair is rebuilt from its seed, the Curve25519 public key is
+      derived from its secret (crypto_scalarmult_base); a mismatch is
+      IH_E_KEY.
+    - A file is either public (no secret lines) or secret with every pair
+      it names complete: a .key with curve-public but no curve-secret, or
+      curve-secret without sign-secret, is IH_E_KEY (a half-written or
+      hand-edited file, never one ih_key_save writes). Files from before
+      the transport keys (no curve-* lines) still load.
     - Buffers that held secret material are wiped before they are freed.
       Key material never reaches the log.
     =========================================================================*/
@@ -42,11 +53,20 @@
     } while (0)
 
 struct _ih_key_t {
-    char name[IH_NAME_MAX + 1];             //  site id
-    uint8_t public_key[IH_KEY_PUBLIC_SIZE]; //  Ed25519 public key
-    uint8_t secret_key[IH_KEY_SECRET_SIZE]; //  libsodium form: seed || public
-    bool has_secret;                        //  secret_key is valid
+    char name[IH_NAME_MAX + 1];              //  site id
+    uint8_t public_key[IH_KEY_PUBLIC_SIZE];  //  Ed25519 public key
+    uint8_t secret_key[IH_KEY_SECRET_SIZE];  //  libsodium form: seed || public
+    bool has_secret;                         //  secret_key is valid
+    uint8_t curve_public[IH_KEY_CURVE_SIZE]; //  Curve25519 transport public
+    uint8_t curve_secret[IH_KEY_CURVE_SIZE]; //  Curve25519 transport secret
+    bool has_curve;                          //  curve_public is valid
+    bool has_curve_secret;                   //  curve_secret is valid too
 };
+
+_Static_assert(IH_KEY_CURVE_SIZE == crypto_box_PUBLICKEYBYTES &&
+                   IH_KEY_CURVE_SIZE == crypto_box_SECRETKEYBYTES &&
+                   IH_KEY_CURVE_SIZE == crypto_scalarmult_BYTES,
+               "CurveZMQ keys are raw Curve25519 keys");
 
 static pthread_once_t s_sodium_once = PTHREAD_ONCE_INIT;
 static int s_sodium_rc = 0;
@@ -86,6 +106,11 @@ ih_key_new (const char *name)
         return NULL;
     crypto_sign_keypair (self->public_key, self->secret_key);
     self->has_secret = true;
+    //  CurveZMQ uses plain Curve25519 (X25519) pairs: the same ones
+    //  crypto_box makes (zmq_curve_keypair would only add Z85 text)
+    crypto_box_keypair (self->curve_public, self->curve_secret);
+    self->has_curve = true;
+    self->has_curve_secret = true;
     return self;
 }
 
@@ -98,6 +123,20 @@ ih_key_new_public (const char *name, const uint8_t *public_key)
     ih_key_t *self = s_key_alloc (name);
     if (self)
         memcpy (self->public_key, public_key, IH_KEY_PUBLIC_SIZE);
+    return self;
+}
+
+ih_key_t *
+ih_key_new_public_pair (const char *name, const uint8_t *sign_public,
+                        const uint8_t *curve_public)
+{
+    if (!curve_public)
+        return NULL;
+    ih_key_t *self = ih_key_new_public (name, sign_public);
+    if (self) {
+        memcpy (self->curve_public, curve_public, IH_KEY_CURVE_SIZE);
+        self->has_curve = true;
+    }
     return self;
 }
 
@@ -131,6 +170,43 @@ ih_key_has_secret (ih_key_t *self)
 {
     assert (self);
     return self->has_secret;
+}
+
+bool
+ih_key_has_curve (ih_key_t *self)
+{
+    assert (self);
+    return self->has_curve;
+}
+
+bool
+ih_key_has_curve_secret (ih_key_t *self)
+{
+    assert (self);
+    return self->has_curve_secret;
+}
+
+const uint8_t *
+ih_key_curve_public (ih_key_t *self)
+{
+    assert (self);
+    return self->has_curve ? self->curve_public : NULL;
+}
+
+zcert_t *
+ih_key_cert (ih_key_t *self)
+{
+    assert (self);
+    if (!self->has_curve)
+        return NULL;
+    //  zcert wants a secret key; a public-only cert (a server key for a
+    //  client socket, or a cert to compare) carries zeros, as CZMQ's own
+    //  zcert_load of a public certificate does
+    static const uint8_t zero[IH_KEY_CURVE_SIZE] = {0};
+    zcert_t *cert = zcert_new_from (
+        self->curve_public, self->has_curve_secret ? self->curve_secret : zero);
+    assert (cert);
+    return cert;
 }
 
 ih_err_t
@@ -255,6 +331,83 @@ cleanup:
     return rc;
 }
 
+//  Wipes the value of the node at path in root, if there is one (the
+//  secret hex digits zconfig copied out of the file text).
+static void
+s_wipe_value (zconfig_t *root, const char *path)
+{
+    zconfig_t *node = root ? zconfig_locate (root, path) : NULL;
+    char *value = node ? zconfig_value (node) : NULL;
+    if (value)
+        sodium_memzero (value, strlen (value));
+}
+
+//  Reads the Ed25519 secret of node into self and checks it belongs to
+//  self->public_key. Returns 0, or -1 (logged) if not.
+static int
+s_load_sign_secret (ih_key_t *self, zconfig_t *node, const char *path)
+{
+    if (s_hex_decode (zconfig_value (node), self->secret_key,
+                      IH_KEY_SECRET_SIZE)) {
+        zsys_warning ("key: %s has a malformed sign-secret", path);
+        return -1;
+    }
+    //  Rebuild the pair from the seed (the first 32 bytes): the copy of
+    //  the public key stored in the secret's last 32 bytes proves
+    //  nothing, and signing with a mismatched public key is unsafe
+    uint8_t seed[crypto_sign_SEEDBYTES];
+    uint8_t derived[IH_KEY_PUBLIC_SIZE];
+    uint8_t rebuilt[IH_KEY_SECRET_SIZE];
+    crypto_sign_ed25519_sk_to_seed (seed, self->secret_key);
+    crypto_sign_seed_keypair (derived, rebuilt, seed);
+    bool match =
+        sodium_memcmp (derived, self->public_key, IH_KEY_PUBLIC_SIZE) == 0 &&
+        sodium_memcmp (rebuilt, self->secret_key, IH_KEY_SECRET_SIZE) == 0;
+    sodium_memzero (seed, sizeof seed);
+    sodium_memzero (rebuilt, sizeof rebuilt);
+    if (!match) {
+        zsys_warning ("key: %s: sign-secret does not match sign-public", path);
+        return -1;
+    }
+    self->has_secret = true;
+    return 0;
+}
+
+//  Reads the Curve25519 pair (public_hex, and secret_node if not NULL)
+//  into self; the secret must derive the public key. Returns 0, or -1
+//  (logged) if not.
+static int
+s_load_curve (ih_key_t *self, const char *public_hex, zconfig_t *secret_node,
+              const char *path)
+{
+    if (ih_key_from_hex (public_hex, self->curve_public)) {
+        zsys_warning ("key: %s has a malformed curve-public", path);
+        return -1;
+    }
+    self->has_curve = true;
+    if (!secret_node)
+        return 0;
+    if (s_hex_decode (zconfig_value (secret_node), self->curve_secret,
+                      IH_KEY_CURVE_SIZE)) {
+        zsys_warning ("key: %s has a malformed curve-secret", path);
+        return -1;
+    }
+    uint8_t derived[IH_KEY_CURVE_SIZE];
+    //  Fails only for a secret that gives the all-zero point (X25519 clamps
+    //  the scalar, so no 32 bytes do); treat it as a mismatch anyway
+    bool match =
+        crypto_scalarmult_base (derived, self->curve_secret) == 0 &&
+        sodium_memcmp (derived, self->curve_public, IH_KEY_CURVE_SIZE) == 0;
+    sodium_memzero (derived, sizeof derived);
+    if (!match) {
+        zsys_warning ("key: %s: curve-secret does not match curve-public",
+                      path);
+        return -1;
+    }
+    self->has_curve_secret = true;
+    return 0;
+}
+
 ih_err_t
 ih_key_load (const char *path, ih_key_t **key_p)
 {
@@ -271,7 +424,6 @@ ih_key_load (const char *path, ih_key_t **key_p)
         return rc;
     rc = IH_E_KEY;
     ih_key_t *self = NULL;
-    zconfig_t *secret_node = NULL;
     zconfig_t *root = zconfig_str_load (text);
     if (!root) {
         zsys_warning ("key: %s is not valid ZPL", path);
@@ -279,16 +431,34 @@ ih_key_load (const char *path, ih_key_t **key_p)
     }
     const char *name = zconfig_get (root, "incuhub/name", NULL);
     const char *public_hex = zconfig_get (root, "incuhub/sign-public", NULL);
-    secret_node = zconfig_locate (root, "incuhub/sign-secret");
+    const char *curve_hex = zconfig_get (root, "incuhub/curve-public", NULL);
+    zconfig_t *secret_node = zconfig_locate (root, "incuhub/sign-secret");
+    zconfig_t *curve_node = zconfig_locate (root, "incuhub/curve-secret");
     if (!name || !ih_event_name_valid (name) || !public_hex) {
         zsys_warning ("key: %s lacks a valid name or sign-public", path);
         goto cleanup;
     }
-    if (secret_node && (mode & 077)) {
+    //  The mode is checked before anything else about the secrets: a
+    //  readable secret file is refused even if it is also malformed
+    if ((secret_node || curve_node) && (mode & 077)) {
         zsys_warning ("key: %s holds a secret key but has mode %04o, "
                       "refusing it (chmod 600 %s)",
                       path, (unsigned) (mode & 07777), path);
         rc = IH_E_KEYPERM;
+        goto cleanup;
+    }
+    if (curve_node && !curve_hex) {
+        zsys_warning ("key: %s has curve-secret but no curve-public", path);
+        goto cleanup;
+    }
+    if (curve_node && !secret_node) {
+        zsys_warning ("key: %s has curve-secret but no sign-secret", path);
+        goto cleanup;
+    }
+    if (secret_node && curve_hex && !curve_node) {
+        zsys_warning ("key: %s has sign-secret and curve-public but no "
+                      "curve-secret",
+                      path);
         goto cleanup;
     }
     self = s_key_alloc (name);
@@ -297,42 +467,17 @@ ih_key_load (const char *path, ih_key_t **key_p)
         zsys_warning ("key: %s has a malformed sign-public", path);
         goto cleanup;
     }
-    if (secret_node) {
-        if (s_hex_decode (zconfig_value (secret_node), self->secret_key,
-                          IH_KEY_SECRET_SIZE)) {
-            zsys_warning ("key: %s has a malformed sign-secret", path);
-            goto cleanup;
-        }
-        //  Rebuild the pair from the seed (the first 32 bytes): the copy of
-        //  the public key stored in the secret's last 32 bytes proves
-        //  nothing, and signing with a mismatched public key is unsafe
-        uint8_t seed[crypto_sign_SEEDBYTES];
-        uint8_t derived[IH_KEY_PUBLIC_SIZE];
-        uint8_t rebuilt[IH_KEY_SECRET_SIZE];
-        crypto_sign_ed25519_sk_to_seed (seed, self->secret_key);
-        crypto_sign_seed_keypair (derived, rebuilt, seed);
-        bool match =
-            sodium_memcmp (derived, self->public_key, IH_KEY_PUBLIC_SIZE) ==
-                0 &&
-            sodium_memcmp (rebuilt, self->secret_key, IH_KEY_SECRET_SIZE) == 0;
-        sodium_memzero (seed, sizeof seed);
-        sodium_memzero (rebuilt, sizeof rebuilt);
-        if (!match) {
-            zsys_warning ("key: %s: sign-secret does not match sign-public",
-                          path);
-            goto cleanup;
-        }
-        self->has_secret = true;
-    }
+    if (secret_node && s_load_sign_secret (self, secret_node, path))
+        goto cleanup;
+    if (curve_hex && s_load_curve (self, curve_hex, curve_node, path))
+        goto cleanup;
     *key_p = self;
     self = NULL;
     rc = IH_OK;
 cleanup:
     ih_key_destroy (&self);
-    if (secret_node && zconfig_value (secret_node)) {
-        char *value = zconfig_value (secret_node);
-        sodium_memzero (value, strlen (value));
-    }
+    s_wipe_value (root, "incuhub/sign-secret");
+    s_wipe_value (root, "incuhub/curve-secret");
     zconfig_destroy (&root);
     sodium_memzero (text, S_FILE_MAX + 1);
     free (text);
@@ -377,15 +522,21 @@ failed:
     return IH_E_IO;
 }
 
-//  Renders the ZPL text of a key file; with_secret adds the secret part.
+//  Renders the ZPL text of a key file; with_secret adds the secret parts.
 static char *
 s_render (ih_key_t *self, bool with_secret)
 {
     char hex[2 * IH_KEY_SECRET_SIZE + 1];
     zconfig_t *root = zconfig_new ("root", NULL);
     assert (root);
-    zconfig_set_comment (root, "   incuhub Ed25519 signing key of site %s",
-                         self->name);
+    if (self->has_curve)
+        zconfig_set_comment (root,
+                             "   incuhub keys of site %s: Ed25519 signing, "
+                             "Curve25519 transport",
+                             self->name);
+    else
+        zconfig_set_comment (root, "   incuhub Ed25519 signing key of site %s",
+                             self->name);
     if (with_secret)
         zconfig_set_comment (root, "   SECRET: keep this file mode 0600, "
                                    "never copy it off the site");
@@ -396,14 +547,22 @@ s_render (ih_key_t *self, bool with_secret)
         sodium_bin2hex (hex, sizeof (hex), self->secret_key,
                         IH_KEY_SECRET_SIZE);
         zconfig_put (root, "incuhub/sign-secret", hex);
-        sodium_memzero (hex, sizeof (hex));
     }
+    if (self->has_curve) {
+        sodium_bin2hex (hex, sizeof (hex), self->curve_public,
+                        IH_KEY_CURVE_SIZE);
+        zconfig_put (root, "incuhub/curve-public", hex);
+    }
+    if (with_secret && self->has_curve_secret) {
+        sodium_bin2hex (hex, sizeof (hex), self->curve_secret,
+                        IH_KEY_CURVE_SIZE);
+        zconfig_put (root, "incuhub/curve-secret", hex);
+    }
+    sodium_memzero (hex, sizeof (hex));
     char *text = zconfig_str_save (root);
     assert (text);
-    zconfig_t *secret_node = zconfig_locate (root, "incuhub/sign-secret");
-    if (secret_node)
-        sodium_memzero (zconfig_value (secret_node),
-                        strlen (zconfig_value (secret_node)));
+    s_wipe_value (root, "incuhub/sign-secret");
+    s_wipe_value (root, "incuhub/curve-secret");
     zconfig_destroy (&root);
     return text;
 }
@@ -412,7 +571,9 @@ ih_err_t
 ih_key_save (ih_key_t *self, const char *dir)
 {
     assert (self);
-    if (!dir || !self->has_secret || !ih_event_name_valid (self->name))
+    //  A secret file with curve-public but no curve-secret would not load
+    if (!dir || !self->has_secret || !ih_event_name_valid (self->name) ||
+        self->has_curve != self->has_curve_secret)
         return IH_E_BADARG;
     char *key_path = zsys_sprintf ("%s/%s.key", dir, self->name);
     char *pub_path = zsys_sprintf ("%s/%s.pub", dir, self->name);
@@ -456,6 +617,236 @@ s_write_text (const char *path, const char *text, mode_t mode)
     s_check (write (fd, text, strlen (text)) == (ssize_t) strlen (text));
     s_check (fchmod (fd, mode) == 0);
     close (fd);
+}
+
+//  Writes a key file at dir/file with the lines whose values are not NULL.
+static void
+s_write_key (const char *dir, const char *file, mode_t mode,
+             const char *sign_public, const char *sign_secret,
+             const char *curve_public, const char *curve_secret)
+{
+    const char *names[] = {"sign-public", "sign-secret", "curve-public",
+                           "curve-secret"};
+    const char *values[] = {sign_public, sign_secret, curve_public,
+                            curve_secret};
+    char *text = strdup ("incuhub\n    name = \"lh-inc-01\"\n");
+    s_check (text);
+    for (int i = 0; i < 4; i++) {
+        if (!values[i])
+            continue;
+        char *more =
+            zsys_sprintf ("%s    %s = \"%s\"\n", text, names[i], values[i]);
+        s_check (more);
+        sodium_memzero (text, strlen (text));
+        zstr_free (&text);
+        text = more;
+    }
+    char *path = zsys_sprintf ("%s/%s", dir, file);
+    s_write_text (path, text, mode);
+    sodium_memzero (text, strlen (text));
+    zstr_free (&text);
+    zstr_free (&path);
+}
+
+//  Loads dir/file, expects rc, removes the file.
+static void
+s_expect_load (const char *dir, const char *file, ih_err_t expect)
+{
+    char *path = zsys_sprintf ("%s/%s", dir, file);
+    ih_key_t *loaded = NULL;
+    ih_err_t rc = ih_key_load (path, &loaded);
+    if (rc != expect)
+        fprintf (stderr, "case %s: got %s\n", file, ih_err_name (rc));
+    s_check (rc == expect);
+    s_check ((rc == IH_OK) == (loaded != NULL));
+    ih_key_destroy (&loaded);
+    unlink (path);
+    zstr_free (&path);
+}
+
+//  The transport pair: generation, files, certificates, refusals.
+static void
+s_test_curve (ih_key_t *key, const char *dir)
+{
+    //  A new key has a transport pair whose secret derives its public key
+    s_check (ih_key_has_curve (key));
+    s_check (ih_key_has_curve_secret (key));
+    s_check (ih_key_curve_public (key));
+    uint8_t derived[IH_KEY_CURVE_SIZE];
+    s_check (crypto_scalarmult_base (derived, key->curve_secret) == 0);
+    s_check (memcmp (derived, ih_key_curve_public (key), 32) == 0);
+    //  ... distinct from the signing key and from another site's
+    s_check (memcmp (ih_key_curve_public (key), ih_key_public (key), 32));
+    ih_key_t *other = ih_key_new ("lh-inc-02");
+    s_check (other);
+    s_check (
+        memcmp (ih_key_curve_public (key), ih_key_curve_public (other), 32));
+    ih_key_destroy (&other);
+
+    //  Certificates: the pair for a full key, zeros for a public one
+    zcert_t *cert = ih_key_cert (key);
+    s_check (cert);
+    s_check (memcmp (zcert_public_key (cert), ih_key_curve_public (key), 32) ==
+             0);
+    s_check (memcmp (zcert_secret_key (cert), key->curve_secret, 32) == 0);
+    zcert_destroy (&cert);
+    ih_key_t *pair = ih_key_new_public_pair ("lh-inc-01", ih_key_public (key),
+                                             ih_key_curve_public (key));
+    s_check (pair);
+    s_check (!ih_key_has_secret (pair));
+    s_check (ih_key_has_curve (pair));
+    s_check (!ih_key_has_curve_secret (pair));
+    s_check (memcmp (ih_key_public (pair), ih_key_public (key), 32) == 0);
+    s_check (memcmp (ih_key_curve_public (pair), ih_key_curve_public (key),
+                     32) == 0);
+    cert = ih_key_cert (pair);
+    s_check (cert);
+    static const uint8_t zero[IH_KEY_CURVE_SIZE] = {0};
+    s_check (memcmp (zcert_public_key (cert), ih_key_curve_public (key), 32) ==
+             0);
+    s_check (memcmp (zcert_secret_key (cert), zero, 32) == 0);
+    zcert_destroy (&cert);
+    s_check (ih_key_save (pair, dir) == IH_E_BADARG);
+    ih_key_destroy (&pair);
+    s_check (ih_key_new_public_pair ("x", NULL, zero) == NULL);
+    s_check (ih_key_new_public_pair ("x", zero, NULL) == NULL);
+    s_check (ih_key_new_public_pair (NULL, zero, zero) == NULL);
+    //  A signing-only key has no transport key and no certificate
+    ih_key_t *sign_only = ih_key_new_public ("lh-inc-01", ih_key_public (key));
+    s_check (!ih_key_has_curve (sign_only));
+    s_check (!ih_key_has_curve_secret (sign_only));
+    s_check (ih_key_curve_public (sign_only) == NULL);
+    s_check (ih_key_cert (sign_only) == NULL);
+    ih_key_destroy (&sign_only);
+
+    //  The files of a saved key hold the pair (.key) or its public half
+    char *key_path = zsys_sprintf ("%s/lh-inc-01.key", dir);
+    char *pub_path = zsys_sprintf ("%s/lh-inc-01.pub", dir);
+    ih_key_t *loaded = NULL;
+    s_check (ih_key_load (key_path, &loaded) == IH_OK);
+    s_check (ih_key_has_curve_secret (loaded));
+    s_check (memcmp (ih_key_curve_public (loaded), ih_key_curve_public (key),
+                     32) == 0);
+    s_check (memcmp (loaded->curve_secret, key->curve_secret, 32) == 0);
+    ih_key_destroy (&loaded);
+    s_check (ih_key_load (pub_path, &loaded) == IH_OK);
+    s_check (ih_key_has_curve (loaded));
+    s_check (!ih_key_has_curve_secret (loaded));
+    s_check (memcmp (ih_key_curve_public (loaded), ih_key_curve_public (key),
+                     32) == 0);
+    ih_key_destroy (&loaded);
+    //  The public file has no secret digits at all
+    char secret_hex[2 * IH_KEY_CURVE_SIZE + 1];
+    sodium_bin2hex (secret_hex, sizeof secret_hex, key->curve_secret, 32);
+    zfile_t *file = zfile_new (NULL, pub_path);
+    s_check (file && zfile_input (file) == 0);
+    zchunk_t *chunk = zfile_read (file, 4096, 0);
+    s_check (chunk);
+    char *pub_text = zchunk_strdup (chunk);
+    s_check (strstr (pub_text, "curve-public"));
+    s_check (!strstr (pub_text, "secret"));
+    s_check (!strstr (pub_text, secret_hex));
+    zstr_free (&pub_text);
+    zchunk_destroy (&chunk);
+    zfile_destroy (&file);
+
+    //  Hand-written files: old ones load, incomplete or mismatched refused
+    char sign_pub[IH_KEY_HEX_SIZE];
+    char sign_sec[2 * IH_KEY_SECRET_SIZE + 1];
+    char curve_pub[IH_KEY_HEX_SIZE];
+    char other_pub[IH_KEY_HEX_SIZE];
+    ih_key_to_hex (ih_key_public (key), sign_pub);
+    sodium_bin2hex (sign_sec, sizeof sign_sec, key->secret_key,
+                    IH_KEY_SECRET_SIZE);
+    ih_key_to_hex (ih_key_curve_public (key), curve_pub);
+    ih_key_to_hex (ih_key_public (key), other_pub); //  a valid, wrong key
+
+    //  Before the transport keys: loads, can sign, cannot connect
+    s_write_key (dir, "old.key", 0600, sign_pub, sign_sec, NULL, NULL);
+    char *path = zsys_sprintf ("%s/old.key", dir);
+    s_check (ih_key_load (path, &loaded) == IH_OK);
+    s_check (ih_key_has_secret (loaded));
+    s_check (!ih_key_has_curve (loaded));
+    s_check (ih_key_cert (loaded) == NULL);
+    //  ... and is saved as it was, without curve lines
+    char tmpl[] = "/tmp/ih_key_old.XXXXXX";
+    char *old_dir = mkdtemp (tmpl);
+    s_check (old_dir);
+    s_check (ih_key_save (loaded, old_dir) == IH_OK);
+    ih_key_destroy (&loaded);
+    zstr_free (&path);
+    path = zsys_sprintf ("%s/lh-inc-01.key", old_dir);
+    s_check (ih_key_load (path, &loaded) == IH_OK);
+    s_check (ih_key_has_secret (loaded) && !ih_key_has_curve (loaded));
+    ih_key_destroy (&loaded);
+    unlink (path);
+    zstr_free (&path);
+    path = zsys_sprintf ("%s/lh-inc-01.pub", old_dir);
+    unlink (path);
+    zstr_free (&path);
+    s_check (rmdir (old_dir) == 0);
+    s_expect_load (dir, "old.key", IH_OK);
+    s_write_key (dir, "old.pub", 0644, sign_pub, NULL, NULL, NULL);
+    s_expect_load (dir, "old.pub", IH_OK);
+
+    //  Complete pairs load
+    s_write_key (dir, "full.key", 0600, sign_pub, sign_sec, curve_pub,
+                 secret_hex);
+    s_expect_load (dir, "full.key", IH_OK);
+    s_write_key (dir, "full.pub", 0644, sign_pub, NULL, curve_pub, NULL);
+    s_expect_load (dir, "full.pub", IH_OK);
+    //  A secret part in a readable file: refused for the mode first
+    s_write_key (dir, "perm.key", 0640, sign_pub, sign_sec, curve_pub,
+                 secret_hex);
+    s_expect_load (dir, "perm.key", IH_E_KEYPERM);
+    s_write_key (dir, "permcurve.key", 0604, sign_pub, NULL, curve_pub,
+                 secret_hex);
+    s_expect_load (dir, "permcurve.key", IH_E_KEYPERM);
+    //  Incomplete
+    s_write_key (dir, "nocurvesecret.key", 0600, sign_pub, sign_sec, curve_pub,
+                 NULL);
+    s_expect_load (dir, "nocurvesecret.key", IH_E_KEY);
+    s_write_key (dir, "nocurvepublic.key", 0600, sign_pub, sign_sec, NULL,
+                 secret_hex);
+    s_expect_load (dir, "nocurvepublic.key", IH_E_KEY);
+    s_write_key (dir, "nosignsecret.key", 0600, sign_pub, NULL, curve_pub,
+                 secret_hex);
+    s_expect_load (dir, "nosignsecret.key", IH_E_KEY);
+    //  Malformed
+    s_write_key (dir, "shortcurve.pub", 0644, sign_pub, NULL, "abcd", NULL);
+    s_expect_load (dir, "shortcurve.pub", IH_E_KEY);
+    s_write_key (dir, "shortcurve.key", 0600, sign_pub, sign_sec, curve_pub,
+                 "abcd");
+    s_expect_load (dir, "shortcurve.key", IH_E_KEY);
+    char junk[IH_KEY_HEX_SIZE];
+    memcpy (junk, curve_pub, sizeof junk);
+    junk[7] = 'x';
+    s_write_key (dir, "junkcurve.pub", 0644, sign_pub, NULL, junk, NULL);
+    s_expect_load (dir, "junkcurve.pub", IH_E_KEY);
+    //  A curve secret of another public key
+    s_write_key (dir, "wrongcurve.key", 0600, sign_pub, sign_sec, other_pub,
+                 secret_hex);
+    s_expect_load (dir, "wrongcurve.key", IH_E_KEY);
+    char flipped[2 * IH_KEY_CURVE_SIZE + 1];
+    memcpy (flipped, secret_hex, sizeof flipped);
+    flipped[20] = flipped[20] == '0' ? '1' : '0';
+    s_write_key (dir, "flipcurve.key", 0600, sign_pub, sign_sec, curve_pub,
+                 flipped);
+    s_expect_load (dir, "flipcurve.key", IH_E_KEY);
+    //  A good curve pair does not rescue a bad signing secret
+    char bad_sign[2 * IH_KEY_SECRET_SIZE + 1];
+    memcpy (bad_sign, sign_sec, sizeof bad_sign);
+    bad_sign[3] = bad_sign[3] == '0' ? '1' : '0';
+    s_write_key (dir, "badsign.key", 0600, sign_pub, bad_sign, curve_pub,
+                 secret_hex);
+    s_expect_load (dir, "badsign.key", IH_E_KEY);
+
+    sodium_memzero (secret_hex, sizeof secret_hex);
+    sodium_memzero (flipped, sizeof flipped);
+    sodium_memzero (sign_sec, sizeof sign_sec);
+    sodium_memzero (bad_sign, sizeof bad_sign);
+    zstr_free (&key_path);
+    zstr_free (&pub_path);
 }
 
 void
@@ -552,6 +943,9 @@ ih_key_test (bool verbose)
     s_check (chmod (key_path, 0600) == 0);
     s_check (ih_key_load (key_path, &loaded) == IH_OK);
     ih_key_destroy (&loaded);
+
+    //  The transport pair
+    s_test_curve (key, dir);
 
     //  Missing, not a file, malformed
     char *path = zsys_sprintf ("%s/missing.pub", dir);

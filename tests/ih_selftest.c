@@ -24,6 +24,10 @@
 #include "ih_hubconf.h"
 #include "ih_agentconf.h"
 #include "ih_conftab.h"
+#include "ih_curve.h"
+#include "ih_regchange.h"
+#include "ih_journal.h"
+#include "ih_zap.h"
 
 static const struct {
     const char *name;
@@ -38,6 +42,8 @@ static const struct {
     {"hubconf", ih_hubconf_test}, {"agentconf", ih_agentconf_test},
     {"merkle", ih_merkle_test},   {"checkpoint", ih_checkpoint_test},
     {"replay", ih_replay_test},   {"conftab", ih_conftab_test},
+    {"curve", ih_curve_test},     {"regchange", ih_regchange_test},
+    {"journal", ih_journal_test}, {"zap", ih_zap_test},
 };
 
 int

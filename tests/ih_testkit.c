@@ -327,15 +327,156 @@ ih_tk_site_init (ih_tk_site_t *self, const char *dir, const char *registry,
     snprintf (self->site, sizeof self->site, "%s", site);
     snprintf (self->district, sizeof self->district, "%s", district);
     if (registry) {
-        ih_site_t entry;
-        memset (&entry, 0, sizeof entry);
-        snprintf (entry.id, sizeof entry.id, "%s", site);
-        snprintf (entry.kind, sizeof entry.kind, "%s", kind);
-        snprintf (entry.district, sizeof entry.district, "%s", district);
-        memcpy (entry.key, ih_key_public (self->key), IH_KEY_PUBLIC_SIZE);
-        IH_CHECK (ih_registry_add (registry, &entry) == IH_OK,
-                  "ih_registry_add %s", site);
+        ih_regchange_t change;
+        memset (&change, 0, sizeof change);
+        change.op = IH_REG_OP_SITE_ADDED;
+        snprintf (change.site, sizeof change.site, "%s", site);
+        snprintf (change.kind, sizeof change.kind, "%s", kind);
+        snprintf (change.district, sizeof change.district, "%s", district);
+        memcpy (change.sign_key, ih_key_public (self->key), IH_KEY_PUBLIC_SIZE);
+        memcpy (change.curve_key, ih_key_curve_public (self->key),
+                IH_KEY_CURVE_SIZE);
+        ih_tk_registry_change (registry, &change, NULL, NULL);
     }
+}
+
+void
+ih_tk_site_rotate (ih_tk_site_t *self, const char *dir, const char *registry)
+{
+    ih_key_t *key = ih_key_new (self->site);
+    IH_CHECK (key, "ih_key_new %s", self->site);
+    IH_CHECK (ih_key_save (key, dir) == IH_OK, "ih_key_save %s in %s",
+              self->site, dir);
+    ih_regchange_t change;
+    memset (&change, 0, sizeof change);
+    change.op = IH_REG_OP_KEY_ROTATED;
+    snprintf (change.site, sizeof change.site, "%s", self->site);
+    memcpy (change.sign_key, ih_key_public (key), IH_KEY_PUBLIC_SIZE);
+    memcpy (change.curve_key, ih_key_curve_public (key), IH_KEY_CURVE_SIZE);
+    change.from_seq = self->seq + 1;
+    ih_tk_registry_change (registry, &change, NULL, NULL);
+    ih_key_destroy (&self->key);
+    self->key = key;
+}
+
+//  Directory of a path ("." if it has none), into dir.
+static void
+s_dirname (const char *path, char *dir, size_t size)
+{
+    const char *slash = strrchr (path, '/');
+    if (!slash)
+        snprintf (dir, size, ".");
+    else
+        snprintf (dir, size, "%.*s", (int) (slash - path), path);
+}
+
+const char *
+ih_tk_bureau_pub (const char *registry)
+{
+    static char paths[S_MAX_DIRS][600];
+    static size_t next = 0;
+    char dir[512];
+    s_dirname (registry, dir, sizeof dir);
+    char *path = paths[next++ % S_MAX_DIRS];
+    snprintf (path, 600, "%s/%s.pub", dir, IH_TK_BUREAU);
+    return path;
+}
+
+ih_key_t *
+ih_tk_bureau (const char *registry)
+{
+    char dir[512], path[600];
+    s_dirname (registry, dir, sizeof dir);
+    snprintf (path, sizeof path, "%s/%s.key", dir, IH_TK_BUREAU);
+    ih_key_t *bureau = NULL;
+    if (access (path, F_OK) == 0)
+        IH_CHECK (ih_key_load (path, &bureau) == IH_OK, "load %s", path);
+    else {
+        bureau = ih_key_new (IH_TK_BUREAU);
+        IH_CHECK (bureau && ih_key_save (bureau, dir) == IH_OK, "save %s",
+                  path);
+    }
+    if (ih_tk_journal_count (registry) > 0)
+        return bureau;
+    //  A new journal: reliability tests use any event type
+    const char *kinds[] = {"district", "incubator", "offshore", "remote"};
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        ih_regchange_t change;
+        memset (&change, 0, sizeof change);
+        change.op = IH_REG_OP_PERMISSIONS;
+        snprintf (change.kind, sizeof change.kind, "%s", kinds[i]);
+        change.publish_count = 1;
+        snprintf (change.publish[0], sizeof change.publish[0], "*");
+        change.read = streq (kinds[i], "district") ? IH_READ_ALL : IH_READ_OWN;
+        IH_CHECK (ih_journal_append (registry, bureau, &change, NULL, NULL) ==
+                      IH_OK,
+                  "journal %s", registry);
+    }
+    return bureau;
+}
+
+typedef struct {
+    uint8_t *bytes;
+    size_t size;
+} s_last_t;
+
+static int
+s_journal_last_one (const uint8_t *bytes, size_t size, size_t line, void *arg)
+{
+    (void) line;
+    s_last_t *last = (s_last_t *) arg;
+    free (last->bytes);
+    last->bytes = (uint8_t *) malloc (size);
+    memcpy (last->bytes, bytes, size);
+    last->size = size;
+    return 0;
+}
+
+static int
+s_journal_count_one (const uint8_t *bytes, size_t size, size_t line, void *arg)
+{
+    (void) bytes;
+    (void) size;
+    (void) line;
+    (*(size_t *) arg)++;
+    return 0;
+}
+
+size_t
+ih_tk_journal_count (const char *registry)
+{
+    size_t count = 0;
+    if (access (registry, F_OK) == 0)
+        IH_CHECK (ih_journal_read (registry, s_journal_count_one, &count) ==
+                      IH_OK,
+                  "read %s", registry);
+    return count;
+}
+
+bool
+ih_tk_journal_last (const char *registry, uint8_t **bytes_p, size_t *size_p)
+{
+    s_last_t last = {NULL, 0};
+    if (ih_journal_read (registry, s_journal_last_one, &last) != IH_OK ||
+        !last.bytes) {
+        free (last.bytes);
+        return false;
+    }
+    *bytes_p = last.bytes;
+    *size_p = last.size;
+    return true;
+}
+
+void
+ih_tk_registry_change (const char *registry, const ih_regchange_t *change,
+                       uint8_t **bytes_p, size_t *size_p)
+{
+    ih_key_t *bureau = ih_tk_bureau (registry);
+    ih_err_t err =
+        ih_journal_append (registry, bureau, change, bytes_p, size_p);
+    IH_CHECK (err == IH_OK, "ih_journal_append %s: %s", registry,
+              ih_err_name (err));
+    ih_key_destroy (&bureau);
 }
 
 void
@@ -388,12 +529,26 @@ ih_tk_hub_start_ex (const char *dir, const char *data, const char *registry,
                     const char *ingest, const char *pub,
                     const char *const *extra, char *ingest_out, char *pub_out)
 {
-    const char *args[48] = {"--data",   data,   "--registry", registry,
-                            "--ingest", ingest, "--pub",      pub};
-    int argc = 8;
-    while (extra && *extra && argc < 47)
-        args[argc++] = *extra++;
+    const char *args[48] = {"--data",       data,
+                            "--registry",   registry,
+                            "--ingest",     ingest,
+                            "--pub",        pub,
+                            "--bureau-key", ih_tk_bureau_pub (registry)};
+    int argc = 10;
+    bool curve = false;
+    while (extra && *extra && argc < 46) {
+        if (streq (*extra, "--curve"))
+            curve = true;
+        else
+            args[argc++] = *extra;
+        extra++;
+    }
+    if (!curve)
+        args[argc++] = "--plaintext";
     args[argc] = NULL;
+    //  The bureau key must exist before the hub pins it
+    ih_key_t *bureau = ih_tk_bureau (registry);
+    ih_key_destroy (&bureau);
     ih_proc_t *hub = ih_proc_start (dir, "incuhubd", args);
     char *line = ih_proc_wait_line (hub, "incuhubd: ready", 20000);
     IH_CHECK (line, "incuhubd did not become ready (see %s)",
@@ -484,7 +639,8 @@ s_check_one (uint64_t hub_seq, uint64_t received, const uint8_t *bytes,
               "site %s: seq %" PRIu64 " after %" PRIu64 " at hub_seq %" PRIu64,
               event.site, event.seq, *last, hub_seq);
     *last = event.seq;
-    check->events++;
+    if (!streq (event.site, IH_TK_BUREAU))
+        check->events++;
     return 0;
 }
 
@@ -498,6 +654,7 @@ ih_tk_log_check (const char *data, zhashx_t **site_counts_p)
     IH_CHECK (ih_log_read (log, 1, 0, s_check_one, &check) == IH_OK,
               "ih_log_read");
     ih_log_destroy (&log);
+    zhashx_delete (check.sites, IH_TK_BUREAU);
     if (site_counts_p)
         *site_counts_p = check.sites;
     else

@@ -18,6 +18,8 @@
 #include "ih_wire.h"
 #include "ih_log.h"
 #include "ih_registry.h"
+#include "ih_regchange.h"
+#include "ih_journal.h"
 
 //  Fails the test (prints file:line and the message, exits 1) unless cond.
 #define IH_CHECK(cond, ...)                                                    \
@@ -92,18 +94,58 @@ typedef struct {
     int64_t clock_offset;       //  ms added to the event time (skew tests)
 } ih_tk_site_t;
 
-//  Generates a key for site, saves it in dir, adds the site to registry.
+//  The registry of a test is a bureau journal (hub/ih_journal.h) at path
+//  registry, signed by the kit's bureau key IH_TK_BUREAU, kept in the
+//  journal's directory (NAME.key and NAME.pub). The kit creates that key
+//  on first use and starts every new journal with
+//  registry.permissions_changed events that let
+//  the district, incubator, offshore and remote kinds publish any type
+//  ("*"; read scopes stay the defaults), so reliability tests may use any
+//  event type. Security tests change permissions explicitly.
+#define IH_TK_BUREAU "qd-bureau"
+
+//  The bureau key of registry (loaded, or created as above); caller
+//  destroys.
+ih_key_t *ih_tk_bureau (const char *registry);
+//  Path of the bureau's public key file for registry (NAME.pub), for
+//  --bureau-key. The string lives until ih_tk_cleanup.
+const char *ih_tk_bureau_pub (const char *registry);
+//  Appends change to registry, signed by the kit's bureau; returns the
+//  signed event (caller frees) if bytes_p is not NULL.
+void ih_tk_registry_change (const char *registry, const ih_regchange_t *change,
+                            uint8_t **bytes_p, size_t *size_p);
+
+//  Number of events in the journal registry (0 if missing): the hub
+//  stores them all at start, so they take the log's first hub_seqs.
+size_t ih_tk_journal_count (const char *registry);
+
+//  The last event of the journal registry (malloc'ed copy); false if
+//  the journal is empty or missing.
+bool ih_tk_journal_last (const char *registry, uint8_t **bytes_p,
+                         size_t *size_p);
+
+//  Generates a key for site, saves it in dir, adds the site to registry
+//  (a registry.site_added from the kit's bureau; registry may be NULL).
 void ih_tk_site_init (ih_tk_site_t *self, const char *dir, const char *registry,
                       const char *site, const char *kind, const char *district);
+//  Gives the site a fresh key, saved in dir as well (overwriting nothing:
+//  dir must differ from the first key's), and registers the rotation
+//  with from_seq = the site's next seq (self->seq + 1): later events are
+//  signed with the new key.
+void ih_tk_site_rotate (ih_tk_site_t *self, const char *dir,
+                        const char *registry);
 void ih_tk_site_fini (ih_tk_site_t *self);
 //  Signs the next event of this site (seq + 1, chained) with a JSON payload
 //  text; returns malloc'ed bytes.
 uint8_t *ih_tk_site_sign (ih_tk_site_t *self, const char *type,
                           const char *json, size_t *size_p);
 
-//  Starts incuhubd on data dir and registry with the given endpoints;
-//  waits for its ready line and copies the resolved endpoints into
-//  ingest_out / pub_out (256 bytes each; may be NULL).
+//  Starts incuhubd on data dir and registry (the journal; the kit's bureau
+//  key is pinned with --bureau-key) with the given endpoints, in plain
+//  text (--plaintext) unless extra holds "--curve" (which the kit removes:
+//  the test then passes the hub's --key itself); waits for its ready line
+//  and copies the resolved endpoints into ingest_out / pub_out (256 bytes
+//  each; may be NULL).
 ih_proc_t *ih_tk_hub_start (const char *dir, const char *data,
                             const char *registry, const char *ingest,
                             const char *pub, char *ingest_out, char *pub_out);
@@ -132,7 +174,9 @@ zmsg_t *ih_tk_request (const char *endpoint, zmsg_t **request_p,
 
 //  Counts per site in a log opened read-only: checks that each site's
 //  sequences appear exactly once, in order, from 1. Returns the number of
-//  events; fails the test on any violation. site_counts, if not NULL, gets
+//  events, not counting the kit bureau's registry events (which are
+//  checked but left out of the count and of site_counts); fails the test
+//  on any violation. site_counts, if not NULL, gets
 //  site -> count (as a zhashx of uint64_t values, caller destroys).
 uint64_t ih_tk_log_check (const char *data, zhashx_t **site_counts_p);
 

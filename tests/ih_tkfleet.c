@@ -422,6 +422,8 @@ s_scan (uint64_t hub_seq, uint64_t received, const uint8_t *bytes, size_t size,
     ih_event_t event;
     IH_CHECK (ih_event_decode (bytes, size, &event) == IH_OK,
               "hub_seq %" PRIu64 " does not decode", hub_seq);
+    if (streq (event.site, IH_TK_BUREAU))
+        return 0; //  the registry journal (sites, permissions): not load
     s_pub_t *p = NULL;
     for (int a = 0; a < self->size; a++)
         if (streq (event.site, self->pubs[a].site.site))
@@ -497,8 +499,9 @@ void
 ih_tkfleet_audit (ih_tkfleet_t *self, const char *data, const char *registry)
 {
     assert (self && data && registry);
-    const char *audit[] = {"audit",      "--data", data,
-                           "--registry", registry, NULL};
+    const char *audit[] = {
+        "audit", "--data", data, "--bureau-key", ih_tk_bureau_pub (registry),
+        NULL};
     char *out = NULL, *err = NULL;
     int status =
         ih_tk_run (self->dir, "incuhub", audit, NULL, &out, &err, 60000);

@@ -36,6 +36,8 @@ typedef struct {
     uint64_t unconfirmed_stored; //  in the log, never confirmed
     uint64_t duplicates;         //  a payload id stored more than once
     uint64_t foreign;            //  events of sites the fleet does not know
+                                 //  (the kit bureau's registry events are
+                                 //  expected and not counted)
     uint64_t abandoned;          //  in flight at agent kills, all sites
 } ih_tkfleet_figures_t;
 

@@ -4,17 +4,20 @@
     One DEALER sends thousands of bad messages of every kind the hub can
     receive: wrong frame counts for each command, empty and huge frames,
     invalid msgpack, valid msgpack of the wrong shape, truncated events,
-    forged and zeroed signatures, an unknown site, replayed, conflicting,
-    out-of-order and chain-breaking sequences, and messages only the hub
-    sends. At the same time three good sites publish 1,500 events each.
+    forged and zeroed signatures, an unknown site, registry changes from
+    a site that is not the bureau and forged in the bureau's name,
+    replayed, conflicting, out-of-order and chain-breaking sequences, and
+    messages only the hub sends. At the same time three good sites publish 1,500 events each.
     Checks: every bad message gets its own NAK code (in order, on the same
-    connection), every good event is ACKed, the hub keeps running, and the
+    connection; for the registry's refusals also its reason), every good event is ACKed, the hub keeps running, and the
     log holds exactly the good events (plus the hostile site's one valid
     event). Prints how many hostile inputs were tried.
     =========================================================================*/
 #include <sys/stat.h>
 #include "ih_testkit.h"
 #include "ih_ingest.h"
+#include "ih_regchange.h"
+#include "ih_json.h"
 
 #define S_GOOD 3
 #define S_GOOD_EVENTS 1500
@@ -26,7 +29,10 @@ typedef struct {
     ih_err_t expect;       //  IH_OK means: expect an ACK (a duplicate)
     uint64_t expected_seq; //  for IH_E_GAP
     const char *name;
+    const char *reason; //  if not NULL, the NAK reason must contain it
 } s_bad_t;
+
+#define S_KINDS_MAX 40
 
 static zmsg_t *
 s_frames (int count, ...)
@@ -67,7 +73,7 @@ main (void)
     snprintf (registry, sizeof registry, "%s/registry.json", dir);
     snprintf (other, sizeof other, "%s/other", dir);
     mkdir (other, 0700);
-    ih_tk_site_t good[S_GOOD], hostile, forger, stranger;
+    ih_tk_site_t good[S_GOOD], hostile, forger, stranger, fake_bureau;
     const char *names[S_GOOD] = {"huangdao-inc-01", "jiaozhou-inc-02",
                                  "hitech-inc-03"};
     for (int i = 0; i < S_GOOD; i++)
@@ -78,6 +84,10 @@ main (void)
     ih_tk_site_init (&forger, other, NULL, "hostile-01", "incubator", "shinan");
     ih_tk_site_init (&stranger, other, NULL, "stranger-01", "incubator",
                      "shinan");
+    //  The bureau's id with a key of its own: a forged registry change
+    ih_tk_site_init (&fake_bureau, other, NULL, IH_TK_BUREAU, "bureau", "city");
+    //  The hub stores the registry journal first: hub_seq 1..base.
+    uint64_t base = ih_tk_journal_count (registry);
     ih_proc_t *hub = ih_tk_hub_start (dir, data, registry, "tcp://127.0.0.1:*",
                                       "tcp://127.0.0.1:*", ingest, pub);
 
@@ -94,14 +104,16 @@ main (void)
     zmsg_t *reply = zmsg_recv (bad);
     ih_wire_t wire;
     IH_CHECK (reply && ih_wire_decode (reply, &wire) == IH_OK &&
-                  wire.kind == IH_WIRE_ACK && wire.hub_seq == 1,
+                  wire.kind == IH_WIRE_ACK && wire.hub_seq == base + 1,
               "the hostile site's valid event was not stored first");
     zmsg_destroy (&reply);
 
     //  Every kind of bad message.
-    s_bad_t kinds[32];
+    s_bad_t kinds[S_KINDS_MAX];
     size_t nkinds = 0;
-#define S_KIND(m, e, n) kinds[nkinds++] = (s_bad_t){(m), (e), 0, (n)}
+#define S_KIND(m, e, n) kinds[nkinds++] = (s_bad_t){(m), (e), 0, (n), NULL}
+#define S_KIND_WHY(m, e, n, r)                                                 \
+    kinds[nkinds++] = (s_bad_t) { (m), (e), 0, (n), (r) }
     S_KIND (s_frames (1, "\x01\xff garbage"), IH_E_COMMAND, "garbage");
     S_KIND (s_frames (1, ""), IH_E_COMMAND, "empty frame");
     S_KIND (s_frames (1, "event"), IH_E_COMMAND, "lower-case command");
@@ -155,15 +167,18 @@ main (void)
     free (valid);
     //  Signatures, sites, sequences.
     uint8_t *bytes = ih_tk_site_sign (&forger, "x.y", "{}", &size);
-    S_KIND (s_event_msg (bytes, size), IH_E_BADSIG, "forged");
+    S_KIND_WHY (s_event_msg (bytes, size), IH_E_BADSIG, "forged",
+                "signature does not verify");
     free (bytes);
     uint8_t *zeroed = (uint8_t *) malloc (first_size);
     memcpy (zeroed, first, first_size);
     memset (zeroed, 0, 64);
-    S_KIND (s_event_msg (zeroed, first_size), IH_E_BADSIG, "zero signature");
+    S_KIND_WHY (s_event_msg (zeroed, first_size), IH_E_BADSIG, "zero signature",
+                "signature does not verify");
     free (zeroed);
     bytes = ih_tk_site_sign (&stranger, "x.y", "{}", &size);
-    S_KIND (s_event_msg (bytes, size), IH_E_UNKNOWN_SITE, "unknown site");
+    S_KIND_WHY (s_event_msg (bytes, size), IH_E_UNKNOWN_SITE, "unknown site",
+                "stranger-01");
     free (bytes);
     S_KIND (s_event_msg (first, first_size), IH_OK, "replayed (same)");
     ih_tk_site_t conflict = before;
@@ -174,14 +189,42 @@ main (void)
     ahead.seq += 3;
     bytes = ih_tk_site_sign (&ahead, "x.y", "{}", &size);
     kinds[nkinds++] =
-        (s_bad_t){s_event_msg (bytes, size), IH_E_GAP, 2, "out of order"};
+        (s_bad_t){s_event_msg (bytes, size), IH_E_GAP, 2, "out of order", NULL};
     free (bytes);
     ih_tk_site_t broken = hostile;
     broken.prev[7] ^= 1;
     bytes = ih_tk_site_sign (&broken, "x.y", "{}", &size);
     S_KIND (s_event_msg (bytes, size), IH_E_CHAIN, "broken chain");
     free (bytes);
-    IH_CHECK (nkinds <= 32, "too many kinds");
+    //  Registry changes: a well-formed, correctly chained site_added signed
+    //  by the hostile site itself (only the pinned bureau may change the
+    //  registry), and one in the bureau's name with another key (next
+    //  bureau seq, so it is judged, not taken for a resend).
+    ih_regchange_t change;
+    memset (&change, 0, sizeof change);
+    change.op = IH_REG_OP_SITE_ADDED;
+    snprintf (change.site, sizeof change.site, "hostile-02");
+    snprintf (change.kind, sizeof change.kind, "bureau");
+    snprintf (change.district, sizeof change.district, "shinan");
+    memcpy (change.sign_key, ih_key_public (stranger.key), IH_KEY_PUBLIC_SIZE);
+    memcpy (change.curve_key, ih_key_curve_public (stranger.key),
+            IH_KEY_CURVE_SIZE);
+    char *change_json = ih_regchange_json (&change);
+    IH_CHECK (change_json, "ih_regchange_json");
+    ih_tk_site_t self_made = hostile;
+    bytes = ih_tk_site_sign (&self_made, IH_REG_SITE_ADDED, change_json, &size);
+    S_KIND_WHY (s_event_msg (bytes, size), IH_E_DENIED,
+                "registry change from a site", "only from bureau");
+    free (bytes);
+    fake_bureau.seq = base;
+    bytes =
+        ih_tk_site_sign (&fake_bureau, IH_REG_SITE_ADDED, change_json, &size);
+    S_KIND_WHY (s_event_msg (bytes, size), IH_E_BADSIG,
+                "registry change forged for the bureau",
+                "signature does not verify");
+    free (bytes);
+    free (change_json);
+    IH_CHECK (nkinds <= S_KINDS_MAX, "too many kinds");
 
     //  Run the flood and the good publishers together, one poll loop.
     zsock_t *good_sock[S_GOOD];
@@ -221,7 +264,7 @@ main (void)
                       "bad reply");
             s_bad_t *kind = &kinds[bad_answered % nkinds];
             if (kind->expect == IH_OK)
-                IH_CHECK (wire.kind == IH_WIRE_ACK && wire.hub_seq == 1,
+                IH_CHECK (wire.kind == IH_WIRE_ACK && wire.hub_seq == base + 1,
                           "%s: expected the original ACK", kind->name);
             else {
                 IH_CHECK (wire.kind == IH_WIRE_NAK,
@@ -234,6 +277,10 @@ main (void)
                     IH_CHECK (wire.expected == kind->expected_seq,
                               "%s: expected seq %" PRIu64, kind->name,
                               wire.expected);
+                if (kind->reason)
+                    IH_CHECK (strstr (wire.reason, kind->reason),
+                              "%s: reason '%s' does not say '%s'", kind->name,
+                              wire.reason, kind->reason);
             }
             bad_answered++;
             zmsg_destroy (&reply);
@@ -263,6 +310,16 @@ main (void)
     reply = ih_tk_request (ingest, &status, &wire, 5000);
     IH_CHECK (reply && wire.kind == IH_WIRE_STATUS,
               "hub does not answer after a giant frame");
+    //  Nothing stored but the good events, the hostile site's one and the
+    //  registry journal (no forged or self-made registry change)
+    json_t *hub_status = json_loadb (wire.json, wire.json_size, 0, NULL);
+    IH_CHECK (hub_status, "STATUS reply is not JSON");
+    json_int_t stored =
+        json_integer_value (json_object_get (hub_status, "events"));
+    IH_CHECK (stored == (json_int_t) (S_GOOD * S_GOOD_EVENTS + 1 + base),
+              "hub STATUS: %lld events stored, expected %" PRIu64,
+              (long long) stored, (uint64_t) S_GOOD * S_GOOD_EVENTS + 1 + base);
+    json_decref (hub_status);
     zmsg_destroy (&reply);
     zsock_destroy (&giant);
     IH_CHECK (ih_proc_alive (hub), "the hub died");
@@ -282,8 +339,9 @@ main (void)
     uint64_t *last = (uint64_t *) zhashx_lookup (counts, "hostile-01");
     IH_CHECK (last && *last == 1, "hostile site has more than its one event");
     zhashx_destroy (&counts);
-    const char *audit[] = {"audit",      "--data", data,
-                           "--registry", registry, NULL};
+    const char *audit[] = {
+        "audit", "--data", data, "--bureau-key", ih_tk_bureau_pub (registry),
+        NULL};
     IH_CHECK (ih_tk_run (dir, "incuhub", audit, NULL, NULL, NULL, 60000) == 0,
               "audit failed");
     ih_proc_signal (hub, SIGTERM);
@@ -293,6 +351,7 @@ main (void)
     ih_tk_site_fini (&hostile);
     ih_tk_site_fini (&forger);
     ih_tk_site_fini (&stranger);
+    ih_tk_site_fini (&fake_bureau);
     ih_tk_cleanup ();
     printf ("it_hostile: OK (%zu hostile inputs of %zu kinds answered with "
             "their codes; %d good events stored)\n",

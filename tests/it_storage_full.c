@@ -55,19 +55,14 @@ static ih_proc_t *
 s_hub (const char *dir, const char *data, const char *registry,
        const char *ingest, const char *map_size, const char *map_max)
 {
-    const char *args[] = {"--data",
-                          data,
-                          "--registry",
-                          registry,
-                          "--ingest",
-                          ingest,
-                          "--pub",
-                          "inproc://x",
-                          "--map-size",
-                          map_size,
-                          map_max ? "--map-max" : NULL,
-                          map_max,
-                          NULL};
+    const char *args[] = {"--data",       data,
+                          "--registry",   registry,
+                          "--bureau-key", ih_tk_bureau_pub (registry),
+                          "--plaintext",  "--ingest",
+                          ingest,         "--pub",
+                          "inproc://x",   "--map-size",
+                          map_size,       map_max ? "--map-max" : NULL,
+                          map_max,        NULL};
     ih_proc_t *hub = ih_proc_start (dir, "incuhubd", args);
     char *line = ih_proc_wait_line (hub, "incuhubd: ready", 20000);
     IH_CHECK (line, "hub not ready (see %s)", ih_proc_stderr (hub));
@@ -86,8 +81,9 @@ s_stop (ih_proc_t **hub_p)
 static void
 s_audit (const char *dir, const char *data, const char *registry)
 {
-    const char *args[] = {"audit",      "--data", data,
-                          "--registry", registry, NULL};
+    const char *args[] = {
+        "audit", "--data", data, "--bureau-key", ih_tk_bureau_pub (registry),
+        NULL};
     IH_CHECK (ih_tk_run (dir, "incuhub", args, NULL, NULL, NULL, 60000) == 0,
               "audit of %s failed", data);
 }
@@ -270,9 +266,11 @@ main (void)
     IH_CHECK (ih_proc_alive (agent), "agent died on a full disk");
     //  Space comes back and the hub appears: everything confirmed arrives.
     unlink (filler);
-    const char *hub_args[] = {"--data", data,         "--registry",
-                              registry, "--ingest",   away,
-                              "--pub",  "inproc://y", NULL};
+    const char *hub_args[] = {
+        "--data",      data,           "--registry",
+        registry,      "--bureau-key", ih_tk_bureau_pub (registry),
+        "--plaintext", "--ingest",     away,
+        "--pub",       "inproc://y",   NULL};
     snprintf (data, sizeof data, "%s/data-agent", dir);
     hub = ih_proc_start (dir, "incuhubd", hub_args);
     line = ih_proc_wait_line (hub, "incuhubd: ready", 20000);

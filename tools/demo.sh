@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The incuhub demo network, on one machine, ending by itself:
-#   a hub; three agents (the Shinan district office, a Laoshan incubator and
+#   a hub with CURVE on every socket and the bureau's key pinned; the sites
+#   registered by bureau-signed registry changes; three agents (the Shinan district office, a Laoshan incubator and
 #   an offshore base in Singapore) each fed plausible events for a few
 #   seconds through `incuhub publish`; `incuhub tail` printing the live
 #   city-wide feed; then the agents drain, everything stops cleanly and
@@ -35,21 +36,32 @@ sites=(shinan-district laoshan-inc-01 sg-offshore-01)
 kinds=(district incubator offshore)
 districts=(shinan laoshan laoshan)
 cfgs=(agent-district agent-incubator agent-offshore)
-echo "== keys and registry in $run"
+echo "== keys and the bureau's registry journal in $run"
 mkdir -p "$run/keys"
-"$incuhub" keygen hub --dir "$run/keys" >/dev/null   # the hub's checkpoint key
-for i in 0 1 2; do
-  "$incuhub" keygen "${sites[$i]}" --dir "$run/keys" >/dev/null
-  "$incuhub" site add --registry "$run/registry.json" --site "${sites[$i]}" \
+keys="$run/keys"
+# The bureau's key is pinned in the hub's configuration; every site is a
+# registry change the bureau signs. The hub's key encrypts and
+# authenticates its sockets (CURVE) and signs its checkpoints.
+"$incuhub" keygen qd-bureau --dir "$keys" >/dev/null
+"$incuhub" keygen hub --dir "$keys" >/dev/null
+sites+=(city-auditor); kinds+=(auditor); districts+=(city)
+for i in 0 1 2 3; do
+  "$incuhub" keygen "${sites[$i]}" --dir "$keys" >/dev/null
+  "$incuhub" site add --key "$keys/qd-bureau.key" \
+    --registry "$run/bureau.journal" --site "${sites[$i]}" \
     --kind "${kinds[$i]}" --district "${districts[$i]}" \
-    --key "$run/keys/${sites[$i]}.pub"
+    --site-key "$keys/${sites[$i]}.pub"
 done
+# Client options: the hub's public key, and our own site's key.
+as_district=(--hub-key "$keys/hub.pub" --key "$keys/shinan-district.key")
+as_auditor=(--hub-key "$keys/hub.pub" --key "$keys/city-auditor.key")
 
 echo "== hub"
 "$bin/hub/incuhubd" -c "$root/config/hub.cfg" --data "$run/data" \
-  --registry "$run/registry.json" --ingest "ipc://$run/ingest.sock" \
+  --bureau-key "$keys/qd-bureau.pub" --registry "$run/bureau.journal" \
+  --ingest "ipc://$run/ingest.sock" \
   --pub "ipc://$run/pub.sock" --replay "ipc://$run/replay.sock" \
-  --key "$run/keys/hub.key" --checkpoint-events 20 \
+  --key "$keys/hub.key" --checkpoint-events 20 \
   >"$run/hub.out" 2>"$run/hub.err" &
 pids+=($!); hub_pid=$!
 wait_line "$run/hub.out" "incuhubd: ready"
@@ -58,7 +70,8 @@ cat "$run/hub.out"
 echo "== agents"
 for i in 0 1 2; do
   "$bin/agents/incuhub-agent" -c "$root/config/${cfgs[$i]}.cfg" \
-    --key "$run/keys/${sites[$i]}.key" --hub "ipc://$run/ingest.sock" \
+    --key "$keys/${sites[$i]}.key" --hub "ipc://$run/ingest.sock" \
+    --hub-key "$keys/hub.pub" \
     --outbox "$run/outbox-$i" --listen "ipc://$run/agent-$i.sock" \
     >"$run/agent-$i.out" 2>"$run/agent-$i.err" &
   pids+=($!)
@@ -68,7 +81,7 @@ done
 
 echo "== live city-wide feed (incuhub tail, gapless: replay from 1, then live)"
 "$incuhub" tail --hub "ipc://$run/pub.sock" --replay "ipc://$run/replay.sock" \
-  --from 1 --timeout 3000 >"$run/feed.jsonl" &
+  "${as_district[@]}" --from 1 --timeout 3000 >"$run/feed.jsonl" &
 tail_pid=$!
 pids+=($tail_pid)
 # Print the feed as it arrives.
@@ -129,12 +142,13 @@ for i in 0 1 2; do
   "$incuhub" status --agent "ipc://$run/agent-$i.sock"
 done
 echo "== hub status"
-"$incuhub" status --hub "ipc://$run/ingest.sock"
+"$incuhub" status --hub "ipc://$run/ingest.sock" "${as_district[@]}"
 wait "$tail_pid" || true
 
 echo "== an auditor's proof that event 7 is in the signed log, checked offline"
-"$incuhub" prove --hub "ipc://$run/replay.sock" --seq 7 >"$run/proof-7.json"
-"$incuhub" verify-proof --hub-key "$run/keys/hub.pub" "$run/proof-7.json"
+"$incuhub" prove --hub "ipc://$run/replay.sock" "${as_auditor[@]}" --seq 7 \
+  >"$run/proof-7.json"
+"$incuhub" verify-proof --hub-key "$keys/hub.pub" "$run/proof-7.json"
 
 echo "== stopping"
 for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
@@ -142,6 +156,6 @@ for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 pids=()
 
 echo "== audit (signatures, chains, Merkle tree, signed checkpoints)"
-"$incuhub" audit --data "$run/data" --registry "$run/registry.json" \
-  --hub-key "$run/keys/hub.pub"
+"$incuhub" audit --data "$run/data" --bureau-key "$keys/qd-bureau.pub" \
+  --hub-key "$keys/hub.pub"
 echo "== demo done: $(wc -l <"$run/feed.jsonl") events seen live; files in $run"
