@@ -656,9 +656,18 @@ s_receive (s_self_t *self)
     ih_err_t err = ih_wire_decode (msg, &wire);
     if (err != IH_OK)
         s_nak (item, err);
-    else if (wire.kind == IH_WIRE_STATUS && wire.json_size == 0)
-        item->reply = S_REPLY_STATUS;
-    else if (wire.kind == IH_WIRE_EVENT) {
+    else if (wire.kind == IH_WIRE_STATUS && wire.json_size == 0) {
+        //  STATUS names every reporting site: for readers of everything
+        ih_site_t site;
+        if (item->peer &&
+            (!ih_registry_lookup (self->registry, item->peer, &site) ||
+             ih_registry_read_scope (self->registry, site.kind) != IH_READ_ALL))
+            s_nak_why (item, IH_E_DENIED,
+                       "STATUS lists every site: only kinds with read scope "
+                       "all may ask");
+        else
+            item->reply = S_REPLY_STATUS;
+    } else if (wire.kind == IH_WIRE_EVENT) {
         item->event = wire.event;
         item->event_size = wire.event_size;
         s_ingest (self);

@@ -403,21 +403,27 @@ ih_registry_lookup (ih_registry_t *self, const char *id, ih_site_t *site)
     return found != NULL;
 }
 
+//  The site whose current, unrevoked transport key is curve, or NULL.
+//  Under the read lock.
+static s_site_t *
+s_by_curve (ih_registry_t *self, const uint8_t *curve)
+{
+    if (!curve || s_is_zero (curve, IH_KEY_CURVE_SIZE))
+        return NULL;
+    char hex[IH_REGISTRY_CURVE_HEX];
+    s_curve_hex (curve, hex);
+    const char *id = (const char *) zhashx_lookup (self->state->curves, hex);
+    return id ? (s_site_t *) zhashx_lookup (self->state->sites, id) : NULL;
+}
+
 bool
 ih_registry_lookup_curve (ih_registry_t *self, const uint8_t *curve,
                           ih_site_t *site)
 {
     assert (self);
     assert (site);
-    if (!curve || s_is_zero (curve, IH_KEY_CURVE_SIZE))
-        return false;
-    char hex[IH_REGISTRY_CURVE_HEX];
-    s_curve_hex (curve, hex);
     pthread_rwlock_rdlock (&self->lock);
-    s_site_t *found = NULL;
-    const char *id = (const char *) zhashx_lookup (self->state->curves, hex);
-    if (id)
-        found = (s_site_t *) zhashx_lookup (self->state->sites, id);
+    s_site_t *found = s_by_curve (self, curve);
     if (found)
         s_site_copy (found, site);
     pthread_rwlock_unlock (&self->lock);
@@ -465,31 +471,69 @@ ih_registry_read_scope (ih_registry_t *self, const char *kind)
     return scope;
 }
 
+//  The connection check on a site record, under the read lock.
+static ih_err_t
+s_may_connect (ih_registry_t *self, s_site_t *site, bool ingest)
+{
+    if (!site)
+        return IH_E_UNKNOWN_SITE;
+    if (s_current (site)->revoked)
+        return IH_E_REVOKED;
+    if (ingest) {
+        //  The pinned bureau always sends its registry changes
+        s_perm_t *perm = s_perm (self->state, site->kind);
+        if (!streq (site->id, self->bureau) && (!perm || perm->count == 0))
+            return IH_E_DENIED;
+    } else if (s_read_scope (self->state, site->kind) == IH_READ_NONE)
+        return IH_E_DENIED;
+    return IH_OK;
+}
+
+//  Which service a ZAP domain names: 1 ingest, 0 feed or replay, -1 none.
+static int
+s_domain (const char *domain)
+{
+    if (!domain)
+        return -1;
+    if (streq (domain, IH_CURVE_DOMAIN_INGEST))
+        return 1;
+    if (streq (domain, IH_CURVE_DOMAIN_FEED) ||
+        streq (domain, IH_CURVE_DOMAIN_REPLAY))
+        return 0;
+    return -1;
+}
+
 ih_err_t
 ih_registry_may_connect (ih_registry_t *self, const char *id,
                          const char *domain)
 {
     assert (self);
-    bool ingest = domain && streq (domain, IH_CURVE_DOMAIN_INGEST);
-    if (!domain || (!ingest && !streq (domain, IH_CURVE_DOMAIN_FEED) &&
-                    !streq (domain, IH_CURVE_DOMAIN_REPLAY)))
+    int service = s_domain (domain);
+    if (service < 0)
         return IH_E_BADARG;
     if (!id)
         return IH_E_UNKNOWN_SITE;
-    ih_err_t err = IH_OK;
     pthread_rwlock_rdlock (&self->lock);
-    s_site_t *site = (s_site_t *) zhashx_lookup (self->state->sites, id);
-    if (!site)
-        err = IH_E_UNKNOWN_SITE;
-    else if (s_current (site)->revoked)
-        err = IH_E_REVOKED;
-    else if (ingest) {
-        //  The pinned bureau always sends its registry changes
-        s_perm_t *perm = s_perm (self->state, site->kind);
-        if (!streq (site->id, self->bureau) && (!perm || perm->count == 0))
-            err = IH_E_DENIED;
-    } else if (s_read_scope (self->state, site->kind) == IH_READ_NONE)
-        err = IH_E_DENIED;
+    ih_err_t err = s_may_connect (
+        self, (s_site_t *) zhashx_lookup (self->state->sites, id), service);
+    pthread_rwlock_unlock (&self->lock);
+    return err;
+}
+
+ih_err_t
+ih_registry_connect_curve (ih_registry_t *self, const uint8_t *curve,
+                           const char *domain, ih_site_t *site)
+{
+    assert (self);
+    assert (site);
+    int service = s_domain (domain);
+    if (service < 0)
+        return IH_E_BADARG;
+    pthread_rwlock_rdlock (&self->lock);
+    s_site_t *found = s_by_curve (self, curve);
+    ih_err_t err = s_may_connect (self, found, service);
+    if (found)
+        s_site_copy (found, site);
     pthread_rwlock_unlock (&self->lock);
     return err;
 }

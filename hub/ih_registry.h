@@ -116,6 +116,14 @@ ih_read_scope_t ih_registry_read_scope (ih_registry_t *self, const char *kind);
 ih_err_t ih_registry_may_connect (ih_registry_t *self, const char *id,
                                   const char *domain);
 
+//  ih_registry_lookup_curve and ih_registry_may_connect in one step, under
+//  one lock (the ZAP handler: a rotation between two calls could let a
+//  replaced key in once more). Fills *site when the key is known, whatever
+//  the answer. Errors: IH_E_UNKNOWN_SITE (no current, unrevoked site has
+//  this key), IH_E_REVOKED, IH_E_DENIED, IH_E_BADARG.
+ih_err_t ih_registry_connect_curve (ih_registry_t *self, const uint8_t *curve,
+                                    const char *domain, ih_site_t *site);
+
 //  May reader (a site id) read events of district/site? By its kind's
 //  scope: all: anything; district: district equals the reader's; own:
 //  site equals the reader. NULL filters mean "any": a reader whose scope is

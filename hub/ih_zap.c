@@ -11,18 +11,20 @@
 
     The decision, for mechanism CURVE (anything else is refused):
       1. the client's transport public key (the request's credentials
-         frame) must be the current, unrevoked transport key of a site
-         (ih_registry_lookup_curve);
-      2. that site must be allowed on the socket's domain
-         (ih_registry_may_connect: "ingest" needs a kind that may publish
-         something, "feed" and "replay" a read scope other than none).
+         frame) must be the current, unrevoked transport key of a site;
+      2. that site must be allowed on the socket's domain ("ingest" needs
+         a kind that may publish something, "feed" and "replay" a read
+         scope other than none).
+    Both in one call under the registry's lock
+    (ih_registry_connect_curve), so a rotation cannot fall between them.
     Then the reply is 200 with User-Id = the site id, which libzmq stamps
     on every message of the connection (ih_curve_peer reads it back); else
     400 with the reason as status text. The registry is read under its own
     lock and changes as registry events are logged, so a site added,
     rotated or revoked is judged by its new state at its next handshake.
     (A connection already open is not cut by a revocation here; ingest
-    refuses the revoked site's events per event, replay re-checks streams.)
+    refuses the revoked site's events per event, replay re-checks streams,
+    and the feed socket is reopened so its subscribers come back here.)
 
     Denials are logged (domain, peer address, the first 8 hex digits of
     the transport key, the reason), at most IH_ZAP_LOG_RATE lines a second;
@@ -119,13 +121,14 @@ s_decide (s_self_t *self, const char *domain, zframe_t *credentials,
         return false;
     }
     ih_site_t site;
-    if (!ih_registry_lookup_curve (self->registry, zframe_data (credentials),
-                                   &site)) {
+    memset (&site, 0, sizeof site);
+    ih_err_t err = ih_registry_connect_curve (
+        self->registry, zframe_data (credentials), domain, &site);
+    if (err == IH_E_UNKNOWN_SITE) {
         snprintf (reason, reason_size,
                   "unknown transport key (not a registered, unrevoked site)");
         return false;
     }
-    ih_err_t err = ih_registry_may_connect (self->registry, site.id, domain);
     if (err == IH_OK) {
         snprintf (site_id, site_id_size, "%s", site.id);
         return true;
@@ -135,11 +138,9 @@ s_decide (s_self_t *self, const char *domain, zframe_t *credentials,
                   site.id, site.kind, domain);
     else if (err == IH_E_REVOKED)
         snprintf (reason, reason_size, "site %s: key revoked", site.id);
-    else if (err == IH_E_UNKNOWN_SITE)
-        snprintf (reason, reason_size, "site %s unknown", site.id);
     else
-        snprintf (reason, reason_size, "site %s: %s on domain '%s'", site.id,
-                  ih_err_name (err), domain);
+        snprintf (reason, reason_size, "site %s: %s on domain '%s'",
+                  *site.id ? site.id : "?", ih_err_name (err), domain);
     return false;
 }
 

@@ -20,6 +20,7 @@
     =========================================================================*/
 #include <czmq.h>
 #include <getopt.h>
+#include <sys/stat.h>
 #include "ih_hubconf.h"
 #include "ih_ingest.h"
 #include "ih_registry.h"
@@ -146,6 +147,16 @@ main (int argc, char *argv[])
                  ih_hubconf_bureau_key (conf), ih_strerror (err));
         status = S_EXIT_USAGE;
         goto cleanup;
+    }
+    {
+        //  The trust anchor: whoever can rewrite it can replace the bureau
+        struct stat st;
+        if (stat (ih_hubconf_bureau_key (conf), &st) == 0 &&
+            (st.st_mode & (S_IWGRP | S_IWOTH)))
+            fprintf (stderr,
+                     "incuhubd: warning: the pinned bureau key %s is "
+                     "writable by group or others (chmod 644 it)\n",
+                     ih_hubconf_bureau_key (conf));
     }
     if (!plaintext && !ih_key_has_curve (bureau)) {
         fprintf (stderr,

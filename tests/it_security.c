@@ -142,6 +142,21 @@ s_wait_event (s_client_t *self, uint16_t wanted, const char *what)
     IH_CHECK (false, "%s: no such event within %d ms", what, S_DEADLINE);
 }
 
+//  Sends request on client and checks the answer is NAK IH_E_DENIED.
+static void
+s_expect_denied (s_client_t *client, zmsg_t *request, const char *what)
+{
+    IH_CHECK (zmsg_send (&request, client->sock) == 0, "send");
+    zsock_set_rcvtimeo (client->sock, S_DEADLINE);
+    zmsg_t *reply = zmsg_recv (client->sock);
+    ih_wire_t wire;
+    IH_CHECK (reply && ih_wire_decode (reply, &wire) == IH_OK &&
+                  wire.kind == IH_WIRE_NAK && wire.code == IH_E_DENIED,
+              "%s: not denied", what);
+    printf ("  %s: NAK %s (%s)\n", what, ih_err_name (wire.code), wire.reason);
+    zmsg_destroy (&reply);
+}
+
 //  Sends one signed event and waits for the answer (ACK or NAK) into
 //  *wire; returns the message (caller destroys).
 static zmsg_t *
@@ -393,6 +408,10 @@ main (void)
         printf ("handshakes: registered ok; unregistered, wrong hub key, "
                 "plain text, auditor on ingest refused\n");
     }
+
+    //  STATUS lists every site: not for an incubator
+    s_expect_denied (&client, ih_wire_status_request (),
+                     "STATUS asked by an incubator");
 
     //  --- Who may publish what ------------------------------------------
     //  A refused event leaves the chain where it was: remember the head
@@ -682,18 +701,15 @@ main (void)
     {
         s_client_t reader = s_client (ZMQ_DEALER, s_replay, inc.key, s_hub_key);
         IH_CHECK (s_handshake (&reader) == 1, "incubator cannot reach replay");
-        zmsg_t *request = ih_wire_replay (1, 0, 0, NULL, NULL, NULL, 100);
-        zmsg_send (&request, reader.sock);
-        zsock_set_rcvtimeo (reader.sock, S_DEADLINE);
-        zmsg_t *reply = zmsg_recv (reader.sock);
+        s_expect_denied (&reader,
+                         ih_wire_replay (1, 0, 0, NULL, NULL, NULL, 100),
+                         "replay of everything by an incubator");
+        s_expect_denied (&reader, ih_wire_checkpoint_request (0),
+                         "a checkpoint asked by an incubator");
+        zmsg_t *request =
+            ih_wire_replay (1, 0, 0, "laoshan", "lh-inc-01", NULL, 1000);
+        zmsg_t *reply;
         ih_wire_t wire;
-        IH_CHECK (reply && ih_wire_decode (reply, &wire) == IH_OK &&
-                      wire.kind == IH_WIRE_NAK && wire.code == IH_E_DENIED,
-                  "an incubator's replay of everything was not denied");
-        printf ("  replay of everything by an incubator: NAK %s (%s)\n",
-                ih_err_name (wire.code), wire.reason);
-        zmsg_destroy (&reply);
-        request = ih_wire_replay (1, 0, 0, "laoshan", "lh-inc-01", NULL, 1000);
         zmsg_send (&request, reader.sock);
         int records = 0;
         while (true) {
