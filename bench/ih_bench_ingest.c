@@ -39,7 +39,6 @@
     DIR (or $IH_BENCH_DIR) is where the data directories are made; sockets,
     keys and hub logs go to a temporary directory.
     =========================================================================*/
-#include <getopt.h>
 #include <signal.h>
 #include "ih_benchkit.h"
 
@@ -151,65 +150,27 @@ main (int argc, char *argv[])
     //  sender threads' first zsock_new would otherwise race to run it
     zsys_init ();
     s_options_t options = {5000, 4, 3, 256, ih_benchkit_default_root ()};
-    static const struct option long_options[] = {
-        {"events", required_argument, NULL, 'e'},
-        {"sites", required_argument, NULL, 's'},
-        {"rounds", required_argument, NULL, 'r'},
-        {"window", required_argument, NULL, 'w'},
-        {"dir", required_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    int opt, index = 0, rc = 0;
-    while (rc == 0 &&
-           (opt = getopt_long (argc, argv, "h", long_options, &index)) != -1) {
-        switch (opt) {
-        case 'e':
-            rc = ih_benchkit_parse_int (optarg, 1, 10000000, &options.events);
-            break;
-        case 's':
-            rc = ih_benchkit_parse_int (optarg, 1, S_MAX_SITES, &options.sites);
-            break;
-        case 'r':
-            rc = ih_benchkit_parse_int (optarg, 1, S_MAX_ROUNDS,
-                                        &options.rounds);
-            break;
-        case 'w':
-            rc = ih_benchkit_parse_int (optarg, 1, 100000, &options.window);
-            break;
-        case 'd':
-            options.root = optarg;
-            break;
-        case 'h':
-            s_usage (stdout);
-            return 0;
-        default: //  getopt_long has said why
-            s_usage (stderr);
-            return IH_BENCHKIT_EXIT_USAGE;
-        }
-        if (rc)
-            fprintf (stderr,
-                     "ih_bench_ingest: --%s: '%s' is not a number in range\n",
-                     long_options[index].name, optarg);
-    }
-    if (rc || optind < argc) {
-        s_usage (stderr);
-        return IH_BENCHKIT_EXIT_USAGE;
-    }
+    const ih_benchkit_option_t table[] = {
+        IH_BENCHKIT_OPT_INT ("events", &options.events, 1, 10000000),
+        IH_BENCHKIT_OPT_INT ("sites", &options.sites, 1, S_MAX_SITES),
+        IH_BENCHKIT_OPT_INT ("rounds", &options.rounds, 1, S_MAX_ROUNDS),
+        IH_BENCHKIT_OPT_INT ("window", &options.window, 1, 100000),
+        IH_BENCHKIT_OPT_TEXT ("dir", &options.root),
+        IH_BENCHKIT_OPT_END};
+    const ih_benchkit_cli_t cli = {"ih_bench_ingest", s_usage, table, NULL};
+    ih_benchkit_parse_options (argc, argv, &cli);
 
     //  Sockets, keys, registry and hub logs: a temporary directory (kept
     //  on failure). Data: a fresh directory on the disk under test.
-    const char *work = ih_tk_tempdir ();
-    char data_root[1024];
-    ih_benchkit_make_data_root (options.root, "ih-bench", data_root,
-                                sizeof data_root);
-    char registry[512];
-    snprintf (registry, sizeof registry, "%s/registry.json", work);
+    ih_benchkit_dirs_t dirs;
+    ih_benchkit_dirs_make (&dirs, options.root, "ih-bench", "registry.json");
+    const char *work = dirs.work, *registry = dirs.registry;
 
     printf ("ih_bench_ingest: %d sites x %d events, window %d per site, "
             "%d round%s\n",
             options.sites, options.events, options.window, options.rounds,
             options.rounds == 1 ? "" : "s");
-    ih_benchkit_print_machine (data_root);
+    ih_benchkit_print_machine (dirs.data_root);
 
     //  Sign everything before any timing
     ih_benchkit_fleet_t *fleet = ih_benchkit_fleet_new (
@@ -228,7 +189,7 @@ main (int argc, char *argv[])
         }
         s_result_t results[2];
         for (int i = 0; i < 2; i++) {
-            results[i] = s_run (&options, work, data_root, registry, fleet,
+            results[i] = s_run (&options, work, dirs.data_root, registry, fleet,
                                 round, order[i]);
             s_print_result (round, &results[i]);
         }
@@ -247,7 +208,6 @@ main (int argc, char *argv[])
             options.rounds == 1 ? "" : "s");
 
     ih_benchkit_fleet_destroy (&fleet);
-    ih_benchkit_rmrf (data_root);
-    ih_tk_cleanup ();
+    ih_benchkit_dirs_remove (&dirs);
     return 0;
 }

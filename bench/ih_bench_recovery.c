@@ -50,7 +50,6 @@
     DIR (or $IH_BENCH_DIR) is where the data directory is made; sockets,
     keys and hub logs go to a temporary directory.
     =========================================================================*/
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -95,7 +94,7 @@ typedef struct {
     const s_options_t *options;
     const char *work;       //  temporary: sockets, keys, registry, logs
     char data[1100];        //  the hub's data directory
-    char registry[512];     //  registry.json
+    const char *registry;   //  registry.json in work
     char ingest[512];       //  ipc:// endpoint, the same across restarts
     char map_size[32];      //  --map-size value
     s_site_t *sites;        //  options->sites of them
@@ -142,8 +141,9 @@ s_compare_int (const void *a, const void *b)
 //  Parses "N,N,..." into options->sizes, sorted, without repeats.
 //  Returns 0 or -1.
 static int
-s_parse_sizes (const char *text, s_options_t *options)
+s_parse_sizes (const char *text, void *arg)
 {
+    s_options_t *options = (s_options_t *) arg;
     char copy[512];
     if (strlen (text) >= sizeof copy)
         return -1;
@@ -553,64 +553,26 @@ main (int argc, char *argv[])
     zsys_init ();
     s_options_t options = {{10000, 100000, 1000000},   3, 4, 3, 256, 4096,
                            ih_benchkit_default_root ()};
-    static const struct option long_options[] = {
-        {"sizes", required_argument, NULL, 'z'},
-        {"sites", required_argument, NULL, 's'},
-        {"repeats", required_argument, NULL, 'r'},
-        {"window", required_argument, NULL, 'w'},
-        {"map-size", required_argument, NULL, 'm'},
-        {"dir", required_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    int opt, index = 0, rc = 0;
-    while (rc == 0 &&
-           (opt = getopt_long (argc, argv, "h", long_options, &index)) != -1) {
-        switch (opt) {
-        case 'z':
-            rc = s_parse_sizes (optarg, &options);
-            break;
-        case 's':
-            rc = ih_benchkit_parse_int (optarg, 1, S_MAX_SITES, &options.sites);
-            break;
-        case 'r':
-            rc = ih_benchkit_parse_int (optarg, 1, S_MAX_REPEATS,
-                                        &options.repeats);
-            break;
-        case 'w':
-            rc = ih_benchkit_parse_int (optarg, 1, 100000, &options.window);
-            break;
-        case 'm':
-            rc = ih_benchkit_parse_int (optarg, 1, 1048576, &options.map_mb);
-            break;
-        case 'd':
-            options.root = optarg;
-            break;
-        case 'h':
-            s_usage (stdout);
-            return 0;
-        default: //  getopt_long has said why
-            s_usage (stderr);
-            return IH_BENCHKIT_EXIT_USAGE;
-        }
-        if (rc)
-            fprintf (stderr, "ih_bench_recovery: --%s: '%s' is not valid\n",
-                     long_options[index].name, optarg);
-    }
-    if (rc || optind < argc) {
-        s_usage (stderr);
-        return IH_BENCHKIT_EXIT_USAGE;
-    }
+    const ih_benchkit_option_t table[] = {
+        IH_BENCHKIT_OPT_PARSE ("sizes", s_parse_sizes, &options),
+        IH_BENCHKIT_OPT_INT ("sites", &options.sites, 1, S_MAX_SITES),
+        IH_BENCHKIT_OPT_INT ("repeats", &options.repeats, 1, S_MAX_REPEATS),
+        IH_BENCHKIT_OPT_INT ("window", &options.window, 1, 100000),
+        IH_BENCHKIT_OPT_INT ("map-size", &options.map_mb, 1, 1048576),
+        IH_BENCHKIT_OPT_TEXT ("dir", &options.root),
+        IH_BENCHKIT_OPT_END};
+    const ih_benchkit_cli_t cli = {"ih_bench_recovery", s_usage, table,
+                                   "is not valid"};
+    ih_benchkit_parse_options (argc, argv, &cli);
 
     s_bench_t bench;
     memset (&bench, 0, sizeof bench);
     bench.options = &options;
-    bench.work = ih_tk_tempdir ();
-    char data_root[1024];
-    ih_benchkit_make_data_root (options.root, "ih-recovery", data_root,
-                                sizeof data_root);
-    snprintf (bench.data, sizeof bench.data, "%s/data", data_root);
-    snprintf (bench.registry, sizeof bench.registry, "%s/registry.json",
-              bench.work);
+    ih_benchkit_dirs_t dirs;
+    ih_benchkit_dirs_make (&dirs, options.root, "ih-recovery", "registry.json");
+    bench.work = dirs.work;
+    bench.registry = dirs.registry;
+    snprintf (bench.data, sizeof bench.data, "%s/data", dirs.data_root);
     //  The endpoint ih_benchkit_hub_new binds with no tag; the DEALERs
     //  connect to it before each restart, ahead of the hub
     snprintf (bench.ingest, sizeof bench.ingest, "ipc://%s/ingest.sock",
@@ -693,7 +655,6 @@ main (int argc, char *argv[])
         ih_tk_site_fini (&site->tk);
     }
     free (bench.sites);
-    ih_benchkit_rmrf (data_root);
-    ih_tk_cleanup ();
+    ih_benchkit_dirs_remove (&dirs);
     return 0;
 }

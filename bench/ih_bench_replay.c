@@ -20,23 +20,20 @@
         the time of ih_merkle_verify_inclusion for each answer (every one
         must verify), with the path length, which grows as log2(size).
     No assertion is on timing; the ctest smoke run checks correctness.
+    Options, data directories, clocks and medians come from
+    bench/ih_benchkit.
 
     Usage: ih_bench_replay [--sizes N,N,...] [--rounds R] [--proofs P]
                            [--credit W] [--dir DIR]
     =========================================================================*/
-#include <getopt.h>
-#include <sys/stat.h>
-#include <dirent.h>
-#include <time.h>
 #include <math.h>
 #include <sodium.h>
-#include "ih_testkit.h"
+#include "ih_benchkit.h"
 #include "ih_json.h"
 #include "ih_record.h"
 #include "ih_merkle.h"
 #include "ih_checkpoint.h"
 
-#define S_EXIT_USAGE 2
 #define S_MAX_SIZES 8
 #define S_MAX_ROUNDS 20
 #define S_WINDOW 1024
@@ -50,14 +47,6 @@ typedef struct {
     int credit;
     const char *root;
 } s_options_t;
-
-static int64_t
-s_now_ns (void)
-{
-    struct timespec ts;
-    clock_gettime (CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void
 s_usage (FILE *out)
@@ -74,39 +63,26 @@ s_usage (FILE *out)
              IH_BENCH_DATA);
 }
 
+//  Parses "N,N,..." (in the order given) into options->sizes. Returns 0
+//  or -1.
 static int
-s_parse_u64 (const char *text, uint64_t min, uint64_t max, uint64_t *value_p)
+s_parse_sizes (const char *text, void *arg)
 {
-    char *end;
-    errno = 0;
-    unsigned long long value = strtoull (text, &end, 10);
-    if (!isdigit ((unsigned char) *text) || errno || *end || value < min ||
-        value > max)
-        return -1;
-    *value_p = value;
-    return 0;
-}
-
-static void
-s_rmrf (const char *path)
-{
-    DIR *dir = opendir (path);
-    if (!dir)
-        return;
-    struct dirent *entry;
-    while ((entry = readdir (dir))) {
-        if (streq (entry->d_name, ".") || streq (entry->d_name, ".."))
-            continue;
-        char child[1024];
-        snprintf (child, sizeof child, "%s/%s", path, entry->d_name);
-        struct stat st;
-        if (lstat (child, &st) == 0 && S_ISDIR (st.st_mode))
-            s_rmrf (child);
-        else
-            unlink (child);
+    s_options_t *options = (s_options_t *) arg;
+    int rc = 0;
+    options->nsizes = 0;
+    char *copy = strdup (text), *save = NULL;
+    IH_CHECK (copy, "out of memory");
+    for (char *token = strtok_r (copy, ",", &save); token && rc == 0;
+         token = strtok_r (NULL, ",", &save)) {
+        uint64_t value;
+        rc = options->nsizes == S_MAX_SIZES ||
+             ih_benchkit_parse_u64 (token, 1, UINT32_MAX, &value);
+        if (rc == 0)
+            options->sizes[options->nsizes++] = value;
     }
-    closedir (dir);
-    rmdir (path);
+    free (copy);
+    return rc || options->nsizes == 0 ? -1 : 0;
 }
 
 //  Streams count events of one site to the hub's ingest, a window in
@@ -168,14 +144,14 @@ s_local_one (uint64_t hub_seq, uint64_t received, const uint8_t *bytes,
 static double
 s_local (const char *data, uint64_t total)
 {
-    int64_t start = s_now_ns ();
+    int64_t start = ih_benchkit_now_ns ();
     ih_log_t *log = ih_log_new (data, true, 0);
     IH_CHECK (log, "cannot open %s read-only", data);
     s_local_t self = {1, 0};
     IH_CHECK (ih_log_read (log, 1, 0, s_local_one, &self) == IH_OK,
               "ih_log_read");
     ih_log_destroy (&log);
-    double seconds = (double) (s_now_ns () - start) / 1e9;
+    double seconds = (double) (ih_benchkit_now_ns () - start) / 1e9;
     IH_CHECK (self.next == total + 1, "local: %" PRIu64 " of %" PRIu64,
               self.next - 1, total);
     return seconds;
@@ -190,7 +166,7 @@ s_remote (const char *replay, uint64_t total, int credit)
     zsock_set_rcvhwm (dealer, 4 * credit + 100);
     IH_CHECK (zsock_connect (dealer, "%s", replay) == 0, "connect %s", replay);
     zsock_set_rcvtimeo (dealer, S_TIMEOUT);
-    int64_t start = s_now_ns ();
+    int64_t start = ih_benchkit_now_ns ();
     zmsg_t *msg =
         ih_wire_replay (1, 0, 0, NULL, NULL, NULL, 2 * (uint64_t) credit);
     zmsg_send (&msg, dealer);
@@ -219,7 +195,7 @@ s_remote (const char *replay, uint64_t total, int credit)
             zmsg_send (&msg, dealer);
         }
     }
-    double seconds = (double) (s_now_ns () - start) / 1e9;
+    double seconds = (double) (ih_benchkit_now_ns () - start) / 1e9;
     zsock_destroy (&dealer);
     return seconds;
 }
@@ -233,20 +209,6 @@ s_ask (zsock_t *dealer, zmsg_t *request, ih_wire_t *wire)
     IH_CHECK (reply, "no answer from the replay service");
     IH_CHECK (ih_wire_decode (reply, wire) == IH_OK, "undecodable answer");
     return reply;
-}
-
-static int
-s_compare_double (const void *a, const void *b)
-{
-    double x = *(const double *) a, y = *(const double *) b;
-    return (x > y) - (x < y);
-}
-
-static double
-s_median (double *values, int n)
-{
-    qsort (values, (size_t) n, sizeof values[0], s_compare_double);
-    return n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
 //  Everything for one log size.
@@ -283,10 +245,10 @@ s_size (const s_options_t *options, const char *work, const char *data_root,
               total, journal);
     site->seq = 0;
     memset (site->prev, 0, sizeof site->prev);
-    int64_t start = s_now_ns ();
+    int64_t start = ih_benchkit_now_ns ();
     s_fill (ingest, site, total - journal);
     printf ("\nsize %" PRIu64 ": filled in %.1f s\n", total,
-            (double) (s_now_ns () - start) / 1e9);
+            (double) (ih_benchkit_now_ns () - start) / 1e9);
 
     //  Replay throughput, local and remote alternately
     double local[S_MAX_ROUNDS], remote[S_MAX_ROUNDS];
@@ -306,8 +268,8 @@ s_size (const s_options_t *options, const char *work, const char *data_root,
                 remote[round], local[round] / remote[round]);
         fflush (stdout);
     }
-    double local_median = s_median (local, options->rounds);
-    double remote_median = s_median (remote, options->rounds);
+    double local_median = ih_benchkit_median (local, options->rounds);
+    double remote_median = ih_benchkit_median (remote, options->rounds);
     printf ("replay (median of %d): local %.0f events/s, remote %.0f "
             "events/s (credit %d), ratio %.1fx\n",
             options->rounds, local_median, remote_median, options->credit,
@@ -341,10 +303,10 @@ s_size (const s_options_t *options, const char *work, const char *data_root,
     for (int i = 0; i < options->proofs; i++) {
         uint64_t seq =
             1 + (uint64_t) randombytes_uniform ((uint32_t) total); //  < 2^32
-        int64_t t0 = s_now_ns ();
+        int64_t t0 = ih_benchkit_now_ns ();
         ih_wire_t wire;
         zmsg_t *reply = s_ask (dealer, ih_wire_prove_inclusion (seq, 0), &wire);
-        int64_t t1 = s_now_ns ();
+        int64_t t1 = ih_benchkit_now_ns ();
         IH_CHECK (wire.kind == IH_WIRE_INCLUSION && wire.hub_seq == seq &&
                       wire.size == total,
                   "PROVE-INCLUSION %" PRIu64 ": kind %d size %" PRIu64, seq,
@@ -358,10 +320,10 @@ s_size (const s_options_t *options, const char *work, const char *data_root,
         uint8_t leaf[IH_MERKLE_HASH_SIZE];
         ih_merkle_leaf_hash (wire.record, wire.record_size, leaf);
         size_t len = wire.proof_size / IH_MERKLE_HASH_SIZE;
-        int64_t t2 = s_now_ns ();
+        int64_t t2 = ih_benchkit_now_ns ();
         ih_err_t err = ih_merkle_verify_inclusion (seq - 1, total, leaf,
                                                    wire.proof, len, cp.root);
-        int64_t t3 = s_now_ns ();
+        int64_t t3 = ih_benchkit_now_ns ();
         IH_CHECK (err == IH_OK, "proof of %" PRIu64 " does not verify", seq);
         zmsg_destroy (&reply);
         ask_ns += t1 - t0;
@@ -385,86 +347,30 @@ s_size (const s_options_t *options, const char *work, const char *data_root,
     IH_CHECK (ih_proc_wait_exit (hub, S_TIMEOUT) == 0,
               "hub did not stop cleanly (see %s)", ih_proc_stderr (hub));
     ih_proc_destroy (&hub);
-    s_rmrf (data);
+    ih_benchkit_rmrf (data);
 }
 
 int
 main (int argc, char *argv[])
 {
     zsys_init ();
-    s_options_t options = {{10000, 100000, 1000000}, 3, 3, 2000, 1000, NULL};
-    options.root = getenv ("IH_BENCH_DIR");
-    if (!options.root || !*options.root)
-        options.root = IH_BENCH_DATA;
-    static const struct option long_options[] = {
-        {"sizes", required_argument, NULL, 's'},
-        {"rounds", required_argument, NULL, 'r'},
-        {"proofs", required_argument, NULL, 'p'},
-        {"credit", required_argument, NULL, 'c'},
-        {"dir", required_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    int opt, index = 0, rc = 0;
-    uint64_t value;
-    while (rc == 0 &&
-           (opt = getopt_long (argc, argv, "h", long_options, &index)) != -1) {
-        switch (opt) {
-        case 's': {
-            options.nsizes = 0;
-            char *copy = strdup (optarg), *save = NULL;
-            for (char *token = strtok_r (copy, ",", &save); token && rc == 0;
-                 token = strtok_r (NULL, ",", &save)) {
-                rc = options.nsizes == S_MAX_SIZES ||
-                     s_parse_u64 (token, 1, UINT32_MAX, &value);
-                if (rc == 0)
-                    options.sizes[options.nsizes++] = value;
-            }
-            rc = rc || options.nsizes == 0 ? -1 : 0;
-            free (copy);
-            break;
-        }
-        case 'r':
-            rc = s_parse_u64 (optarg, 1, S_MAX_ROUNDS, &value);
-            options.rounds = (int) value;
-            break;
-        case 'p':
-            rc = s_parse_u64 (optarg, 1, 10000000, &value);
-            options.proofs = (int) value;
-            break;
-        case 'c':
-            rc = s_parse_u64 (optarg, 1, 5000, &value);
-            options.credit = (int) value;
-            break;
-        case 'd':
-            options.root = optarg;
-            break;
-        case 'h':
-            s_usage (stdout);
-            return 0;
-        default:
-            s_usage (stderr);
-            return S_EXIT_USAGE;
-        }
-        if (rc)
-            fprintf (stderr,
-                     "ih_bench_replay: --%s: '%s' is not valid (in range)\n",
-                     long_options[index].name, optarg);
-    }
-    if (rc || optind < argc) {
-        s_usage (stderr);
-        return S_EXIT_USAGE;
-    }
+    s_options_t options = {{10000, 100000, 1000000},   3, 3, 2000, 1000,
+                           ih_benchkit_default_root ()};
+    const ih_benchkit_option_t table[] = {
+        IH_BENCHKIT_OPT_PARSE ("sizes", s_parse_sizes, &options),
+        IH_BENCHKIT_OPT_INT ("rounds", &options.rounds, 1, S_MAX_ROUNDS),
+        IH_BENCHKIT_OPT_INT ("proofs", &options.proofs, 1, 10000000),
+        IH_BENCHKIT_OPT_INT ("credit", &options.credit, 1, 5000),
+        IH_BENCHKIT_OPT_TEXT ("dir", &options.root),
+        IH_BENCHKIT_OPT_END};
+    const ih_benchkit_cli_t cli = {"ih_bench_replay", s_usage, table,
+                                   "is not valid (in range)"};
+    ih_benchkit_parse_options (argc, argv, &cli);
 
-    const char *work = ih_tk_tempdir ();
-    if (mkdir (options.root, 0755) && errno != EEXIST)
-        IH_CHECK (false, "cannot create %s: %s", options.root,
-                  strerror (errno));
-    char data_root[1024];
-    snprintf (data_root, sizeof data_root, "%s/ih-bench-XXXXXX", options.root);
-    IH_CHECK (mkdtemp (data_root), "mkdtemp %s: %s", data_root,
-              strerror (errno));
-    char registry[512], key[600];
-    snprintf (registry, sizeof registry, "%s/registry.json", work);
+    ih_benchkit_dirs_t dirs;
+    ih_benchkit_dirs_make (&dirs, options.root, "ih-bench", "registry.json");
+    const char *work = dirs.work, *registry = dirs.registry;
+    char key[600];
     snprintf (key, sizeof key, "%s/hub-bench.key", work);
     ih_key_t *hub_key = ih_key_new ("hub-bench");
     IH_CHECK (hub_key && ih_key_save (hub_key, work) == IH_OK, "hub key");
@@ -477,14 +383,13 @@ main (int argc, char *argv[])
         printf (" %" PRIu64, options.sizes[i]);
     printf (", %d round%s, %d proofs, credit %d, data in %s\n", options.rounds,
             options.rounds == 1 ? "" : "s", options.proofs, options.credit,
-            data_root);
+            dirs.data_root);
     for (int i = 0; i < options.nsizes; i++)
-        s_size (&options, work, data_root, registry, key, hub_key, &site,
+        s_size (&options, work, dirs.data_root, registry, key, hub_key, &site,
                 options.sizes[i], i);
 
     ih_tk_site_fini (&site);
     ih_key_destroy (&hub_key);
-    s_rmrf (data_root);
-    ih_tk_cleanup ();
+    ih_benchkit_dirs_remove (&dirs);
     return 0;
 }

@@ -51,7 +51,6 @@
     DIR (or $IH_BENCH_DIR) is where the data directories are made; sockets,
     keys and hub logs go to a temporary directory.
     =========================================================================*/
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -494,65 +493,22 @@ main (int argc, char *argv[])
     zsys_init ();
     s_options_t options = {5000, 4,  3, 256,
                            50,   50, 4, ih_benchkit_default_root ()};
-    static const struct option long_options[] = {
-        {"events", required_argument, NULL, 'e'},
-        {"sites", required_argument, NULL, 's'},
-        {"rounds", required_argument, NULL, 'r'},
-        {"window", required_argument, NULL, 'w'},
-        {"slow", required_argument, NULL, 'S'},
-        {"dead", required_argument, NULL, 'D'},
-        {"procs", required_argument, NULL, 'P'},
-        {"dir", required_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
-    int opt, index = 0, rc = 0;
-    while (rc == 0 &&
-           (opt = getopt_long (argc, argv, "h", long_options, &index)) != -1) {
-        switch (opt) {
-        case 'e':
-            rc = ih_benchkit_parse_int (optarg, 1, 10000000, &options.events);
-            break;
-        case 's':
-            rc = ih_benchkit_parse_int (optarg, 1, S_MAX_SITES, &options.sites);
-            break;
-        case 'r':
-            rc = ih_benchkit_parse_int (optarg, 1, S_MAX_ROUNDS,
-                                        &options.rounds);
-            break;
-        case 'w':
-            rc = ih_benchkit_parse_int (optarg, 1, 100000, &options.window);
-            break;
-        case 'S':
-            rc = ih_benchkit_parse_int (optarg, 0, S_MAX_SUBS, &options.slow);
-            break;
-        case 'D':
-            rc = ih_benchkit_parse_int (optarg, 0, S_MAX_SUBS, &options.dead);
-            break;
-        case 'P':
-            rc = ih_benchkit_parse_int (optarg, 0, S_MAX_PROCS, &options.procs);
-            break;
-        case 'd':
-            options.root = optarg;
-            break;
-        case 'h':
-            s_usage (stdout);
-            return 0;
-        default: //  getopt_long has said why
-            s_usage (stderr);
-            return IH_BENCHKIT_EXIT_USAGE;
-        }
-        if (rc)
-            fprintf (stderr,
-                     "ih_bench_subscribers: --%s: '%s' is not a number in "
-                     "range\n",
-                     long_options[index].name, optarg);
-    }
-    if (rc == 0 && options.procs > options.dead) {
+    const ih_benchkit_option_t table[] = {
+        IH_BENCHKIT_OPT_INT ("events", &options.events, 1, 10000000),
+        IH_BENCHKIT_OPT_INT ("sites", &options.sites, 1, S_MAX_SITES),
+        IH_BENCHKIT_OPT_INT ("rounds", &options.rounds, 1, S_MAX_ROUNDS),
+        IH_BENCHKIT_OPT_INT ("window", &options.window, 1, 100000),
+        IH_BENCHKIT_OPT_INT ("slow", &options.slow, 0, S_MAX_SUBS),
+        IH_BENCHKIT_OPT_INT ("dead", &options.dead, 0, S_MAX_SUBS),
+        IH_BENCHKIT_OPT_INT ("procs", &options.procs, 0, S_MAX_PROCS),
+        IH_BENCHKIT_OPT_TEXT ("dir", &options.root),
+        IH_BENCHKIT_OPT_END};
+    const ih_benchkit_cli_t cli = {"ih_bench_subscribers", s_usage, table,
+                                   NULL};
+    ih_benchkit_parse_options (argc, argv, &cli);
+    if (options.procs > options.dead) {
         fprintf (stderr, "ih_bench_subscribers: --procs %d exceeds --dead %d\n",
                  options.procs, options.dead);
-        rc = -1;
-    }
-    if (rc || optind < argc) {
         s_usage (stderr);
         return IH_BENCHKIT_EXIT_USAGE;
     }
@@ -560,12 +516,9 @@ main (int argc, char *argv[])
 
     //  Sockets, keys, registry and hub logs: a temporary directory (kept
     //  on failure). Data: a fresh directory on the disk under test.
-    const char *work = ih_tk_tempdir ();
-    char data_root[1024];
-    ih_benchkit_make_data_root (options.root, "ih-bench", data_root,
-                                sizeof data_root);
-    char registry[512];
-    snprintf (registry, sizeof registry, "%s/registry.json", work);
+    ih_benchkit_dirs_t dirs;
+    ih_benchkit_dirs_make (&dirs, options.root, "ih-bench", "registry.json");
+    const char *work = dirs.work, *registry = dirs.registry;
 
     int nsubs = options.slow + options.dead;
     int stopped = options.procs - options.procs / 2;
@@ -578,9 +531,9 @@ main (int argc, char *argv[])
             "%d SIGKILLed during the run)\n",
             nsubs, options.slow, S_SUB_RCVHWM, S_SLOW_PERIOD_MS, options.dead,
             options.dead - options.procs, stopped, options.procs - stopped);
-    const char *fs = ih_benchkit_fs_name (data_root);
+    const char *fs = ih_benchkit_fs_name (dirs.data_root);
     printf ("machine: nproc %ld; data: %s (%s)%s\n",
-            sysconf (_SC_NPROCESSORS_ONLN), data_root, fs,
+            sysconf (_SC_NPROCESSORS_ONLN), dirs.data_root, fs,
             ih_benchkit_fs_warning (fs));
 
     //  Sign everything before any timing
@@ -603,8 +556,8 @@ main (int argc, char *argv[])
         }
         s_result_t results[2];
         for (int i = 0; i < 2; i++) {
-            results[i] = s_run (&options, work, data_root, registry, &warm_site,
-                                fleet, round, order[i]);
+            results[i] = s_run (&options, work, dirs.data_root, registry,
+                                &warm_site, fleet, round, order[i]);
             s_print_result (round, &results[i], nsubs);
         }
         const s_result_t *with =
@@ -634,7 +587,6 @@ main (int argc, char *argv[])
 
     ih_benchkit_fleet_destroy (&fleet);
     ih_tk_site_fini (&warm_site);
-    ih_benchkit_rmrf (data_root);
-    ih_tk_cleanup ();
+    ih_benchkit_dirs_remove (&dirs);
     return 0;
 }

@@ -11,6 +11,7 @@
     into a failed run after joining, so no thread ever exits the process
     while others hold sockets.
     =========================================================================*/
+#include <getopt.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -21,6 +22,7 @@
 #include <sys/vfs.h>
 #endif
 #include "ih_benchkit.h"
+#include "ih_curve.h"
 #include "ih_json.h"
 
 #define S_STATUS_TIMEOUT_MS 10000
@@ -37,16 +39,75 @@ ih_benchkit_now_ns (void)
 }
 
 int
-ih_benchkit_parse_int (const char *text, int min, int max, int *value_p)
+ih_benchkit_parse_u64 (const char *text, uint64_t min, uint64_t max,
+                       uint64_t *value_p)
 {
     char *end;
     errno = 0;
-    long value = strtol (text, &end, 10);
+    unsigned long long value = strtoull (text, &end, 10);
     if (!isdigit ((unsigned char) *text) || errno || *end || value < min ||
         value > max)
         return -1;
+    *value_p = value;
+    return 0;
+}
+
+int
+ih_benchkit_parse_int (const char *text, int min, int max, int *value_p)
+{
+    uint64_t value;
+    //  Digits only, so never below 0
+    if (max < 0 || ih_benchkit_parse_u64 (text, min > 0 ? (uint64_t) min : 0,
+                                          (uint64_t) max, &value))
+        return -1;
     *value_p = (int) value;
     return 0;
+}
+
+#define S_MAX_OPTIONS 32
+#define S_OPTION_BASE 256 //  getopt_long's value for option 0 of a table
+
+void
+ih_benchkit_parse_options (int argc, char *argv[], const ih_benchkit_cli_t *cli)
+{
+    const ih_benchkit_option_t *table = cli->options;
+    struct option long_options[S_MAX_OPTIONS + 2];
+    int count = 0;
+    for (; table[count].name; count++) {
+        assert (count < S_MAX_OPTIONS);
+        long_options[count] = (struct option){
+            table[count].name, required_argument, NULL, S_OPTION_BASE + count};
+    }
+    long_options[count] = (struct option){"help", no_argument, NULL, 'h'};
+    long_options[count + 1] = (struct option){NULL, 0, NULL, 0};
+    int opt, rc = 0;
+    while (rc == 0 &&
+           (opt = getopt_long (argc, argv, "h", long_options, NULL)) != -1) {
+        if (opt == 'h') {
+            cli->usage (stdout);
+            exit (0);
+        }
+        if (opt < S_OPTION_BASE || opt >= S_OPTION_BASE + count) {
+            cli->usage (stderr); //  getopt_long has said why
+            exit (IH_BENCHKIT_EXIT_USAGE);
+        }
+        const ih_benchkit_option_t *option = &table[opt - S_OPTION_BASE];
+        if (option->int_p)
+            rc = ih_benchkit_parse_int (optarg, option->min, option->max,
+                                        option->int_p);
+        else if (option->text_p)
+            *option->text_p = optarg;
+        else
+            rc = option->parse (optarg, option->arg);
+        if (rc)
+            fprintf (stderr, "%s: --%s: '%s' %s\n", cli->program, option->name,
+                     optarg,
+                     cli->invalid ? cli->invalid : "is not a number in range");
+    }
+    if (rc || optind < argc) {
+        cli->usage (stderr);
+        exit (IH_BENCHKIT_EXIT_USAGE);
+    }
 }
 
 const char *
@@ -88,6 +149,24 @@ ih_benchkit_rmrf (const char *path)
     }
     closedir (dir);
     rmdir (path);
+}
+
+void
+ih_benchkit_dirs_make (ih_benchkit_dirs_t *self, const char *root,
+                       const char *prefix, const char *registry_name)
+{
+    self->work = ih_tk_tempdir ();
+    ih_benchkit_make_data_root (root, prefix, self->data_root,
+                                sizeof self->data_root);
+    snprintf (self->registry, sizeof self->registry, "%s/%s", self->work,
+              registry_name);
+}
+
+void
+ih_benchkit_dirs_remove (ih_benchkit_dirs_t *self)
+{
+    ih_benchkit_rmrf (self->data_root);
+    ih_tk_cleanup ();
 }
 
 //  ---------------------------------------------------------------------
@@ -194,24 +273,43 @@ ih_benchkit_hub_t *
 ih_benchkit_hub_new (const char *work, const char *data, const char *registry,
                      const char *tag, const char *const *extra)
 {
+    ih_benchkit_hub_config_t config = {tag, NULL, NULL, extra};
+    return ih_benchkit_hub_new_ex (work, data, registry, &config);
+}
+
+ih_benchkit_hub_t *
+ih_benchkit_hub_new_ex (const char *work, const char *data,
+                        const char *registry,
+                        const ih_benchkit_hub_config_t *config)
+{
+    const char *tag = config->tag;
     ih_benchkit_hub_t *self =
         (ih_benchkit_hub_t *) zmalloc (sizeof (ih_benchkit_hub_t));
     snprintf (self->tag, sizeof self->tag, "%s", tag ? tag : "");
-    snprintf (self->ingest, sizeof self->ingest, "ipc://%s/ingest%s%s.sock",
-              work, tag ? "-" : "", tag ? tag : "");
-    snprintf (self->pub, sizeof self->pub, "ipc://%s/pub%s%s.sock", work,
-              tag ? "-" : "", tag ? tag : "");
-    const char *args[11 + S_HUB_MAX_EXTRA + 1] = {
+    if (config->endpoint) {
+        snprintf (self->ingest, sizeof self->ingest, "%s", config->endpoint);
+        snprintf (self->pub, sizeof self->pub, "%s", config->endpoint);
+    } else {
+        snprintf (self->ingest, sizeof self->ingest, "ipc://%s/ingest%s%s.sock",
+                  work, tag ? "-" : "", tag ? tag : "");
+        snprintf (self->pub, sizeof self->pub, "ipc://%s/pub%s%s.sock", work,
+                  tag ? "-" : "", tag ? tag : "");
+    }
+    const char *args[12 + S_HUB_MAX_EXTRA + 1] = {
         "--data",       data,
         "--registry",   registry,
         "--ingest",     self->ingest,
         "--pub",        self->pub,
-        "--bureau-key", ih_tk_bureau_pub (registry),
-        "--plaintext"};
-    int count = 11;
-    for (int i = 0; extra && extra[i]; i++) {
+        "--bureau-key", ih_tk_bureau_pub (registry)};
+    int count = 10;
+    if (config->curve_key) {
+        args[count++] = "--key";
+        args[count++] = config->curve_key;
+    } else
+        args[count++] = "--plaintext";
+    for (int i = 0; config->extra && config->extra[i]; i++) {
         IH_CHECK (i < S_HUB_MAX_EXTRA, "too many incuhubd arguments");
-        args[count++] = extra[i];
+        args[count++] = config->extra[i];
     }
     args[count] = NULL;
     self->spawned_ns = ih_benchkit_now_ns ();
@@ -403,8 +501,11 @@ ih_benchkit_fleet_event (ih_benchkit_fleet_t *self, int index, int n,
 //  One sender thread: a site's pre-signed events and its outcome.
 typedef struct {
     const char *endpoint;       //  hub ingest (borrowed)
-    uint8_t *const *events;     //  signed events, seq 1..count (borrowed)
+    ih_key_t *own;              //  the site's key (borrowed)
+    ih_key_t *hub_key;          //  the hub's public key, NULL in plain text
+    uint8_t *const *events;     //  signed events, seq first + 1.. (borrowed)
     const size_t *sizes;        //  their sizes (borrowed)
+    int first;                  //  events before these, sent before
     int count;                  //  events to send
     int window;                 //  max unacknowledged
     int timeout_ms;             //  for any one reply
@@ -426,8 +527,26 @@ struct _ih_benchkit_senders_t {
     pthread_t thread[IH_BENCHKIT_MAX_SITES];
 };
 
-//  Waits until dealer reaches the hub: one STATUS round trip. Returns 0,
-//  or -1 after writing why into the sender's error.
+zsock_t *
+ih_benchkit_dealer_new (ih_key_t *own, ih_key_t *hub_key, int timeout_ms)
+{
+    zsock_t *dealer = zsock_new (ZMQ_DEALER);
+    if (!dealer)
+        return NULL;
+    if (hub_key && ih_curve_client (dealer, own, hub_key) != IH_OK) {
+        zsock_destroy (&dealer);
+        return NULL;
+    }
+    zsock_set_rcvtimeo (dealer, timeout_ms);
+    return dealer;
+}
+
+//  Waits until dealer reaches the hub through every handshake: one STATUS
+//  round trip. The answer also shows which hub it is: a plain-text hub
+//  answers STATUS, a CURVE hub refuses it to an incubator (NAK
+//  IH_E_DENIED), which it can only do when ZAP has authenticated the
+//  connection as that site. Returns 0, or -1 after writing why into the
+//  sender's error.
 static int
 s_sender_connect (s_sender_t *self, zsock_t *dealer)
 {
@@ -439,16 +558,23 @@ s_sender_connect (s_sender_t *self, zsock_t *dealer)
     }
     zmsg_t *reply = zmsg_recv (dealer);
     ih_wire_t wire;
-    bool ok = reply && ih_wire_decode (reply, &wire) == IH_OK &&
-              wire.kind == IH_WIRE_STATUS;
+    bool ok =
+        reply && ih_wire_decode (reply, &wire) == IH_OK &&
+        (self->hub_key ? wire.kind == IH_WIRE_NAK && wire.code == IH_E_DENIED
+                       : wire.kind == IH_WIRE_STATUS);
     zmsg_destroy (&reply);
-    if (!ok)
+    if (!ok && self->hub_key)
+        snprintf (self->error, sizeof self->error,
+                  "no CURVE (NAK IH_E_DENIED) answer to STATUS from %s",
+                  self->endpoint);
+    else if (!ok)
         snprintf (self->error, sizeof self->error, "no STATUS reply from %s",
                   self->endpoint);
     return ok ? 0 : -1;
 }
 
-//  Streams the events with a window in flight until all are ACKed.
+//  Streams the events with a window in flight until all are ACKed, each
+//  reply the ACK of the next event in order.
 static void
 s_sender_stream (s_sender_t *self, zsock_t *dealer)
 {
@@ -460,7 +586,7 @@ s_sender_stream (s_sender_t *self, zsock_t *dealer)
             if (zmsg_send (&msg, dealer)) {
                 zmsg_destroy (&msg);
                 snprintf (self->error, sizeof self->error,
-                          "send failed at event %d", sent + 1);
+                          "send failed at event %d", self->first + sent + 1);
                 return;
             }
             sent++;
@@ -472,10 +598,10 @@ s_sender_stream (s_sender_t *self, zsock_t *dealer)
                       self->acked);
             return;
         }
+        uint64_t expected = (uint64_t) self->first + (uint64_t) self->acked + 1;
         ih_wire_t wire;
         ih_err_t err = ih_wire_decode (reply, &wire);
-        if (err != IH_OK || wire.kind != IH_WIRE_ACK ||
-            wire.seq != (uint64_t) self->acked + 1) {
+        if (err != IH_OK || wire.kind != IH_WIRE_ACK || wire.seq != expected) {
             if (err != IH_OK)
                 snprintf (self->error, sizeof self->error,
                           "undecodable reply: %s", ih_err_name (err));
@@ -485,8 +611,9 @@ s_sender_stream (s_sender_t *self, zsock_t *dealer)
                           ih_err_name (wire.code), wire.reason);
             else
                 snprintf (self->error, sizeof self->error,
-                          "reply kind %d seq %" PRIu64 ", expected ACK %d",
-                          (int) wire.kind, wire.seq, self->acked + 1);
+                          "reply kind %d seq %" PRIu64
+                          ", expected ACK %" PRIu64,
+                          (int) wire.kind, wire.seq, expected);
             zmsg_destroy (&reply);
             return;
         }
@@ -500,13 +627,15 @@ static void *
 s_sender_run (void *arg)
 {
     s_sender_t *self = (s_sender_t *) arg;
-    zsock_t *dealer = zsock_new_dealer (self->endpoint);
-    if (dealer) {
-        zsock_set_rcvtimeo (dealer, self->timeout_ms);
-        s_sender_connect (self, dealer);
-    } else
+    zsock_t *dealer =
+        ih_benchkit_dealer_new (self->own, self->hub_key, self->timeout_ms);
+    if (!dealer)
+        snprintf (self->error, sizeof self->error, "cannot make a DEALER");
+    else if (zsock_connect (dealer, "%s", self->endpoint))
         snprintf (self->error, sizeof self->error, "cannot connect to %s",
                   self->endpoint);
+    else
+        s_sender_connect (self, dealer);
     //  Every sender reaches the barrier, ready or not, so none waits
     //  forever; a sender that failed then stops
     pthread_barrier_wait (self->barrier);
@@ -520,24 +649,38 @@ ih_benchkit_senders_t *
 ih_benchkit_senders_new (const char *endpoint, ih_benchkit_fleet_t *fleet,
                          int window, int reply_timeout_ms)
 {
-    assert (endpoint && fleet && window >= 1);
+    ih_benchkit_send_config_t config = {window, reply_timeout_ms, 0, 0, NULL};
+    return ih_benchkit_senders_new_ex (endpoint, fleet, &config);
+}
+
+ih_benchkit_senders_t *
+ih_benchkit_senders_new_ex (const char *endpoint, ih_benchkit_fleet_t *fleet,
+                            const ih_benchkit_send_config_t *config)
+{
+    assert (endpoint && fleet && config->window >= 1);
+    int first = config->first;
+    int count = config->count ? config->count : fleet->events - first;
+    assert (first >= 0 && count >= 1 && first + count <= fleet->events);
     ih_benchkit_senders_t *self =
         (ih_benchkit_senders_t *) zmalloc (sizeof (ih_benchkit_senders_t));
     self->endpoint = strdup (endpoint);
     IH_CHECK (self->endpoint, "out of memory");
     self->count = fleet->sites;
-    self->total = (uint64_t) fleet->sites * (uint64_t) fleet->events;
+    self->total = (uint64_t) fleet->sites * (uint64_t) count;
     IH_CHECK (pthread_barrier_init (&self->barrier, NULL,
                                     (unsigned) self->count) == 0,
               "pthread_barrier_init");
     for (int i = 0; i < self->count; i++) {
         s_sender_t *sender = &self->sender[i];
         sender->endpoint = self->endpoint;
-        sender->events = fleet->bytes[i];
-        sender->sizes = fleet->sizes[i];
-        sender->count = fleet->events;
-        sender->window = window;
-        sender->timeout_ms = reply_timeout_ms;
+        sender->own = fleet->site[i].key;
+        sender->hub_key = config->hub_key;
+        sender->events = fleet->bytes[i] + first;
+        sender->sizes = fleet->sizes[i] + first;
+        sender->first = first;
+        sender->count = count;
+        sender->window = config->window;
+        sender->timeout_ms = config->reply_timeout_ms;
         sender->barrier = &self->barrier;
         //  A failure here exits with the started threads blocked on the
         //  barrier; the process is ending anyway
@@ -635,6 +778,13 @@ ih_benchkit_test (bool verbose)
     assert (ih_benchkit_parse_int ("", 1, 100, &value) == -1);
     assert (ih_benchkit_parse_int ("99999999999999999999", 1, 100, &value) ==
             -1);
+    assert (ih_benchkit_parse_int ("0", 0, 10, &value) == 0 && value == 0);
+    uint64_t big = 0;
+    assert (ih_benchkit_parse_u64 ("4294967295", 1, UINT32_MAX, &big) == 0 &&
+            big == UINT32_MAX);
+    assert (ih_benchkit_parse_u64 ("4294967296", 1, UINT32_MAX, &big) == -1 &&
+            big == UINT32_MAX);
+    assert (ih_benchkit_parse_u64 ("+5", 1, 10, &big) == -1);
 
     double odd[] = {3, 1, 2};
     assert (ih_benchkit_median (odd, 3) == 2);
