@@ -28,6 +28,13 @@ ih_cli_fail (const char *sub, ih_err_t err, int status, const char *format, ...)
     return status;
 }
 
+void
+ih_cli_getopt_init (void)
+{
+    optind = 0;
+    opterr = 0;
+}
+
 int
 ih_cli_bad_option (const char *sub, char *argv[], int opt)
 {
@@ -39,6 +46,16 @@ ih_cli_bad_option (const char *sub, char *argv[], int opt)
                             "option '%s' needs a value; see --help", word);
     return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                         "unknown option '%s'; see --help", word);
+}
+
+bool
+ih_cli_no_arguments (const char *sub, int argc, char *argv[])
+{
+    if (optind >= argc)
+        return true;
+    ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
+                 "unexpected argument '%s'; see --help", argv[optind]);
+    return false;
 }
 
 bool

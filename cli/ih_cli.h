@@ -38,10 +38,22 @@
 int ih_cli_fail (const char *sub, ih_err_t err, int status, const char *format,
                  ...) CHECK_PRINTF (4);
 
+//  Call before a command's getopt_long loop: restarts getopt on the new
+//  argv (optind 0 makes glibc reinitialise its state, which main's own
+//  parsing has used) and silences getopt's messages, since the command
+//  reports errors itself with ih_cli_bad_option.
+void ih_cli_getopt_init (void);
+
 //  Reports a getopt_long error (unknown option, missing argument) for the
 //  option string in argv[optind - 1]; returns IH_CLI_USAGE. Call it when
 //  getopt_long returns '?' or ':' (the option string must start with ':').
 int ih_cli_bad_option (const char *sub, char *argv[], int opt);
+
+//  For a command without operands, after the getopt_long loop: true if
+//  the loop consumed every word of argv; else reports the first word left
+//  ("unexpected argument 'X'; see --help", IH_E_BADARG) and returns false,
+//  for the caller to return IH_CLI_USAGE.
+bool ih_cli_no_arguments (const char *sub, int argc, char *argv[]);
 
 //  Parses a whole decimal number (no sign, no junk) into *value_p.
 bool ih_cli_parse_u64 (const char *text, uint64_t *value_p);

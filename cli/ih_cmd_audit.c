@@ -944,8 +944,7 @@ ih_cmd_audit (int argc, char *argv[])
         {NULL, 0, NULL, 0}};
     ih_cli_transport_t transport;
     ih_cli_transport_init (&transport);
-    optind = 0;
-    opterr = 0;
+    ih_cli_getopt_init ();
     int opt;
     while ((opt = getopt_long (argc, argv, ":d:H:T:b:r:jk:t:o:h", options,
                                NULL)) != -1) {
@@ -989,10 +988,8 @@ ih_cmd_audit (int argc, char *argv[])
             return ih_cli_bad_option (sub, argv, opt);
         }
     }
-    if (optind != argc)
-        return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
-                            "unexpected argument '%s'; see --help",
-                            argv[optind]);
+    if (!ih_cli_no_arguments (sub, argc, argv))
+        return IH_CLI_USAGE;
     if ((!dir == !hub) || !bureau_path)
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "--bureau-key and one of --data and --hub are "

@@ -50,8 +50,7 @@ ih_cmd_keygen (int argc, char *argv[])
         {"dir", required_argument, NULL, 'd'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    optind = 0;
-    opterr = 0;
+    ih_cli_getopt_init ();
     int opt;
     while ((opt = getopt_long (argc, argv, ":d:h", options, NULL)) != -1) {
         switch (opt) {

@@ -102,8 +102,7 @@ ih_cmd_prove (int argc, char *argv[])
         {NULL, 0, NULL, 0}};
     ih_cli_transport_t transport;
     ih_cli_transport_init (&transport);
-    optind = 0;
-    opterr = 0;
+    ih_cli_getopt_init ();
     int opt;
     while ((opt = getopt_long (argc, argv, ":H:q:c:CT:h", options, NULL)) !=
            -1) {
@@ -147,10 +146,8 @@ ih_cmd_prove (int argc, char *argv[])
             return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                                 "--consistency takes no --seq or "
                                 "--checkpoint");
-    } else if (optind != argc)
-        return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
-                            "unexpected argument '%s'; see --help",
-                            argv[optind]);
+    } else if (!ih_cli_no_arguments (sub, argc, argv))
+        return IH_CLI_USAGE;
     else if (!seq)
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "--seq or --consistency is required; see --help");

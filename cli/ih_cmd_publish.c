@@ -488,8 +488,7 @@ ih_cmd_publish (int argc, char *argv[])
         {"timeout", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    optind = 0;
-    opterr = 0;
+    ih_cli_getopt_init ();
     int opt;
     while ((opt = getopt_long (argc, argv, ":a:t:d:T:h", options, NULL)) !=
            -1) {
@@ -514,10 +513,8 @@ ih_cmd_publish (int argc, char *argv[])
             return ih_cli_bad_option (sub, argv, opt);
         }
     }
-    if (optind != argc)
-        return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
-                            "unexpected argument '%s'; see --help",
-                            argv[optind]);
+    if (!ih_cli_no_arguments (sub, argc, argv))
+        return IH_CLI_USAGE;
     if (!endpoint)
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "--agent is required; see --help");
@@ -603,8 +600,7 @@ ih_cmd_status (int argc, char *argv[])
         {NULL, 0, NULL, 0}};
     ih_cli_transport_t transport;
     ih_cli_transport_init (&transport);
-    optind = 0;
-    opterr = 0;
+    ih_cli_getopt_init ();
     int opt;
     while ((opt = getopt_long (argc, argv, ":H:a:T:ph", options, NULL)) != -1) {
         if (ih_cli_transport_option (&transport, opt, optarg))
@@ -630,10 +626,8 @@ ih_cmd_status (int argc, char *argv[])
             return ih_cli_bad_option (sub, argv, opt);
         }
     }
-    if (optind != argc)
-        return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
-                            "unexpected argument '%s'; see --help",
-                            argv[optind]);
+    if (!ih_cli_no_arguments (sub, argc, argv))
+        return IH_CLI_USAGE;
     if ((hub != NULL) == (agent != NULL))
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "wants exactly one of --hub and --agent; see "

@@ -77,6 +77,16 @@ s_filter_ok (const char *sub, const char *option, const char *value)
     return false;
 }
 
+//  True if each filter given is a valid name; else reports the first bad
+//  one (IH_E_BADNAME) and returns false.
+static bool
+s_filters_ok (const char *sub, const char *district, const char *site,
+              const char *type)
+{
+    return s_filter_ok (sub, "district", district) &&
+           s_filter_ok (sub, "site", site) && s_filter_ok (sub, "type", type);
+}
+
 //  Prints what follow hands out until count events (0 = no limit), a
 //  timeout, the END (replay only) or a signal. Returns the exit status.
 static int
@@ -118,6 +128,24 @@ s_follow (const char *sub, ih_follow_t *follow, uint64_t count, int timeout,
     return rc;
 }
 
+//  Follows the hub as options say (its replay service, and its feed if
+//  options->pub is set), over CURVE if transport says so, printing as
+//  s_follow does. The endpoints must have passed ih_cli_transport_check.
+//  Returns the exit status.
+static int
+s_follow_hub (const char *sub, ih_follow_options_t *options,
+              ih_cli_transport_t *transport, uint64_t count, int timeout)
+{
+    bool curve = ih_cli_transport_curve (transport);
+    options->key = curve ? transport->key_path : NULL;
+    options->hub_key = curve ? transport->hub_key_path : NULL;
+    ih_follow_t *follow = ih_follow_new (options);
+    int rc = follow ? s_follow (sub, follow, count, timeout, options->pub)
+                    : IH_CLI_USAGE;
+    ih_follow_destroy (&follow);
+    return rc;
+}
+
 int
 ih_cmd_tail (int argc, char *argv[])
 {
@@ -140,8 +168,7 @@ ih_cmd_tail (int argc, char *argv[])
         {NULL, 0, NULL, 0}};
     ih_cli_transport_t transport;
     ih_cli_transport_init (&transport);
-    optind = 0;
-    opterr = 0;
+    ih_cli_getopt_init ();
     int opt;
     while ((opt = getopt_long (argc, argv, ":H:R:f:D:s:t:n:T:h", options,
                                NULL)) != -1) {
@@ -183,15 +210,12 @@ ih_cmd_tail (int argc, char *argv[])
             return ih_cli_bad_option (sub, argv, opt);
         }
     }
-    if (optind != argc)
-        return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
-                            "unexpected argument '%s'; see --help",
-                            argv[optind]);
+    if (!ih_cli_no_arguments (sub, argc, argv))
+        return IH_CLI_USAGE;
     if (!hub)
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "--hub is required; see --help");
-    if (!s_filter_ok (sub, "district", district) ||
-        !s_filter_ok (sub, "site", site) || !s_filter_ok (sub, "type", type))
+    if (!s_filters_ok (sub, district, site, type))
         return IH_CLI_USAGE;
     if (from && !replay)
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
@@ -204,20 +228,13 @@ ih_cmd_tail (int argc, char *argv[])
         return rc;
     }
     if (replay) {
-        bool curve = ih_cli_transport_curve (&transport);
-        ih_follow_options_t follow_options = {
-            .pub = hub,
-            .replay = replay,
-            .from = from ? from : 1,
-            .district = district,
-            .site = site,
-            .type = type,
-            .key = curve ? transport.key_path : NULL,
-            .hub_key = curve ? transport.hub_key_path : NULL};
-        ih_follow_t *follow = ih_follow_new (&follow_options);
-        rc = follow ? s_follow (sub, follow, count, timeout, true)
-                    : IH_CLI_USAGE;
-        ih_follow_destroy (&follow);
+        ih_follow_options_t follow_options = {.pub = hub,
+                                              .replay = replay,
+                                              .from = from ? from : 1,
+                                              .district = district,
+                                              .site = site,
+                                              .type = type};
+        rc = s_follow_hub (sub, &follow_options, &transport, count, timeout);
         ih_cli_transport_end (&transport);
         return rc;
     }
@@ -347,8 +364,7 @@ ih_cmd_replay (int argc, char *argv[])
         {NULL, 0, NULL, 0}};
     ih_cli_transport_t transport;
     ih_cli_transport_init (&transport);
-    optind = 0;
-    opterr = 0;
+    ih_cli_getopt_init ();
     int opt;
     while ((opt = getopt_long (argc, argv, ":d:H:F:D:s:t:T:f:n:h", options,
                                NULL)) != -1) {
@@ -396,10 +412,8 @@ ih_cmd_replay (int argc, char *argv[])
             return ih_cli_bad_option (sub, argv, opt);
         }
     }
-    if (optind != argc)
-        return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
-                            "unexpected argument '%s'; see --help",
-                            argv[optind]);
+    if (!ih_cli_no_arguments (sub, argc, argv))
+        return IH_CLI_USAGE;
     if ((dir != NULL) == (hub != NULL))
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "one of --data or --hub is required; see --help");
@@ -413,26 +427,19 @@ ih_cmd_replay (int argc, char *argv[])
         (transport.hub_key_path || transport.key_path || transport.plaintext))
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "--hub-key, --key and --plaintext need --hub");
-    if (!s_filter_ok (sub, "district", district) ||
-        !s_filter_ok (sub, "site", site) || !s_filter_ok (sub, "type", type))
+    if (!s_filters_ok (sub, district, site, type))
         return IH_CLI_USAGE;
     if (hub) {
         int rc = ih_cli_transport_check (sub, &transport, hub);
         if (rc == IH_CLI_OK) {
-            bool curve = ih_cli_transport_curve (&transport);
-            ih_follow_options_t follow_options = {
-                .replay = hub,
-                .from = from,
-                .from_time = from_time,
-                .district = district,
-                .site = site,
-                .type = type,
-                .key = curve ? transport.key_path : NULL,
-                .hub_key = curve ? transport.hub_key_path : NULL};
-            ih_follow_t *follow = ih_follow_new (&follow_options);
-            rc = follow ? s_follow (sub, follow, count, timeout, false)
-                        : IH_CLI_USAGE;
-            ih_follow_destroy (&follow);
+            ih_follow_options_t follow_options = {.replay = hub,
+                                                  .from = from,
+                                                  .from_time = from_time,
+                                                  .district = district,
+                                                  .site = site,
+                                                  .type = type};
+            rc =
+                s_follow_hub (sub, &follow_options, &transport, count, timeout);
         }
         ih_cli_transport_end (&transport);
         return rc;

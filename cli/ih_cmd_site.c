@@ -464,8 +464,7 @@ s_parse (const char *sub, const s_sub_t *which, int argc, char *argv[],
         {"timeout", required_argument, NULL, 'T'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    optind = 0;
-    opterr = 0;
+    ih_cli_getopt_init ();
     int opt;
     while ((opt = getopt_long (argc, argv, ":s:k:D:S:f:R:p:r:K:j:H:T:h",
                                options, NULL)) != -1) {
@@ -531,10 +530,8 @@ s_parse (const char *sub, const s_sub_t *which, int argc, char *argv[],
             return ih_cli_bad_option (sub, argv, opt);
         }
     }
-    if (optind != argc)
-        return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
-                            "unexpected argument '%s'; see --help",
-                            argv[optind]);
+    if (!ih_cli_no_arguments (sub, argc, argv))
+        return IH_CLI_USAGE;
     if (!opts->transport.key_path || !opts->registry)
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "--key (the bureau's NAME.key) and --registry "

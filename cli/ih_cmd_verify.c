@@ -271,8 +271,7 @@ ih_cmd_verify_proof (int argc, char *argv[])
         {"hub-key", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
-    optind = 0;
-    opterr = 0;
+    ih_cli_getopt_init ();
     int opt;
     while ((opt = getopt_long (argc, argv, ":k:h", options, NULL)) != -1) {
         switch (opt) {

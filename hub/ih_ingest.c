@@ -375,6 +375,23 @@ s_append_failed (s_self_t *self, s_item_t *item, ih_err_t err)
     s_nak (item, err);
 }
 
+//  Appends item's event to the batch, opening the batch first if need be.
+//  Returns false, with item NAKed as its batch failed, if there is no
+//  batch to append to; else true, with ih_log_append's code in *err_p.
+static bool
+s_append (s_self_t *self, s_item_t *item, const ih_event_t *event,
+          ih_err_t *err_p)
+{
+    if (!s_batch_ready (self)) {
+        item->appended = true;
+        s_nak (item, self->batch_failed);
+        return false;
+    }
+    *err_p = ih_log_append (self->log, event, item->event, item->event_size,
+                            item->received, &item->hub_seq, &item->expected);
+    return true;
+}
+
 //  Judges the event of item index and, if admitted, appends it (and
 //  applies it, for a registry change). Sets the item's reply; returns its
 //  NAK code or IH_OK.
@@ -415,13 +432,8 @@ s_process (s_self_t *self, size_t index)
             s_nak_why (item, IH_E_IMPERSONATE, why);
             return IH_E_IMPERSONATE;
         }
-        if (!s_batch_ready (self)) {
-            item->appended = true;
-            s_nak (item, self->batch_failed);
+        if (!s_append (self, item, &event, &err))
             return self->batch_failed;
-        }
-        err = ih_log_append (self->log, &event, item->event, item->event_size,
-                             item->received, &item->hub_seq, &item->expected);
         if (err == IH_E_DUPLICATE) {
             //  ACKed again with its original hub_seq; if the original is
             //  in this batch, its fate is this batch's commit
@@ -473,13 +485,8 @@ s_process (s_self_t *self, size_t index)
         strcpy (item->district, "unknown"); //  admitted: cannot happen
     //  The batch opens with its first append, so a batch of refusals
     //  costs no write transaction
-    if (!s_batch_ready (self)) {
-        item->appended = true;
-        s_nak (item, self->batch_failed);
+    if (!s_append (self, item, &event, &err))
         return self->batch_failed;
-    }
-    err = ih_log_append (self->log, &event, item->event, item->event_size,
-                         item->received, &item->hub_seq, &item->expected);
     if (err == IH_OK) {
         item->appended = true;
         item->reply = S_REPLY_ACK;
@@ -1409,27 +1416,15 @@ ih_ingest_start (zactor_t *self, const char *data, const char *journal,
 //  Selftest: a real actor in a temporary directory, agents as DEALERs; a
 //  registry built by the bureau's journal.
 
+#include "ih_hubtest.h"
 #include "ih_zap.h"
 
+//  Event seq of key's site after prev (NULL: the first), of type, now.
 static uint8_t *
 s_test_event (ih_key_t *key, uint64_t seq, const uint8_t *prev,
               const char *type, size_t *size_p)
 {
-    ih_event_t event;
-    memset (&event, 0, sizeof (event));
-    snprintf (event.site, sizeof (event.site), "%s", ih_key_name (key));
-    snprintf (event.type, sizeof (event.type), "%s", type);
-    event.seq = seq;
-    event.ts = ih_event_now ();
-    if (prev)
-        memcpy (event.prev, prev, IH_HASH_SIZE);
-    static const uint8_t data[] = {0x81, 0xa1, 'n', 0x01}; //  {"n": 1}
-    event.data = data;
-    event.data_size = sizeof (data);
-    uint8_t *bytes = NULL;
-    ih_err_t err = ih_event_sign (&event, key, &bytes, size_p);
-    assert (err == IH_OK);
-    return bytes;
+    return ih_hubtest_sign (key, seq, prev, type, 0, "{\"n\": 1}", size_p);
 }
 
 //  Appends "site added" for key to the journal, signed by signer (the
@@ -1440,15 +1435,8 @@ s_test_add (const char *journal, ih_key_t *signer, ih_key_t *key,
             const char *district, uint8_t **bytes_p, size_t *size_p)
 {
     ih_regchange_t change;
-    memset (&change, 0, sizeof change);
-    change.op = IH_REG_OP_SITE_ADDED;
-    snprintf (change.site, sizeof change.site, "%s", ih_key_name (key));
-    strcpy (change.kind, "incubator");
-    snprintf (change.district, sizeof change.district, "%s", district);
-    memcpy (change.sign_key, ih_key_public (key), IH_KEY_PUBLIC_SIZE);
-    memcpy (change.curve_key, ih_key_curve_public (key), IH_KEY_CURVE_SIZE);
-    assert (ih_journal_append (journal, signer, &change, bytes_p, size_p) ==
-            IH_OK);
+    ih_hubtest_site_added (&change, key, "incubator", district);
+    ih_hubtest_append (journal, signer, &change, NULL, bytes_p, size_p);
 }
 
 //  Sends msg and waits (deadline 10 s) for the reply, decoded into wire;
@@ -1510,39 +1498,22 @@ s_test_until (zsock_t *dealer, const uint8_t *bytes, size_t size, ih_err_t code,
     }
 }
 
-static void
-s_test_remove_tree (const char *dir)
-{
-    const char *files[] = {
-        "data/data.mdb", "data/lock.mdb", "registry.journal", "forged.journal",
-        "data",          "hub.key",       "hub.pub"};
-    for (size_t i = 0; i < sizeof (files) / sizeof (files[0]); i++) {
-        char *path = zsys_sprintf ("%s/%s", dir, files[i]);
-        remove (path);
-        zstr_free (&path);
-    }
-    rmdir (dir);
-}
-
 //  Plain text: the whole ingest path, the journal read at start and on
 //  an unknown site, STATUS and the feed.
 static void
 s_test_plain (bool verbose)
 {
-    char tmpl[] = "/tmp/ih_ingest_test.XXXXXX";
-    char *dir = mkdtemp (tmpl);
-    assert (dir);
-    char *data = zsys_sprintf ("%s/data", dir);
-    char *journal = zsys_sprintf ("%s/registry.journal", dir);
+    ih_hubtest_t *test = ih_hubtest_new ("ih_ingest_test");
+    char *data = ih_hubtest_path (test, "data");
+    const char *journal = test->journal;
+    ih_key_t *bureau = test->bureau;
+    ih_registry_t *registry = test->registry;
 
-    ih_key_t *bureau = ih_key_new ("qd-bureau");
     ih_key_t *key = ih_key_new ("lh-inc-01");
     ih_key_t *stranger = ih_key_new ("xx-inc-99");
     ih_key_t *impostor = ih_key_new ("lh-inc-01");
-    assert (bureau && key && stranger && impostor);
+    assert (key && stranger && impostor);
     s_test_add (journal, bureau, key, "laoshan", NULL, NULL);
-    ih_registry_t *registry = ih_registry_new (bureau);
-    assert (registry);
 
     zactor_t *ingest = zactor_new (ih_ingest_actor, NULL);
     assert (ingest);
@@ -1752,27 +1723,13 @@ s_test_plain (bool verbose)
     free (ev3);
     free (forged);
     free (alien);
-    ih_registry_destroy (&registry);
-    ih_key_destroy (&bureau);
     ih_key_destroy (&key);
     ih_key_destroy (&stranger);
     ih_key_destroy (&impostor);
     zstr_free (&ingest_ep);
     zstr_free (&pub_ep);
     zstr_free (&data);
-    zstr_free (&journal);
-    s_test_remove_tree (dir);
-}
-
-//  A CURVE client of the ingest socket, as key.
-static zsock_t *
-s_test_client (const char *endpoint, ih_key_t *key, ih_key_t *hub)
-{
-    zsock_t *dealer = zsock_new (ZMQ_DEALER);
-    assert (dealer);
-    assert (ih_curve_client (dealer, key, hub) == IH_OK);
-    assert (zsock_connect (dealer, "%s", endpoint) == 0);
-    return dealer;
+    ih_hubtest_destroy (&test);
 }
 
 //  CURVE: each event is judged against the connection's site. Nothing
@@ -1780,26 +1737,23 @@ s_test_client (const char *endpoint, ih_key_t *key, ih_key_t *hub)
 static void
 s_test_curve (bool verbose)
 {
-    char tmpl[] = "/tmp/ih_ingest_curve.XXXXXX";
-    char *dir = mkdtemp (tmpl);
-    assert (dir);
-    char *data = zsys_sprintf ("%s/data", dir);
-    char *journal = zsys_sprintf ("%s/registry.journal", dir);
-    char *forgery = zsys_sprintf ("%s/forged.journal", dir);
-    char *hub_path = zsys_sprintf ("%s/hub.key", dir);
+    ih_hubtest_t *test = ih_hubtest_new ("ih_ingest_curve");
+    char *data = ih_hubtest_path (test, "data");
+    char *forgery = ih_hubtest_path (test, "forged.journal");
+    char *hub_path = ih_hubtest_path (test, "hub.key");
+    const char *journal = test->journal;
+    ih_key_t *bureau = test->bureau;
+    ih_registry_t *registry = test->registry;
 
-    ih_key_t *bureau = ih_key_new ("qd-bureau");
     ih_key_t *hub = ih_key_new ("hub");
     ih_key_t *inc = ih_key_new ("lh-inc-01");
     ih_key_t *other = ih_key_new ("lh-inc-02");
-    assert (bureau && hub && inc && other);
-    assert (ih_key_save (hub, dir) == IH_OK);
+    assert (hub && inc && other);
+    assert (ih_key_save (hub, test->dir) == IH_OK);
     s_test_add (journal, bureau, inc, "laoshan", NULL, NULL);
     uint8_t *added = NULL;
     size_t added_size = 0;
     s_test_add (journal, bureau, other, "laoshan", &added, &added_size);
-    ih_registry_t *registry = ih_registry_new (bureau);
-    assert (registry);
     zactor_t *zap = ih_zap_new (registry);
     assert (zap);
 
@@ -1813,9 +1767,9 @@ s_test_curve (bool verbose)
     assert (ih_ingest_start (ingest, data, journal, "tcp://127.0.0.1:*",
                              "tcp://127.0.0.1:*", 0, 16, &ingest_ep,
                              &pub_ep) == 0);
-    zsock_t *dealer = s_test_client (ingest_ep, inc, hub);
-    zsock_t *dealer2 = s_test_client (ingest_ep, other, hub);
-    zsock_t *office = s_test_client (ingest_ep, bureau, hub);
+    zsock_t *dealer = ih_hubtest_client (ZMQ_DEALER, ingest_ep, inc, hub);
+    zsock_t *dealer2 = ih_hubtest_client (ZMQ_DEALER, ingest_ep, other, hub);
+    zsock_t *office = ih_hubtest_client (ZMQ_DEALER, ingest_ep, bureau, hub);
 
     //  lh-inc-01's connection sends lh-inc-02's (genuinely signed) event
     const char *type = "enterprise.admitted";
@@ -1849,14 +1803,10 @@ s_test_curve (bool verbose)
                    IH_OK, 2);
     //  ... and a revocation: lh-inc-01's next event is refused
     ih_regchange_t revoke;
-    memset (&revoke, 0, sizeof revoke);
-    revoke.op = IH_REG_OP_KEY_REVOKED;
-    strcpy (revoke.site, "lh-inc-01");
-    strcpy (revoke.reason, "key stolen");
+    ih_hubtest_key_revoked (&revoke, "lh-inc-01", "key stolen");
     uint8_t *revoked = NULL;
     size_t revoked_size = 0;
-    assert (ih_journal_append (journal, bureau, &revoke, &revoked,
-                               &revoked_size) == IH_OK);
+    ih_hubtest_append (journal, bureau, &revoke, NULL, &revoked, &revoked_size);
     s_test_expect (office, ih_wire_event (revoked, revoked_size), IH_WIRE_ACK,
                    IH_OK, 4);
     uint8_t prev[IH_HASH_SIZE];
@@ -1879,18 +1829,15 @@ s_test_curve (bool verbose)
     zsock_destroy (&office);
     zactor_destroy (&ingest);
     zactor_destroy (&zap);
-    ih_registry_destroy (&registry);
-    ih_key_destroy (&bureau);
     ih_key_destroy (&hub);
     ih_key_destroy (&inc);
     ih_key_destroy (&other);
     zstr_free (&ingest_ep);
     zstr_free (&pub_ep);
     zstr_free (&data);
-    zstr_free (&journal);
     zstr_free (&forgery);
     zstr_free (&hub_path);
-    s_test_remove_tree (dir);
+    ih_hubtest_destroy (&test);
 }
 
 void

@@ -372,6 +372,8 @@ cleanup:
 //  --------------------------------------------------------------------------
 //  Selftest
 
+#include "ih_hubtest.h"
+
 typedef struct {
     size_t count;
     uint64_t seqs[16];
@@ -429,14 +431,11 @@ ih_journal_test (bool verbose)
     if (verbose)
         printf ("\n");
 
-    char tmpl[] = "/tmp/ih_journal_test.XXXXXX";
-    char *dir = mkdtemp (tmpl);
-    assert (dir);
-    char *path = zsys_sprintf ("%s/registry.journal", dir);
-    assert (path);
-    ih_key_t *bureau = ih_key_new ("qd-bureau");
+    ih_hubtest_t *test = ih_hubtest_new ("ih_journal_test");
+    const char *path = test->journal;
+    ih_key_t *bureau = test->bureau;
     ih_key_t *site = ih_key_new ("lh-inc-01");
-    assert (bureau && site);
+    assert (site);
 
     //  A missing journal
     s_test_read_t read;
@@ -444,13 +443,7 @@ ih_journal_test (bool verbose)
 
     //  Three changes; the file is created 0644 whatever the umask
     ih_regchange_t change;
-    memset (&change, 0, sizeof change);
-    change.op = IH_REG_OP_SITE_ADDED;
-    snprintf (change.site, sizeof change.site, "lh-inc-01");
-    snprintf (change.kind, sizeof change.kind, "incubator");
-    snprintf (change.district, sizeof change.district, "laoshan");
-    memcpy (change.sign_key, ih_key_public (site), IH_KEY_PUBLIC_SIZE);
-    memcpy (change.curve_key, ih_key_curve_public (site), IH_KEY_CURVE_SIZE);
+    ih_hubtest_site_added (&change, site, "incubator", "laoshan");
     mode_t umask_was = umask (077);
     uint8_t *bytes = NULL;
     size_t size = 0;
@@ -472,16 +465,10 @@ ih_journal_test (bool verbose)
     assert (streq (back.site, "lh-inc-01") && streq (back.kind, "incubator"));
     free (bytes);
 
-    memset (&change, 0, sizeof change);
-    change.op = IH_REG_OP_PERMISSIONS;
-    snprintf (change.kind, sizeof change.kind, "incubator");
-    change.publish_count = 1;
-    snprintf (change.publish[0], sizeof change.publish[0], "*");
-    change.read = IH_READ_OWN;
+    const char *anything[] = {"*", NULL};
+    ih_hubtest_permissions (&change, "incubator", IH_READ_OWN, anything);
     assert (ih_journal_append (path, bureau, &change, NULL, NULL) == IH_OK);
-    memset (&change, 0, sizeof change);
-    change.op = IH_REG_OP_KEY_REVOKED;
-    snprintf (change.site, sizeof change.site, "lh-inc-01");
+    ih_hubtest_key_revoked (&change, "lh-inc-01", NULL);
     assert (ih_journal_append (path, bureau, &change, NULL, NULL) == IH_OK);
 
     //  Read back: three lines, seqs 1..3, one chain
@@ -498,12 +485,7 @@ ih_journal_test (bool verbose)
     s_test_append_text (path, "0123abcd");
     assert (s_test_read (path, &read) == IH_OK);
     assert (read.count == 3);
-    memset (&change, 0, sizeof change);
-    change.op = IH_REG_OP_KEY_ROTATED;
-    snprintf (change.site, sizeof change.site, "lh-inc-01");
-    memcpy (change.sign_key, ih_key_public (site), IH_KEY_PUBLIC_SIZE);
-    memcpy (change.curve_key, ih_key_curve_public (site), IH_KEY_CURVE_SIZE);
-    change.from_seq = 10;
+    ih_hubtest_key_rotated (&change, site, 10);
     assert (ih_journal_append (path, bureau, &change, &bytes, &size) == IH_OK);
     assert (stat (path, &st) == 0);
     assert (st.st_size == good_size + (off_t) (2 * size + 1));
@@ -512,10 +494,7 @@ ih_journal_test (bool verbose)
     assert (read.count == 4 && read.chained && read.seqs[3] == 4);
 
     //  An invalid change is refused and nothing is written
-    memset (&change, 0, sizeof change);
-    change.op = IH_REG_OP_KEY_ROTATED;
-    snprintf (change.site, sizeof change.site, "lh-inc-01");
-    change.from_seq = 1; //  must be >= 2
+    ih_hubtest_key_rotated (&change, site, 1); //  from_seq must be >= 2
     assert (ih_journal_append (path, bureau, &change, NULL, NULL) ==
             IH_E_BADARG);
     assert (stat (path, &st) == 0);
@@ -524,9 +503,7 @@ ih_journal_test (bool verbose)
     //  A key without its secret cannot sign
     ih_key_t *public_only =
         ih_key_new_public ("qd-bureau", ih_key_public (bureau));
-    memset (&change, 0, sizeof change);
-    change.op = IH_REG_OP_KEY_REVOKED;
-    snprintf (change.site, sizeof change.site, "lh-inc-01");
+    ih_hubtest_key_revoked (&change, "lh-inc-01", NULL);
     assert (ih_journal_append (path, public_only, &change, NULL, NULL) ==
             IH_E_BADARG);
     ih_key_destroy (&public_only);
@@ -575,15 +552,12 @@ ih_journal_test (bool verbose)
     assert (read.seqs[0] == 1);
 
     //  Unwritable place
-    char *nowhere = zsys_sprintf ("%s/no/such/dir/journal", dir);
+    char *nowhere = ih_hubtest_path (test, "no/such/dir/journal");
     assert (ih_journal_append (nowhere, bureau, &change, NULL, NULL) ==
             IH_E_IO);
     zstr_free (&nowhere);
 
-    ih_key_destroy (&bureau);
     ih_key_destroy (&site);
-    remove (path);
-    zstr_free (&path);
-    rmdir (dir);
+    ih_hubtest_destroy (&test);
     printf ("OK\n");
 }

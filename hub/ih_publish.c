@@ -339,7 +339,7 @@ ih_publish_handle (ih_publish_t *self)
 //  --------------------------------------------------------------------------
 //  Selftest
 
-#include "ih_journal.h"
+#include "ih_hubtest.h"
 #include "ih_zap.h"
 
 //  Handles the subscriptions that arrive within ms.
@@ -385,49 +385,19 @@ s_test_recv (zsock_t *sub, char *topic)
     zmsg_destroy (&msg);
 }
 
-//  Signs change as the bureau's next event (through a journal, which
-//  keeps seq and prev), then admits and applies it.
-static void
-s_test_add (ih_registry_t *registry, const char *journal, ih_key_t *bureau,
-            ih_key_t *key, const char *kind, const char *district)
-{
-    ih_regchange_t change;
-    memset (&change, 0, sizeof change);
-    change.op = IH_REG_OP_SITE_ADDED;
-    snprintf (change.site, sizeof change.site, "%s", ih_key_name (key));
-    snprintf (change.kind, sizeof change.kind, "%s", kind);
-    snprintf (change.district, sizeof change.district, "%s", district);
-    memcpy (change.sign_key, ih_key_public (key), IH_KEY_PUBLIC_SIZE);
-    memcpy (change.curve_key, ih_key_curve_public (key), IH_KEY_CURVE_SIZE);
-    uint8_t *bytes = NULL;
-    size_t size = 0;
-    assert (ih_journal_append (journal, bureau, &change, &bytes, &size) ==
-            IH_OK);
-    ih_event_t event;
-    assert (ih_event_decode (bytes, size, &event) == IH_OK);
-    assert (ih_registry_admit (registry, &event, bytes, size, NULL, NULL, NULL,
-                               NULL, 0) == IH_OK);
-    ih_registry_apply (registry, &event);
-    free (bytes);
-}
-
 //  CURVE: an "own" reader may not subscribe to everything, only to its
 //  own prefix; an "all" reader may subscribe to anything.
 static void
 s_test_curve (bool verbose, const uint8_t *bytes, size_t size)
 {
-    char dir[] = "/tmp/ih_publish_curve.XXXXXX";
-    assert (mkdtemp (dir));
-    char *journal = zsys_sprintf ("%s/registry.journal", dir);
-    ih_key_t *bureau = ih_key_new ("qd-bureau");
+    ih_hubtest_t *test = ih_hubtest_new ("ih_publish_curve");
     ih_key_t *hub = ih_key_new ("hub");
     ih_key_t *inc = ih_key_new ("lh-inc-01");
     ih_key_t *office = ih_key_new ("sn-office");
-    assert (bureau && hub && inc && office);
-    ih_registry_t *registry = ih_registry_new (bureau);
-    assert (registry);
-    s_test_add (registry, journal, bureau, inc, "incubator", "laoshan");
-    s_test_add (registry, journal, bureau, office, "district", "shinan");
+    assert (hub && inc && office);
+    ih_registry_t *registry = test->registry;
+    ih_hubtest_add_site (test, inc, "incubator", "laoshan");
+    ih_hubtest_add_site (test, office, "district", "shinan");
     zactor_t *zap = ih_zap_new (registry);
     assert (zap);
     if (verbose)
@@ -439,22 +409,16 @@ s_test_curve (bool verbose, const uint8_t *bytes, size_t size)
     const char *endpoint = ih_publish_endpoint (publish);
 
     //  The incubator (scope own) asks for everything: refused
-    zsock_t *sub = zsock_new (ZMQ_SUB);
-    assert (sub);
-    assert (ih_curve_client (sub, inc, hub) == IH_OK);
+    zsock_t *sub = ih_hubtest_client (ZMQ_SUB, endpoint, inc, hub);
     zsock_set_subscribe (sub, "");
-    assert (zsock_connect (sub, "%s", endpoint) == 0);
     s_test_wait_subs (publish, 0, 1);
     //  ... then for its own prefix: applied (so the User-Id did reach us)
     zsock_set_subscribe (sub, "laoshan/lh-inc-01/");
     s_test_wait_subs (publish, 1, 1);
 
     //  The district office (scope all) asks for everything: applied
-    zsock_t *all = zsock_new (ZMQ_SUB);
-    assert (all);
-    assert (ih_curve_client (all, office, hub) == IH_OK);
+    zsock_t *all = ih_hubtest_client (ZMQ_SUB, endpoint, office, hub);
     zsock_set_subscribe (all, "");
-    assert (zsock_connect (all, "%s", endpoint) == 0);
     s_test_wait_subs (publish, 2, 1);
 
     //  Another site's event, then the reader's own: the reader gets only
@@ -489,14 +453,10 @@ s_test_curve (bool verbose, const uint8_t *bytes, size_t size)
     zsock_destroy (&all);
     ih_publish_destroy (&publish);
     zactor_destroy (&zap);
-    ih_registry_destroy (&registry);
-    ih_key_destroy (&bureau);
     ih_key_destroy (&hub);
     ih_key_destroy (&inc);
     ih_key_destroy (&office);
-    remove (journal);
-    zstr_free (&journal);
-    rmdir (dir);
+    ih_hubtest_destroy (&test);
 }
 
 void
@@ -522,18 +482,9 @@ ih_publish_test (bool verbose)
 
     ih_key_t *key = ih_key_new ("lh-inc-01");
     assert (key);
-    ih_event_t event;
-    memset (&event, 0, sizeof (event));
-    strcpy (event.site, "lh-inc-01");
-    strcpy (event.type, "enterprise.admitted");
-    event.seq = 1;
-    event.ts = ih_event_now ();
-    static const uint8_t empty_map[] = {0x80};
-    event.data = empty_map;
-    event.data_size = 1;
-    uint8_t *bytes;
     size_t size;
-    assert (ih_event_sign (&event, key, &bytes, &size) == IH_OK);
+    uint8_t *bytes =
+        ih_hubtest_sign (key, 1, NULL, "enterprise.admitted", 0, "{}", &size);
 
     //  Plain text: the subscription is applied once the publisher has
     //  handled it; then a message for it gets through and one for another

@@ -35,7 +35,6 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include "ih_curve.h"
-#include "ih_json.h"
 #include "ih_registry.h"
 
 #define IH_REGISTRY_KINDS 6
@@ -616,6 +615,22 @@ ih_registry_may_subscribe (ih_registry_t *self, const char *reader,
 //  --------------------------------------------------------------------------
 //  Admit and apply, on a state (the registry's, or rebuild's fresh one)
 
+//  Checks that no site but except ("" for none) holds change's transport
+//  key. Returns IH_OK or IH_E_REGISTRY.
+static ih_err_t
+s_check_curve (s_state_t *state, const ih_regchange_t *change,
+               const char *except, char *why, size_t why_size)
+{
+    const char *owner = s_curve_owner (state, change->curve_key, except);
+    if (owner) {
+        s_why (why, why_size,
+               "transport key of site '%s' is already that of site '%s'",
+               change->site, owner);
+        return IH_E_REGISTRY;
+    }
+    return IH_OK;
+}
+
 //  Checks that a decoded registry change applies to state now. event is
 //  the bureau's event that carries it. Returns IH_OK or IH_E_REGISTRY.
 static ih_err_t
@@ -636,14 +651,7 @@ s_check_change (s_state_t *state, const ih_event_t *event,
             s_why (why, why_size, "unknown kind '%s'", change->kind);
             return IH_E_REGISTRY;
         }
-        const char *owner = s_curve_owner (state, change->curve_key, "");
-        if (owner) {
-            s_why (why, why_size,
-                   "transport key of site '%s' is already that of site '%s'",
-                   change->site, owner);
-            return IH_E_REGISTRY;
-        }
-        return IH_OK;
+        return s_check_curve (state, change, "", why, why_size);
     }
     case IH_REG_OP_KEY_ROTATED: {
         if (!site) {
@@ -678,15 +686,7 @@ s_check_change (s_state_t *state, const ih_event_t *event,
                 return IH_E_REGISTRY;
             }
         }
-        const char *owner =
-            s_curve_owner (state, change->curve_key, change->site);
-        if (owner) {
-            s_why (why, why_size,
-                   "transport key of site '%s' is already that of site '%s'",
-                   change->site, owner);
-            return IH_E_REGISTRY;
-        }
-        return IH_OK;
+        return s_check_curve (state, change, change->site, why, why_size);
     }
     case IH_REG_OP_KEY_REVOKED:
         if (!site) {
@@ -987,41 +987,7 @@ ih_registry_rebuild (ih_registry_t *self, ih_log_t *log, char *why,
 //  --------------------------------------------------------------------------
 //  Selftest
 
-typedef struct {
-    ih_key_t *bureau; //  signs the registry events
-    uint64_t seq;     //  the bureau's last seq
-    uint8_t prev[IH_HASH_SIZE];
-    ih_log_t *log; //  if set, events are appended to it too
-} s_test_chain_t;
-
-//  Signs an event of key's site with the given type and JSON data.
-static uint8_t *
-s_test_sign (ih_key_t *key, uint64_t seq, const uint8_t *prev, const char *type,
-             const char *json, size_t *size_p)
-{
-    ih_event_t event;
-    memset (&event, 0, sizeof (event));
-    snprintf (event.site, sizeof (event.site), "%s", ih_key_name (key));
-    snprintf (event.type, sizeof (event.type), "%s", type);
-    event.seq = seq;
-    event.ts = 1577404800000ULL + seq;
-    if (prev)
-        memcpy (event.prev, prev, IH_HASH_SIZE);
-    json_t *object = json_loads (json, 0, NULL);
-    assert (object);
-    uint8_t *data;
-    size_t data_size;
-    ih_err_t err = ih_json_to_msgpack (object, &data, &data_size);
-    assert (err == IH_OK);
-    json_decref (object);
-    event.data = data;
-    event.data_size = data_size;
-    uint8_t *bytes = NULL;
-    err = ih_event_sign (&event, key, &bytes, size_p);
-    assert (err == IH_OK);
-    free (data);
-    return bytes;
-}
+#include "ih_hubtest.h"
 
 //  Admits bytes with peer and last; returns the code, why in why.
 static ih_err_t
@@ -1036,76 +1002,23 @@ s_test_admit (ih_registry_t *self, const uint8_t *bytes, size_t size,
 }
 
 //  Signs change as the chain's next bureau event, admits it (expecting
-//  expect), and on IH_OK applies it (and appends it to the chain's log).
+//  expect, and expect_why if not NULL), and on IH_OK applies it and
+//  advances the chain (appending the event to the chain's log).
 static void
-s_test_change (ih_registry_t *self, s_test_chain_t *chain,
+s_test_change (ih_registry_t *self, ih_hubtest_chain_t *chain,
                const ih_regchange_t *change, ih_registry_last_fn *last,
                void *arg, ih_err_t expect, const char *expect_why)
 {
     char *json = ih_regchange_json (change);
     assert (json);
     size_t size;
-    uint8_t *bytes = s_test_sign (chain->bureau, chain->seq + 1, chain->prev,
-                                  ih_regchange_type (change), json, &size);
+    uint8_t *bytes = ih_hubtest_chain_sign (chain, ih_regchange_type (change),
+                                            0, json, &size);
     free (json);
-    char why[256];
-    ih_event_t event;
-    assert (ih_event_decode (bytes, size, &event) == IH_OK);
-    ih_err_t err = ih_registry_admit (self, &event, bytes, size, NULL, last,
-                                      arg, why, sizeof why);
-    if (err != expect)
-        fprintf (stderr, "admit %s: %s (%s), expected %s\n", event.type,
-                 ih_err_name (err), why, ih_err_name (expect));
-    assert (err == expect);
-    if (expect_why)
-        assert (streq (why, expect_why));
-    if (err == IH_OK) {
-        uint64_t version = ih_registry_version (self);
-        ih_registry_apply (self, &event);
-        assert (ih_registry_version (self) == version + 1);
-        if (chain->log) {
-            uint64_t hub_seq, expected;
-            assert (ih_log_append (chain->log, &event, bytes, size,
-                                   ih_event_now (), &hub_seq,
-                                   &expected) == IH_OK);
-        }
-        chain->seq++;
-        ih_event_hash (bytes, size, chain->prev);
-    }
+    ih_hubtest_admit (self, bytes, size, last, arg, expect, expect_why);
+    if (expect == IH_OK)
+        ih_hubtest_chain_advance (chain, bytes, size, 0);
     free (bytes);
-}
-
-static void
-s_test_added (ih_regchange_t *change, ih_key_t *key, const char *kind,
-              const char *district)
-{
-    memset (change, 0, sizeof (*change));
-    change->op = IH_REG_OP_SITE_ADDED;
-    snprintf (change->site, sizeof (change->site), "%s", ih_key_name (key));
-    snprintf (change->kind, sizeof (change->kind), "%s", kind);
-    snprintf (change->district, sizeof (change->district), "%s", district);
-    memcpy (change->sign_key, ih_key_public (key), IH_KEY_PUBLIC_SIZE);
-    memcpy (change->curve_key, ih_key_curve_public (key), IH_KEY_CURVE_SIZE);
-}
-
-static void
-s_test_rotated (ih_regchange_t *change, ih_key_t *key, uint64_t from_seq)
-{
-    memset (change, 0, sizeof (*change));
-    change->op = IH_REG_OP_KEY_ROTATED;
-    snprintf (change->site, sizeof (change->site), "%s", ih_key_name (key));
-    memcpy (change->sign_key, ih_key_public (key), IH_KEY_PUBLIC_SIZE);
-    memcpy (change->curve_key, ih_key_curve_public (key), IH_KEY_CURVE_SIZE);
-    change->from_seq = from_seq;
-}
-
-static void
-s_test_revoked (ih_regchange_t *change, const char *site)
-{
-    memset (change, 0, sizeof (*change));
-    change->op = IH_REG_OP_KEY_REVOKED;
-    snprintf (change->site, sizeof (change->site), "%s", site);
-    snprintf (change->reason, sizeof (change->reason), "laptop stolen");
 }
 
 //  A site event: admit with the connection's peer.
@@ -1114,7 +1027,8 @@ s_test_event (ih_registry_t *self, ih_key_t *key, uint64_t seq,
               const char *type, const char *peer, char *why)
 {
     size_t size;
-    uint8_t *bytes = s_test_sign (key, seq, NULL, type, "{\"n\": 1}", &size);
+    uint8_t *bytes =
+        ih_hubtest_sign (key, seq, NULL, type, 0, "{\"n\": 1}", &size);
     ih_err_t err = s_test_admit (self, bytes, size, peer, NULL, NULL, why);
     free (bytes);
     return err;
@@ -1192,17 +1106,6 @@ s_test_dump (ih_registry_t *self)
     return line;
 }
 
-static void
-s_test_rmdir (const char *dir)
-{
-    char path[PATH_MAX];
-    snprintf (path, sizeof (path), "%s/data.mdb", dir);
-    remove (path);
-    snprintf (path, sizeof (path), "%s/lock.mdb", dir);
-    remove (path);
-    rmdir (dir);
-}
-
 void
 ih_registry_test (bool verbose)
 {
@@ -1210,25 +1113,23 @@ ih_registry_test (bool verbose)
     if (verbose)
         printf ("\n");
 
-    char tmpl[] = "/tmp/ih_registry_test.XXXXXX";
-    char *dir = mkdtemp (tmpl);
-    assert (dir);
-    ih_log_t *log = ih_log_new (dir, false, 0);
+    //  The fixture's registry is pinned to its bureau, qd-bureau
+    ih_hubtest_t *test = ih_hubtest_new ("ih_registry_test");
+    ih_log_t *log = ih_log_new (test->dir, false, 0);
     assert (log);
     assert (ih_log_begin (log) == IH_OK);
 
-    ih_key_t *bureau = ih_key_new ("qd-bureau");
+    ih_key_t *bureau = test->bureau;
     ih_key_t *inc = ih_key_new ("lh-inc-01");
     ih_key_t *district = ih_key_new ("laoshan-office");
     ih_key_t *auditor = ih_key_new ("qd-audit");
     ih_key_t *offshore = ih_key_new ("off-de-01");
     ih_key_t *rogue = ih_key_new ("qd-bureau"); //  claims the bureau's id
-    assert (bureau && inc && district && auditor && offshore && rogue);
+    assert (inc && district && auditor && offshore && rogue);
 
     //  Pinned bureau only
     assert (ih_registry_new (NULL) == NULL);
-    ih_registry_t *registry = ih_registry_new (bureau);
-    assert (registry);
+    ih_registry_t *registry = test->registry;
     assert (streq (ih_registry_bureau (registry), "qd-bureau"));
     assert (ih_registry_size (registry) == 1);
     assert (ih_registry_version (registry) == 0);
@@ -1261,17 +1162,17 @@ ih_registry_test (bool verbose)
 
     //  Site add, through admit and apply, appended to the log as the hub
     //  does
-    s_test_chain_t chain = {bureau, 0, {0}, log};
+    ih_hubtest_chain_t chain = {bureau, 0, {0}, log};
     ih_regchange_t change;
-    s_test_added (&change, inc, "incubator", "laoshan");
+    ih_hubtest_site_added (&change, inc, "incubator", "laoshan");
     s_test_change (registry, &chain, &change, NULL, NULL, IH_OK, NULL);
     s_test_change (registry, &chain, &change, NULL, NULL, IH_E_REGISTRY,
                    "site 'lh-inc-01' exists already");
-    s_test_added (&change, district, "district", "laoshan");
+    ih_hubtest_site_added (&change, district, "district", "laoshan");
     s_test_change (registry, &chain, &change, NULL, NULL, IH_OK, NULL);
-    s_test_added (&change, auditor, "auditor", "city");
+    ih_hubtest_site_added (&change, auditor, "auditor", "city");
     s_test_change (registry, &chain, &change, NULL, NULL, IH_OK, NULL);
-    s_test_added (&change, offshore, "offshore", "huangdao");
+    ih_hubtest_site_added (&change, offshore, "offshore", "huangdao");
     s_test_change (registry, &chain, &change, NULL, NULL, IH_OK, NULL);
     assert (ih_registry_size (registry) == 5);
     assert (ih_registry_version (registry) == 4);
@@ -1284,7 +1185,7 @@ ih_registry_test (bool verbose)
     //  A second site with a transport key someone holds already
     ih_key_t *twin = ih_key_new ("twin");
     assert (twin);
-    s_test_added (&change, twin, "remote", "jimo");
+    ih_hubtest_site_added (&change, twin, "remote", "jimo");
     memcpy (change.curve_key, ih_key_curve_public (inc), IH_KEY_CURVE_SIZE);
     s_test_change (registry, &chain, &change, NULL, NULL, IH_E_REGISTRY,
                    "transport key of site 'twin' is already that of site "
@@ -1327,33 +1228,33 @@ ih_registry_test (bool verbose)
     //  A registry event from a site that is not the pinned bureau, even a
     //  bureau-kind one, and even when its kind may publish "*"
     ih_key_t *bureau2 = ih_key_new ("qd-bureau-2");
-    s_test_added (&change, bureau2, "bureau", "city");
+    ih_hubtest_site_added (&change, bureau2, "bureau", "city");
     s_test_change (registry, &chain, &change, NULL, NULL, IH_OK, NULL);
     ih_regchange_t sneaky;
     stranger = ih_key_new ("evil");
-    s_test_added (&sneaky, stranger, "bureau", "city");
+    ih_hubtest_site_added (&sneaky, stranger, "bureau", "city");
     ih_key_destroy (&stranger);
     char *json = ih_regchange_json (&sneaky);
     size_t size;
     uint8_t *bytes =
-        s_test_sign (bureau2, 1, NULL, IH_REG_SITE_ADDED, json, &size);
+        ih_hubtest_sign (bureau2, 1, NULL, IH_REG_SITE_ADDED, 0, json, &size);
     assert (s_test_admit (registry, bytes, size, NULL, NULL, NULL, why) ==
             IH_E_DENIED);
     assert (streq (why, "registry changes only from bureau 'qd-bureau'"));
     free (bytes);
-    bytes = s_test_sign (inc, 3, NULL, IH_REG_SITE_ADDED, json, &size);
+    bytes = ih_hubtest_sign (inc, 3, NULL, IH_REG_SITE_ADDED, 0, json, &size);
     assert (s_test_admit (registry, bytes, size, NULL, NULL, NULL, why) ==
             IH_E_DENIED);
     free (bytes);
     //  ... or signed by a non-bureau key under the bureau's id
-    bytes = s_test_sign (rogue, chain.seq + 1, chain.prev, IH_REG_SITE_ADDED,
-                         json, &size);
+    bytes = ih_hubtest_sign (rogue, chain.seq + 1, chain.prev,
+                             IH_REG_SITE_ADDED, 0, json, &size);
     assert (s_test_admit (registry, bytes, size, NULL, NULL, NULL, why) ==
             IH_E_BADSIG);
     free (bytes);
     //  A registry event whose change does not decode
-    bytes = s_test_sign (bureau, chain.seq + 1, chain.prev, IH_REG_SITE_ADDED,
-                         "{\"site\": \"y\"}", &size);
+    bytes = ih_hubtest_chain_sign (&chain, IH_REG_SITE_ADDED, 0,
+                                   "{\"site\": \"y\"}", &size);
     assert (s_test_admit (registry, bytes, size, NULL, NULL, NULL, why) ==
             IH_E_REGISTRY);
     assert (*why);
@@ -1364,23 +1265,24 @@ ih_registry_test (bool verbose)
     //  Rotation: from seq 5 of lh-inc-01, whose seqs 1..4 are stored
     ih_key_t *inc2 = ih_key_new ("lh-inc-01");
     s_test_stored_t stored = {"lh-inc-01", 9};
-    s_test_rotated (&change, inc2, 5);
+    ih_hubtest_key_rotated (&change, inc2, 5);
     s_test_change (registry, &chain, &change, s_test_last, &stored,
                    IH_E_REGISTRY,
                    "from_seq 5 is not above the stored seq 9 of site "
                    "'lh-inc-01'");
-    s_test_rotated (&change, inc2, 1);
+    ih_hubtest_key_rotated (&change, inc2, 1);
     s_test_change (registry, &chain, &change, NULL, NULL, IH_E_REGISTRY, NULL);
-    s_test_rotated (&change, inc2, 5);
+    ih_hubtest_key_rotated (&change, inc2, 5);
     change.site[0] = 'z';
     s_test_change (registry, &chain, &change, NULL, NULL, IH_E_REGISTRY,
                    "site 'zh-inc-01' not registered");
     //  A registry event at a seq the log holds already (a journal read
     //  again) is left to the log (IH_E_DUPLICATE there), not refused as a
     //  change that no longer applies
-    s_test_added (&change, inc, "incubator", "laoshan");
+    ih_hubtest_site_added (&change, inc, "incubator", "laoshan");
     json = ih_regchange_json (&change);
-    bytes = s_test_sign (bureau, 1, NULL, IH_REG_SITE_ADDED, json, &size);
+    bytes =
+        ih_hubtest_sign (bureau, 1, NULL, IH_REG_SITE_ADDED, 0, json, &size);
     free (json);
     s_test_stored_t bureau_stored = {"qd-bureau", 9};
     assert (s_test_admit (registry, bytes, size, NULL, s_test_last,
@@ -1390,7 +1292,7 @@ ih_registry_test (bool verbose)
     assert (streq (why, "site 'lh-inc-01' exists already"));
     free (bytes);
     stored.seq = 4;
-    s_test_rotated (&change, inc2, 5);
+    ih_hubtest_key_rotated (&change, inc2, 5);
     uint64_t version = ih_registry_version (registry);
     s_test_change (registry, &chain, &change, s_test_last, &stored, IH_OK,
                    NULL);
@@ -1416,7 +1318,7 @@ ih_registry_test (bool verbose)
         ih_registry_lookup_curve (registry, ih_key_curve_public (inc2), &site));
     assert (streq (site.id, "lh-inc-01"));
     //  A second rotation must go above the current key's from_seq
-    s_test_rotated (&change, inc, 5);
+    ih_hubtest_key_rotated (&change, inc, 5);
     s_test_change (registry, &chain, &change, NULL, NULL, IH_E_REGISTRY,
                    "from_seq 5 is not above the from_seq 5 of the current "
                    "key of site 'lh-inc-01'");
@@ -1424,19 +1326,19 @@ ih_registry_test (bool verbose)
     //  The bureau rotates its own key: the event itself is signed with the
     //  old key, so from_seq must be above its seq
     ih_key_t *bureau_new = ih_key_new ("qd-bureau");
-    s_test_rotated (&change, bureau_new, chain.seq + 1);
+    ih_hubtest_key_rotated (&change, bureau_new, chain.seq + 1);
     s_test_change (registry, &chain, &change, NULL, NULL, IH_E_REGISTRY, NULL);
-    s_test_rotated (&change, bureau_new, chain.seq + 2);
+    ih_hubtest_key_rotated (&change, bureau_new, chain.seq + 2);
     s_test_change (registry, &chain, &change, NULL, NULL, IH_OK, NULL);
     //  The old bureau key no longer signs registry changes
-    s_test_revoked (&change, "off-de-01");
+    ih_hubtest_key_revoked (&change, "off-de-01", "laptop stolen");
     char expect[256];
     snprintf (expect, sizeof expect,
               "signature does not verify with the key of site 'qd-bureau' "
               "valid from seq %" PRIu64,
               chain.seq + 1);
     s_test_change (registry, &chain, &change, NULL, NULL, IH_E_BADSIG, expect);
-    chain.bureau = bureau_new;
+    chain.key = bureau_new;
 
     //  Revocation: nothing of the site after it, whatever the seq
     assert (ih_registry_may_connect (registry, "off-de-01",
@@ -1461,7 +1363,7 @@ ih_registry_test (bool verbose)
                                         "huangdao/off-de-01/", 19));
     //  A rotation after the revocation restores the site from its from_seq
     ih_key_t *offshore2 = ih_key_new ("off-de-01");
-    s_test_rotated (&change, offshore2, 8);
+    ih_hubtest_key_rotated (&change, offshore2, 8);
     s_test_change (registry, &chain, &change, NULL, NULL, IH_OK, NULL);
     assert (ih_registry_lookup (registry, "off-de-01", &site));
     assert (!site.revoked && site.key_from == 8);
@@ -1478,13 +1380,8 @@ ih_registry_test (bool verbose)
 
     //  Permissions change: incubators may now also publish award.nominated,
     //  and read their district
-    memset (&change, 0, sizeof change);
-    change.op = IH_REG_OP_PERMISSIONS;
-    snprintf (change.kind, sizeof change.kind, "incubator");
-    change.publish_count = 2;
-    snprintf (change.publish[0], sizeof change.publish[0], "enterprise.*");
-    snprintf (change.publish[1], sizeof change.publish[1], "award.nominated");
-    change.read = IH_READ_DISTRICT;
+    const char *incubator[] = {"enterprise.*", "award.nominated", NULL};
+    ih_hubtest_permissions (&change, "incubator", IH_READ_DISTRICT, incubator);
     s_test_change (registry, &chain, &change, NULL, NULL, IH_OK, NULL);
     assert (ih_registry_may_publish (registry, "incubator", "award.nominated"));
     assert (!ih_registry_may_publish (registry, "incubator", "award.granted"));
@@ -1497,24 +1394,18 @@ ih_registry_test (bool verbose)
     assert (ih_registry_may_read (registry, "lh-inc-01", "laoshan", NULL));
     assert (!ih_registry_may_read (registry, "lh-inc-01", "huangdao", NULL));
     //  Auditors: nothing to publish, so no ingest, but read everything
-    memset (&change, 0, sizeof change);
-    change.op = IH_REG_OP_PERMISSIONS;
-    snprintf (change.kind, sizeof change.kind, "remote");
-    change.read = IH_READ_NONE;
+    ih_hubtest_permissions (&change, "remote", IH_READ_NONE, NULL);
     s_test_change (registry, &chain, &change, NULL, NULL, IH_OK, NULL);
     assert (!ih_registry_may_publish (registry, "remote", "remote.report"));
     assert (ih_registry_read_scope (registry, "remote") == IH_READ_NONE);
     //  Registry events from the bureau whatever its permissions say
-    memset (&change, 0, sizeof change);
-    change.op = IH_REG_OP_PERMISSIONS;
-    snprintf (change.kind, sizeof change.kind, "bureau");
-    change.read = IH_READ_ALL;
+    ih_hubtest_permissions (&change, "bureau", IH_READ_ALL, NULL);
     s_test_change (registry, &chain, &change, NULL, NULL, IH_OK, NULL);
     assert (!ih_registry_may_publish (registry, "bureau", "award.granted"));
     assert (ih_registry_may_connect (registry, "qd-bureau",
                                      IH_CURVE_DOMAIN_INGEST) == IH_OK);
-    change.publish_count = 1;
-    snprintf (change.publish[0], sizeof change.publish[0], "*");
+    const char *anything[] = {"*", NULL};
+    ih_hubtest_permissions (&change, "bureau", IH_READ_ALL, anything);
     s_test_change (registry, &chain, &change, NULL, NULL, IH_OK, NULL);
 
     //  may_connect per domain
@@ -1578,8 +1469,8 @@ ih_registry_test (bool verbose)
     //  The pinned bureau cannot be revoked (nothing could sign a registry
     //  change again): IH_E_REGISTRY, and it keeps working
     ih_registry_t *scratch = ih_registry_new (bureau);
-    s_test_chain_t scratch_chain = {bureau, 0, {0}, NULL};
-    s_test_revoked (&change, "qd-bureau");
+    ih_hubtest_chain_t scratch_chain = {bureau, 0, {0}, NULL};
+    ih_hubtest_key_revoked (&change, "qd-bureau", "laptop stolen");
     s_test_change (scratch, &scratch_chain, &change, NULL, NULL, IH_E_REGISTRY,
                    "the pinned bureau 'qd-bureau' cannot be revoked; "
                    "rotate its key");
@@ -1593,20 +1484,7 @@ ih_registry_test (bool verbose)
     assert (ih_log_commit (log) == IH_OK);
     //  ... with a bureau event that is not a registry change in between
     assert (ih_log_begin (log) == IH_OK);
-    {
-        size_t award_size;
-        uint8_t *award =
-            s_test_sign (bureau_new, chain.seq + 1, chain.prev, "award.granted",
-                         "{\"to\": \"x\"}", &award_size);
-        ih_event_t event;
-        assert (ih_event_decode (award, award_size, &event) == IH_OK);
-        uint64_t hub_seq, expected;
-        assert (ih_log_append (log, &event, award, award_size, ih_event_now (),
-                               &hub_seq, &expected) == IH_OK);
-        chain.seq++;
-        ih_event_hash (award, award_size, chain.prev);
-        free (award);
-    }
+    ih_hubtest_chain_append (&chain, "award.granted", 0, "{\"to\": \"x\"}", 0);
     assert (ih_log_commit (log) == IH_OK);
     char *before = s_test_dump (registry);
     ih_registry_t *rebuilt = ih_registry_new (bureau);
@@ -1637,10 +1515,7 @@ ih_registry_test (bool verbose)
     assert (ih_registry_size (other) == 1);
     ih_registry_destroy (&other);
     ih_log_destroy (&log);
-    s_test_rmdir (dir);
 
-    ih_registry_destroy (&registry);
-    ih_key_destroy (&bureau);
     ih_key_destroy (&bureau_new);
     ih_key_destroy (&inc);
     ih_key_destroy (&inc2);
@@ -1649,5 +1524,6 @@ ih_registry_test (bool verbose)
     ih_key_destroy (&offshore);
     ih_key_destroy (&offshore2);
     ih_key_destroy (&rogue);
+    ih_hubtest_destroy (&test);
     printf ("OK\n");
 }

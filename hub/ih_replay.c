@@ -205,6 +205,26 @@ s_district (s_self_t *self, const char *site, char *district)
         strcpy (district, "unknown");
 }
 
+//  What the checks below start from: 1 if reader is a registered,
+//  unrevoked site (its entry in *entry), for the caller to judge by its
+//  kind. Else 0 if it may go ahead without one (plain text: reader NULL
+//  on a socket without CURVE), or -1 if it may not; why gets the reason.
+static int
+s_reader_entry (s_self_t *self, const char *reader, ih_site_t *entry, char *why,
+                size_t why_size)
+{
+    if (!reader) {
+        snprintf (why, why_size, "no authenticated reader");
+        return self->secure ? -1 : 0;
+    }
+    if (!ih_registry_lookup (self->registry, reader, entry) || entry->revoked) {
+        snprintf (why, why_size, "site %s is not registered or revoked",
+                  reader);
+        return -1;
+    }
+    return 1;
+}
+
 //  May reader read events of district/site ("" = any)? Plain text
 //  (reader NULL on a socket without CURVE): yes. Else the reader's scope
 //  decides (ih_registry_may_read); on refusal why gets the reason.
@@ -212,16 +232,10 @@ static bool
 s_may_read (s_self_t *self, const char *reader, const char *district,
             const char *site, char *why, size_t why_size)
 {
-    if (!reader) {
-        snprintf (why, why_size, "no authenticated reader");
-        return !self->secure;
-    }
     ih_site_t entry;
-    if (!ih_registry_lookup (self->registry, reader, &entry) || entry.revoked) {
-        snprintf (why, why_size, "site %s is not registered or revoked",
-                  reader);
-        return false;
-    }
+    int found = s_reader_entry (self, reader, &entry, why, why_size);
+    if (found < 1)
+        return found == 0;
     if (ih_registry_may_read (self->registry, reader,
                               district && *district ? district : NULL,
                               site && *site ? site : NULL))
@@ -245,16 +259,10 @@ s_may_read (s_self_t *self, const char *reader, const char *district,
 static bool
 s_may_prove (s_self_t *self, const char *reader, char *why, size_t why_size)
 {
-    if (!reader) {
-        snprintf (why, why_size, "no authenticated reader");
-        return !self->secure;
-    }
     ih_site_t entry;
-    if (!ih_registry_lookup (self->registry, reader, &entry) || entry.revoked) {
-        snprintf (why, why_size, "site %s is not registered or revoked",
-                  reader);
-        return false;
-    }
+    int found = s_reader_entry (self, reader, &entry, why, why_size);
+    if (found < 1)
+        return found == 0;
     ih_read_scope_t scope = ih_registry_read_scope (self->registry, entry.kind);
     if (scope == IH_READ_ALL)
         return true;
@@ -893,53 +901,17 @@ ih_replay_set_streams (zactor_t *self, size_t max, size_t per_peer)
 //  --------------------------------------------------------------------------
 //  Selftest
 
-#include "ih_journal.h"
+#include "ih_hubtest.h"
 #include "ih_merkle.h"
 #include "ih_zap.h"
 
 #define S_EVENTS 50
 
-//  Signs change as the bureau's next event (through a journal, which
-//  keeps seq and prev), then admits and applies it to registry.
-static void
-s_test_change (ih_registry_t *registry, const char *journal, ih_key_t *bureau,
-               const ih_regchange_t *change)
-{
-    uint8_t *bytes = NULL;
-    size_t size = 0;
-    assert (ih_journal_append (journal, bureau, change, &bytes, &size) ==
-            IH_OK);
-    ih_event_t event;
-    assert (ih_event_decode (bytes, size, &event) == IH_OK);
-    assert (ih_registry_admit (registry, &event, bytes, size, NULL, NULL, NULL,
-                               NULL, 0) == IH_OK);
-    ih_registry_apply (registry, &event);
-    free (bytes);
-}
-
-static void
-s_test_add (ih_registry_t *registry, const char *journal, ih_key_t *bureau,
-            ih_key_t *key, const char *kind, const char *district)
-{
-    ih_regchange_t change;
-    memset (&change, 0, sizeof change);
-    change.op = IH_REG_OP_SITE_ADDED;
-    snprintf (change.site, sizeof change.site, "%s", ih_key_name (key));
-    snprintf (change.kind, sizeof change.kind, "%s", kind);
-    snprintf (change.district, sizeof change.district, "%s", district);
-    memcpy (change.sign_key, ih_key_public (key), IH_KEY_PUBLIC_SIZE);
-    memcpy (change.curve_key, ih_key_curve_public (key), IH_KEY_CURVE_SIZE);
-    s_test_change (registry, journal, bureau, &change);
-}
-
 //  A CURVE client of the replay service, as key.
 static zsock_t *
 s_test_client (const char *endpoint, ih_key_t *key, ih_key_t *hub)
 {
-    zsock_t *dealer = zsock_new (ZMQ_DEALER);
-    assert (dealer);
-    assert (ih_curve_client (dealer, key, hub) == IH_OK);
-    assert (zsock_connect (dealer, "%s", endpoint) == 0);
+    zsock_t *dealer = ih_hubtest_client (ZMQ_DEALER, endpoint, key, hub);
     zsock_set_rcvtimeo (dealer, 10000);
     return dealer;
 }
@@ -1004,24 +976,12 @@ s_test_checkpoint (zsock_t *dealer, uint64_t size, ih_checkpoint_t *cp)
     return err;
 }
 
+//  Appends the chain's next event of type to the chain's log, received at
+//  received (and made 5 ms before).
 static void
-s_test_append (ih_log_t *log, ih_key_t *key, uint64_t seq, uint8_t *prev,
-               const char *type, uint64_t received)
+s_test_append (ih_hubtest_chain_t *chain, const char *type, uint64_t received)
 {
-    ih_event_t event = {.seq = seq, .ts = received - 5};
-    strcpy (event.site, ih_key_name (key));
-    strcpy (event.type, type);
-    memcpy (event.prev, prev, IH_HASH_SIZE);
-    uint8_t *bytes;
-    size_t size;
-    assert (ih_event_sign (&event, key, &bytes, &size) == IH_OK);
-    ih_event_t decoded;
-    assert (ih_event_decode (bytes, size, &decoded) == IH_OK);
-    uint64_t hub_seq, expected;
-    assert (ih_log_append (log, &decoded, bytes, size, received, &hub_seq,
-                           &expected) == IH_OK);
-    ih_event_hash (bytes, size, prev);
-    free (bytes);
+    ih_hubtest_chain_append (chain, type, received - 5, NULL, received);
 }
 
 static void
@@ -1039,39 +999,32 @@ void
 ih_replay_test (bool verbose)
 {
     printf (" * ih_replay: ");
-    char dir[] = "/tmp/ih_replay_test_XXXXXX";
-    assert (mkdtemp (dir));
-    char *data = zsys_sprintf ("%s/data", dir);
-    char *journal = zsys_sprintf ("%s/registry.journal", dir);
+    ih_hubtest_t *test = ih_hubtest_new ("ih_replay_test");
+    char *data = ih_hubtest_path (test, "data");
     assert (zsys_dir_create (data) == 0);
 
     //  Two sites in two districts, and an auditor, registered by the
     //  bureau (the registry alone: the log holds only the sites' events)
-    ih_key_t *bureau = ih_key_new ("qd-bureau");
     ih_key_t *keys[2] = {ih_key_new ("lh-a"), ih_key_new ("sn-b")};
     ih_key_t *auditor = ih_key_new ("audit-01");
+    assert (keys[0] && keys[1] && auditor);
     const char *districts[2] = {"laoshan", "shinan"};
-    ih_registry_t *registry = ih_registry_new (bureau);
-    assert (registry);
-    uint8_t prev[2][IH_HASH_SIZE];
-    memset (prev, 0, sizeof (prev));
+    ih_registry_t *registry = test->registry;
     for (int i = 0; i < 2; i++)
-        s_test_add (registry, journal, bureau, keys[i], "incubator",
-                    districts[i]);
-    s_test_add (registry, journal, bureau, auditor, "auditor", "city");
+        ih_hubtest_add_site (test, keys[i], "incubator", districts[i]);
+    ih_hubtest_add_site (test, auditor, "auditor", "city");
     ih_key_t *hub_key = ih_key_new ("hub-test");
 
     //  hub_seq n: site n % 2, type door.open when n % 3 == 0, received
     //  1000 + 10 n
     ih_log_t *log = ih_log_new (data, false, 0);
     assert (log);
-    uint64_t seqs[2] = {0, 0};
+    ih_hubtest_chain_t chains[2] = {{keys[0], 0, {0}, log},
+                                    {keys[1], 0, {0}, log}};
     assert (ih_log_begin (log) == IH_OK);
-    for (uint64_t n = 1; n <= S_EVENTS; n++) {
-        int i = (int) (n % 2);
-        s_test_append (log, keys[i], ++seqs[i], prev[i],
-                       n % 3 == 0 ? "door.open" : "sensor.temp", 1000 + 10 * n);
-    }
+    for (uint64_t n = 1; n <= S_EVENTS; n++)
+        s_test_append (&chains[n % 2], n % 3 == 0 ? "door.open" : "sensor.temp",
+                       1000 + 10 * n);
     assert (ih_log_commit (log) == IH_OK);
     s_test_sign_checkpoint (log, hub_key, 20);
     s_test_sign_checkpoint (log, hub_key, S_EVENTS);
@@ -1143,11 +1096,8 @@ ih_replay_test (bool verbose)
     //  The log grows while a stream waits for credit; the writer (this
     //  thread) holds a batch open while the actor reads
     assert (ih_log_begin (log) == IH_OK);
-    for (uint64_t n = S_EVENTS + 1; n <= S_EVENTS + 10; n++) {
-        int i = (int) (n % 2);
-        s_test_append (log, keys[i], ++seqs[i], prev[i], "sensor.temp",
-                       1000 + 10 * n);
-    }
+    for (uint64_t n = S_EVENTS + 1; n <= S_EVENTS + 10; n++)
+        s_test_append (&chains[n % 2], "sensor.temp", 1000 + 10 * n);
     s_test_send (dealer, ih_wire_replay (45, 0, 0, NULL, NULL, NULL, 2));
     for (uint64_t n = 45; n <= 46; n++) {
         msg = s_test_recv (dealer, &wire);
@@ -1305,10 +1255,8 @@ ih_replay_test (bool verbose)
     assert (wire.kind == IH_WIRE_RECORD && wire.hub_seq == 2);
     zmsg_destroy (&msg);
     ih_regchange_t revoke;
-    memset (&revoke, 0, sizeof revoke);
-    revoke.op = IH_REG_OP_KEY_REVOKED;
-    strcpy (revoke.site, "lh-a");
-    s_test_change (registry, journal, bureau, &revoke);
+    ih_hubtest_key_revoked (&revoke, "lh-a", NULL);
+    ih_hubtest_change (test, &revoke);
     s_test_send (own, ih_wire_credit (10));
     msg = s_test_recv (own, &wire);
     assert (wire.kind == IH_WIRE_NAK && wire.code == IH_E_DENIED);
@@ -1323,21 +1271,11 @@ ih_replay_test (bool verbose)
     zactor_destroy (&zap);
     zstr_free (&endpoint);
     ih_log_destroy (&log);
-    ih_registry_destroy (&registry);
     ih_key_destroy (&hub_key);
-    ih_key_destroy (&bureau);
     ih_key_destroy (&auditor);
     for (int i = 0; i < 2; i++)
         ih_key_destroy (&keys[i]);
-    const char *files[] = {"data/data.mdb", "data/lock.mdb", "registry.journal",
-                           "data", NULL};
-    for (int i = 0; files[i]; i++) {
-        char *path = zsys_sprintf ("%s/%s", dir, files[i]);
-        remove (path);
-        zstr_free (&path);
-    }
-    remove (dir);
     zstr_free (&data);
-    zstr_free (&journal);
+    ih_hubtest_destroy (&test);
     printf ("OK\n");
 }

@@ -337,53 +337,13 @@ ih_zap_counts (zactor_t *self, uint64_t *accepted_p, uint64_t *denied_p)
 //  --------------------------------------------------------------------------
 //  Selftest
 
-#include "ih_journal.h"
+#include "ih_hubtest.h"
 
-//  Signs change as the bureau's next event (through a journal file, which
-//  keeps seq and prev), then admits and applies it.
-static void
-s_test_change (ih_registry_t *registry, const char *journal, ih_key_t *bureau,
-               const ih_regchange_t *change)
-{
-    uint8_t *bytes = NULL;
-    size_t size = 0;
-    ih_err_t err = ih_journal_append (journal, bureau, change, &bytes, &size);
-    assert (err == IH_OK);
-    ih_event_t event;
-    assert (ih_event_decode (bytes, size, &event) == IH_OK);
-    char why[200] = "";
-    err = ih_registry_admit (registry, &event, bytes, size, NULL, NULL, NULL,
-                             why, sizeof why);
-    if (err != IH_OK)
-        fprintf (stderr, "zap test: %s: %s\n", ih_err_name (err), why);
-    assert (err == IH_OK);
-    ih_registry_apply (registry, &event);
-    free (bytes);
-}
-
-static void
-s_test_add (ih_registry_t *registry, const char *journal, ih_key_t *bureau,
-            ih_key_t *key, const char *kind, const char *district)
-{
-    ih_regchange_t change;
-    memset (&change, 0, sizeof change);
-    change.op = IH_REG_OP_SITE_ADDED;
-    snprintf (change.site, sizeof change.site, "%s", ih_key_name (key));
-    snprintf (change.kind, sizeof change.kind, "%s", kind);
-    snprintf (change.district, sizeof change.district, "%s", district);
-    memcpy (change.sign_key, ih_key_public (key), IH_KEY_PUBLIC_SIZE);
-    memcpy (change.curve_key, ih_key_curve_public (key), IH_KEY_CURVE_SIZE);
-    s_test_change (registry, journal, bureau, &change);
-}
-
-//  A CURVE client of server, as key; sends one message naming itself.
+//  A CURVE client of endpoint, as key; sends one message naming itself.
 static zsock_t *
 s_test_client (const char *endpoint, ih_key_t *key, ih_key_t *hub)
 {
-    zsock_t *dealer = zsock_new (ZMQ_DEALER);
-    assert (dealer);
-    assert (ih_curve_client (dealer, key, hub) == IH_OK);
-    assert (zsock_connect (dealer, "%s", endpoint) == 0);
+    zsock_t *dealer = ih_hubtest_client (ZMQ_DEALER, endpoint, key, hub);
     zstr_send (dealer, ih_key_name (key));
     return dealer;
 }
@@ -441,32 +401,24 @@ ih_zap_test (bool verbose)
     printf (" * ih_zap: ");
     if (verbose)
         printf ("\n");
-    char dir[] = "/tmp/ih_zap_test.XXXXXX";
-    assert (mkdtemp (dir));
-    char *journal = zsys_sprintf ("%s/registry.journal", dir);
-
-    ih_key_t *bureau = ih_key_new ("qd-bureau");
+    ih_hubtest_t *test = ih_hubtest_new ("ih_zap_test");
     ih_key_t *hub = ih_key_new ("hub");
     ih_key_t *inc = ih_key_new ("lh-inc-01");
     ih_key_t *auditor = ih_key_new ("audit-01");
     ih_key_t *revoked = ih_key_new ("lh-inc-02");
     ih_key_t *stranger = ih_key_new ("xx-inc-99");
-    assert (bureau && hub && inc && auditor && revoked && stranger);
+    assert (hub && inc && auditor && revoked && stranger);
 
     //  No registry: no handler
     assert (ih_zap_new (NULL) == NULL);
 
-    ih_registry_t *registry = ih_registry_new (bureau);
-    assert (registry);
-    s_test_add (registry, journal, bureau, inc, "incubator", "laoshan");
-    s_test_add (registry, journal, bureau, auditor, "auditor", "city");
-    s_test_add (registry, journal, bureau, revoked, "incubator", "laoshan");
+    ih_registry_t *registry = test->registry;
+    ih_hubtest_add_site (test, inc, "incubator", "laoshan");
+    ih_hubtest_add_site (test, auditor, "auditor", "city");
+    ih_hubtest_add_site (test, revoked, "incubator", "laoshan");
     ih_regchange_t revoke;
-    memset (&revoke, 0, sizeof revoke);
-    revoke.op = IH_REG_OP_KEY_REVOKED;
-    strcpy (revoke.site, "lh-inc-02");
-    strcpy (revoke.reason, "stolen laptop");
-    s_test_change (registry, journal, bureau, &revoke);
+    ih_hubtest_key_revoked (&revoke, "lh-inc-02", "stolen laptop");
+    ih_hubtest_change (test, &revoke);
 
     zactor_t *zap = ih_zap_new (registry);
     assert (zap);
@@ -529,15 +481,11 @@ ih_zap_test (bool verbose)
     zstr_free (&replay_ep);
     zactor_destroy (&zap);
     zactor_destroy (&zap);
-    ih_registry_destroy (&registry);
-    ih_key_destroy (&bureau);
     ih_key_destroy (&hub);
     ih_key_destroy (&inc);
     ih_key_destroy (&auditor);
     ih_key_destroy (&revoked);
     ih_key_destroy (&stranger);
-    remove (journal);
-    zstr_free (&journal);
-    rmdir (dir);
+    ih_hubtest_destroy (&test);
     printf ("OK\n");
 }

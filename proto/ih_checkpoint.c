@@ -27,6 +27,7 @@
 #include <msgpack.h>
 #include <sodium.h>
 #include "ih_checkpoint.h"
+#include "ih_check.h"
 #include "ih_msgpack.h"
 
 #define S_FIELDS 6
@@ -320,15 +321,6 @@ ih_checkpoint_from_text (const char *text, uint8_t *out, size_t *size_p)
 //  --------------------------------------------------------------------------
 //  Selftest
 
-#define s_check(cond)                                                          \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf (stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__,  \
-                     #cond);                                                   \
-            abort ();                                                          \
-        }                                                                      \
-    } while (0)
-
 //  Which element of a hand-built body to spoil, and how
 typedef enum {
     S_GOOD,
@@ -430,10 +422,11 @@ s_build (s_case_t c, ih_key_t *key, uint8_t *out, size_t *size_p)
         if (c == S_LONG)
             msgpack_pack_nil (&pk);
     }
-    s_check (IH_KEY_SIG_SIZE + sbuf.size <= 2 * IH_CHECKPOINT_MAX);
+    ih_check (IH_KEY_SIG_SIZE + sbuf.size <= 2 * IH_CHECKPOINT_MAX);
     memcpy (out + IH_KEY_SIG_SIZE, sbuf.data, sbuf.size);
     *size_p = IH_KEY_SIG_SIZE + sbuf.size;
-    s_check (ih_key_sign (key, out + IH_KEY_SIG_SIZE, sbuf.size, out) == IH_OK);
+    ih_check (ih_key_sign (key, out + IH_KEY_SIG_SIZE, sbuf.size, out) ==
+              IH_OK);
     msgpack_sbuffer_destroy (&sbuf);
 }
 
@@ -445,7 +438,7 @@ s_parse_with_line (const char *text, int which, const char *with)
     const char *p = text;
     for (int i = 0; i < S_FIELDS; i++) {
         const char *nl = strchr (p, '\n');
-        s_check (nl);
+        ih_check (nl);
         if (i == which)
             strcat (buf, with);
         else
@@ -465,7 +458,7 @@ ih_checkpoint_test (bool verbose)
         printf (" * ih_checkpoint: ");
     ih_key_t *key = ih_key_new ("hub-qd");
     ih_key_t *other = ih_key_new ("hub-qd");
-    s_check (key && other);
+    ih_check (key && other);
     uint8_t root[IH_HASH_SIZE];
     for (size_t i = 0; i < sizeof (root); i++)
         root[i] = (uint8_t) (i * 7);
@@ -476,26 +469,27 @@ ih_checkpoint_test (bool verbose)
         uint8_t cp_bytes[IH_CHECKPOINT_MAX];
         size_t cp_size;
         uint64_t time = sizes[t] ^ 0x5555;
-        s_check (ih_checkpoint_sign (sizes[t], root, time, key, cp_bytes,
-                                     &cp_size) == IH_OK);
+        ih_check (ih_checkpoint_sign (sizes[t], root, time, key, cp_bytes,
+                                      &cp_size) == IH_OK);
         ih_checkpoint_t cp;
-        s_check (ih_checkpoint_decode (cp_bytes, cp_size, &cp) == IH_OK);
-        s_check (streq (cp.log_id, "hub-qd"));
-        s_check (cp.size == sizes[t] && cp.time == time);
-        s_check (memcmp (cp.root, root, IH_HASH_SIZE) == 0);
-        s_check (memcmp (cp.signature, cp_bytes, IH_KEY_SIG_SIZE) == 0);
-        s_check (ih_checkpoint_verify (cp_bytes, cp_size,
-                                       ih_key_public (key)) == IH_OK);
-        s_check (ih_checkpoint_verify (cp_bytes, cp_size,
-                                       ih_key_public (other)) == IH_E_BADSIG);
+        ih_check (ih_checkpoint_decode (cp_bytes, cp_size, &cp) == IH_OK);
+        ih_check (streq (cp.log_id, "hub-qd"));
+        ih_check (cp.size == sizes[t] && cp.time == time);
+        ih_check (memcmp (cp.root, root, IH_HASH_SIZE) == 0);
+        ih_check (memcmp (cp.signature, cp_bytes, IH_KEY_SIG_SIZE) == 0);
+        ih_check (ih_checkpoint_verify (cp_bytes, cp_size,
+                                        ih_key_public (key)) == IH_OK);
+        ih_check (ih_checkpoint_verify (cp_bytes, cp_size,
+                                        ih_key_public (other)) == IH_E_BADSIG);
         //  Text round trip gives the very same bytes
         char *text;
-        s_check (ih_checkpoint_to_text (cp_bytes, cp_size, &text) == IH_OK);
-        s_check (strlen (text) < IH_CHECKPOINT_TEXT_MAX);
+        ih_check (ih_checkpoint_to_text (cp_bytes, cp_size, &text) == IH_OK);
+        ih_check (strlen (text) < IH_CHECKPOINT_TEXT_MAX);
         uint8_t back[IH_CHECKPOINT_MAX];
         size_t back_size;
-        s_check (ih_checkpoint_from_text (text, back, &back_size) == IH_OK);
-        s_check (back_size == cp_size && memcmp (back, cp_bytes, cp_size) == 0);
+        ih_check (ih_checkpoint_from_text (text, back, &back_size) == IH_OK);
+        ih_check (back_size == cp_size &&
+                  memcmp (back, cp_bytes, cp_size) == 0);
         if (verbose && t == 1)
             printf ("\n%s", text);
         zstr_free (&text);
@@ -506,27 +500,27 @@ ih_checkpoint_test (bool verbose)
     memset (long_name, 'z', IH_NAME_MAX);
     long_name[IH_NAME_MAX] = 0;
     ih_key_t *long_key = ih_key_new (long_name);
-    s_check (long_key);
+    ih_check (long_key);
     uint8_t cp_bytes[IH_CHECKPOINT_MAX];
     size_t cp_size;
-    s_check (ih_checkpoint_sign (UINT64_MAX, root, UINT64_MAX, long_key,
-                                 cp_bytes, &cp_size) == IH_OK);
-    s_check (cp_size == 203);
+    ih_check (ih_checkpoint_sign (UINT64_MAX, root, UINT64_MAX, long_key,
+                                  cp_bytes, &cp_size) == IH_OK);
+    ih_check (cp_size == 203);
     char *text;
-    s_check (ih_checkpoint_to_text (cp_bytes, cp_size, &text) == IH_OK);
-    s_check (strlen (text) + 1 == 324);
+    ih_check (ih_checkpoint_to_text (cp_bytes, cp_size, &text) == IH_OK);
+    ih_check (strlen (text) + 1 == 324);
     zstr_free (&text);
     ih_key_destroy (&long_key);
 
     //  Signing errors
     ih_key_t *pub = ih_key_new_public ("hub-qd", ih_key_public (key));
-    s_check (ih_checkpoint_sign (1, root, 1, pub, cp_bytes, &cp_size) ==
-             IH_E_BADARG);
+    ih_check (ih_checkpoint_sign (1, root, 1, pub, cp_bytes, &cp_size) ==
+              IH_E_BADARG);
     ih_key_destroy (&pub);
     ih_key_t *bad_name = ih_key_new ("Hub QD");
-    s_check (bad_name);
-    s_check (ih_checkpoint_sign (1, root, 1, bad_name, cp_bytes, &cp_size) ==
-             IH_E_BADNAME);
+    ih_check (bad_name);
+    ih_check (ih_checkpoint_sign (1, root, 1, bad_name, cp_bytes, &cp_size) ==
+              IH_E_BADNAME);
     ih_key_destroy (&bad_name);
 
     //  Every decode error path, each body validly signed
@@ -539,55 +533,56 @@ ih_checkpoint_test (bool verbose)
         if (rc != s_expect[c])
             fprintf (stderr, "ih_checkpoint_test: case %d: got %s want %s\n", c,
                      ih_err_name (rc), ih_err_name (s_expect[c]));
-        s_check (rc == s_expect[c]);
-        s_check (ih_checkpoint_verify (buf, size, ih_key_public (key)) ==
-                 IH_OK);
+        ih_check (rc == s_expect[c]);
+        ih_check (ih_checkpoint_verify (buf, size, ih_key_public (key)) ==
+                  IH_OK);
     }
     uint8_t good[2 * IH_CHECKPOINT_MAX];
     size_t good_size;
     s_build (S_GOOD, key, good, &good_size);
-    s_check (ih_checkpoint_decode (good, good_size, &cp) == IH_OK);
-    s_check (cp.size == 42 && cp.time == 1700000000000);
+    ih_check (ih_checkpoint_decode (good, good_size, &cp) == IH_OK);
+    ih_check (cp.size == 42 && cp.time == 1700000000000);
     //  Truncation at every length; a trailing byte; size limits
     for (size_t len = 0; len < good_size; len++) {
         ih_err_t rc = ih_checkpoint_decode (good, len, &cp);
-        s_check (rc == IH_E_MALFORMED);
+        ih_check (rc == IH_E_MALFORMED);
     }
-    s_check (ih_checkpoint_decode (NULL, 0, &cp) == IH_E_MALFORMED);
+    ih_check (ih_checkpoint_decode (NULL, 0, &cp) == IH_E_MALFORMED);
     good[good_size] = 0x00;
-    s_check (ih_checkpoint_decode (good, good_size + 1, &cp) == IH_E_TRAILING);
-    s_check (ih_checkpoint_decode (good, IH_CHECKPOINT_MAX + 1, &cp) ==
-             IH_E_TOOBIG);
+    ih_check (ih_checkpoint_decode (good, good_size + 1, &cp) == IH_E_TRAILING);
+    ih_check (ih_checkpoint_decode (good, IH_CHECKPOINT_MAX + 1, &cp) ==
+              IH_E_TOOBIG);
     uint8_t never[IH_KEY_SIG_SIZE + 1];
     memset (never, 0, sizeof (never));
     never[IH_KEY_SIG_SIZE] = 0xc1;
-    s_check (ih_checkpoint_decode (never, sizeof (never), &cp) ==
-             IH_E_MALFORMED);
+    ih_check (ih_checkpoint_decode (never, sizeof (never), &cp) ==
+              IH_E_MALFORMED);
     //  A huge announced count is refused without allocating
     uint8_t huge[IH_KEY_SIG_SIZE + 5] = {0};
     memcpy (huge + IH_KEY_SIG_SIZE, "\xdd\xff\xff\xff\xff", 5);
-    s_check (ih_checkpoint_decode (huge, sizeof (huge), &cp) == IH_E_MALFORMED);
-    s_check (ih_checkpoint_verify (good, IH_KEY_SIG_SIZE,
-                                   ih_key_public (key)) == IH_E_MALFORMED);
-    s_check (ih_checkpoint_verify (NULL, 0, ih_key_public (key)) ==
-             IH_E_MALFORMED);
+    ih_check (ih_checkpoint_decode (huge, sizeof (huge), &cp) ==
+              IH_E_MALFORMED);
+    ih_check (ih_checkpoint_verify (good, IH_KEY_SIG_SIZE,
+                                    ih_key_public (key)) == IH_E_MALFORMED);
+    ih_check (ih_checkpoint_verify (NULL, 0, ih_key_public (key)) ==
+              IH_E_MALFORMED);
     //  Every byte flipped: refused by decode or by the signature
     for (size_t i = 0; i < good_size; i++) {
         good[i] ^= 0x01;
-        s_check (ih_checkpoint_decode (good, good_size, &cp) != IH_OK ||
-                 ih_checkpoint_verify (good, good_size, ih_key_public (key)) ==
-                     IH_E_BADSIG);
+        ih_check (ih_checkpoint_decode (good, good_size, &cp) != IH_OK ||
+                  ih_checkpoint_verify (good, good_size, ih_key_public (key)) ==
+                      IH_E_BADSIG);
         good[i] ^= 0x01;
     }
 
     //  Text form errors
-    s_check (ih_checkpoint_to_text (good, 10, &text) == IH_E_MALFORMED);
-    s_check (text == NULL);
-    s_check (ih_checkpoint_to_text (good, good_size, &text) == IH_OK);
+    ih_check (ih_checkpoint_to_text (good, 10, &text) == IH_E_MALFORMED);
+    ih_check (text == NULL);
+    ih_check (ih_checkpoint_to_text (good, good_size, &text) == IH_OK);
     uint8_t out[IH_CHECKPOINT_MAX];
     size_t out_size;
-    s_check (ih_checkpoint_from_text (text, out, &out_size) == IH_OK);
-    s_check (out_size == good_size && memcmp (out, good, good_size) == 0);
+    ih_check (ih_checkpoint_from_text (text, out, &out_size) == IH_OK);
+    ih_check (out_size == good_size && memcmp (out, good, good_size) == 0);
     static const struct {
         int line;
         const char *with;
@@ -628,41 +623,41 @@ ih_checkpoint_test (bool verbose)
         if (rc != lines[t].expect)
             fprintf (stderr, "ih_checkpoint_test: text %zu: got %s want %s\n",
                      t, ih_err_name (rc), ih_err_name (lines[t].expect));
-        s_check (rc == lines[t].expect);
+        ih_check (rc == lines[t].expect);
     }
     //  The boundary values parse: 0 and 2^64-1
-    s_check (s_parse_with_line (text, 2, "0") == IH_OK);
-    s_check (s_parse_with_line (text, 4, "18446744073709551615") == IH_OK);
+    ih_check (s_parse_with_line (text, 2, "0") == IH_OK);
+    ih_check (s_parse_with_line (text, 4, "18446744073709551615") == IH_OK);
     //  Framing: missing final newline, extra line, CRLF, empty
     char buf[2 * IH_CHECKPOINT_TEXT_MAX];
     size_t text_len = strlen (text);
     memcpy (buf, text, text_len + 1);
     buf[text_len - 1] = 0;
-    s_check (ih_checkpoint_from_text (buf, out, &out_size) == IH_E_MALFORMED);
+    ih_check (ih_checkpoint_from_text (buf, out, &out_size) == IH_E_MALFORMED);
     snprintf (buf, sizeof (buf), "%sx\n", text);
-    s_check (ih_checkpoint_from_text (buf, out, &out_size) == IH_E_MALFORMED);
+    ih_check (ih_checkpoint_from_text (buf, out, &out_size) == IH_E_MALFORMED);
     snprintf (buf, sizeof (buf), "%s\n", text);
-    s_check (ih_checkpoint_from_text (buf, out, &out_size) == IH_E_MALFORMED);
-    s_check (ih_checkpoint_from_text ("", out, &out_size) == IH_E_MALFORMED);
+    ih_check (ih_checkpoint_from_text (buf, out, &out_size) == IH_E_MALFORMED);
+    ih_check (ih_checkpoint_from_text ("", out, &out_size) == IH_E_MALFORMED);
     char *crlf = strchr (text, '\n');
     memcpy (buf, text, (size_t) (crlf - text));
     snprintf (buf + (crlf - text), sizeof (buf) - (size_t) (crlf - text),
               "\r%s", crlf);
-    s_check (ih_checkpoint_from_text (buf, out, &out_size) == IH_E_MALFORMED);
+    ih_check (ih_checkpoint_from_text (buf, out, &out_size) == IH_E_MALFORMED);
     memset (buf, 'a', sizeof (buf) - 1);
     buf[sizeof (buf) - 1] = 0;
-    s_check (ih_checkpoint_from_text (buf, out, &out_size) == IH_E_TOOBIG);
+    ih_check (ih_checkpoint_from_text (buf, out, &out_size) == IH_E_TOOBIG);
     //  A parsed text with a changed field still parses, but its signature
     //  no longer verifies
-    s_check (s_parse_with_line (text, 2, "43") == IH_OK);
+    ih_check (s_parse_with_line (text, 2, "43") == IH_OK);
     char *edited = strdup (text);
-    s_check (edited);
+    ih_check (edited);
     char *size_line = strchr (strchr (edited, '\n') + 1, '\n') + 1;
-    s_check (strncmp (size_line, "42\n", 3) == 0);
+    ih_check (strncmp (size_line, "42\n", 3) == 0);
     size_line[1] = '3';
-    s_check (ih_checkpoint_from_text (edited, out, &out_size) == IH_OK);
-    s_check (ih_checkpoint_verify (out, out_size, ih_key_public (key)) ==
-             IH_E_BADSIG);
+    ih_check (ih_checkpoint_from_text (edited, out, &out_size) == IH_OK);
+    ih_check (ih_checkpoint_verify (out, out_size, ih_key_public (key)) ==
+              IH_E_BADSIG);
     free (edited);
     zstr_free (&text);
 

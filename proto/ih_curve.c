@@ -34,15 +34,7 @@
 #include <czmq.h>
 #include <sodium.h>
 #include "ih_curve.h"
-
-#define s_check(cond)                                                          \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf (stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__,  \
-                     #cond);                                                   \
-            abort ();                                                          \
-        }                                                                      \
-    } while (0)
+#include "ih_check.h"
 
 //  True if port is "*" (an ephemeral port, bind only) or 1..5 decimal
 //  digits up to 65535.
@@ -125,22 +117,38 @@ s_cert_destroy (zcert_t **cert_p)
     zcert_destroy (cert_p);
 }
 
+//  Returns 0 if key holds a transport secret key, else logs why not and
+//  returns -1: a socket cannot speak CURVE as key without it.
+static int
+s_require_secret (ih_key_t *key)
+{
+    if (ih_key_has_curve_secret (key))
+        return 0;
+    zsys_error ("curve: key %s has no transport secret key; make one with "
+                "incuhub keygen",
+                ih_key_name (key));
+    return -1;
+}
+
+//  Gives sock key's transport pair; key must hold the secret half.
+static void
+s_apply_cert (zsock_t *sock, ih_key_t *key)
+{
+    zcert_t *cert = ih_key_cert (key);
+    assert (cert);
+    zcert_apply (cert, sock);
+    s_cert_destroy (&cert);
+}
+
 ih_err_t
 ih_curve_server (zsock_t *sock, ih_key_t *hub_key, const char *domain)
 {
     assert (sock);
     assert (hub_key);
     assert (domain);
-    if (!ih_key_has_curve_secret (hub_key)) {
-        zsys_error ("curve: key %s has no transport secret key; make one "
-                    "with incuhub keygen",
-                    ih_key_name (hub_key));
+    if (s_require_secret (hub_key))
         return IH_E_KEY;
-    }
-    zcert_t *cert = ih_key_cert (hub_key);
-    assert (cert);
-    zcert_apply (cert, sock);
-    s_cert_destroy (&cert);
+    s_apply_cert (sock, hub_key);
     zsock_set_curve_server (sock, 1);
     zsock_set_zap_domain (sock, domain);
     return IH_OK;
@@ -152,21 +160,14 @@ ih_curve_client (zsock_t *sock, ih_key_t *own, ih_key_t *hub)
     assert (sock);
     assert (own);
     assert (hub);
-    if (!ih_key_has_curve_secret (own)) {
-        zsys_error ("curve: key %s has no transport secret key; make one "
-                    "with incuhub keygen",
-                    ih_key_name (own));
+    if (s_require_secret (own))
         return IH_E_KEY;
-    }
     if (!ih_key_has_curve (hub)) {
         zsys_error ("curve: hub key %s has no transport public key",
                     ih_key_name (hub));
         return IH_E_KEY;
     }
-    zcert_t *cert = ih_key_cert (own);
-    assert (cert);
-    zcert_apply (cert, sock);
-    s_cert_destroy (&cert);
+    s_apply_cert (sock, own);
     zsock_set_curve_serverkey_bin (sock, ih_key_curve_public (hub));
     return IH_OK;
 }
@@ -330,7 +331,7 @@ s_server_new (ih_key_t *hub, zactor_t **monitor_p, char **endpoint_p)
 {
     zsock_t *server = zsock_new (ZMQ_ROUTER);
     assert (server);
-    s_check (ih_curve_server (server, hub, IH_CURVE_DOMAIN_INGEST) == IH_OK);
+    ih_check (ih_curve_server (server, hub, IH_CURVE_DOMAIN_INGEST) == IH_OK);
     zactor_t *monitor = zactor_new (zmonitor, server);
     assert (monitor);
     zstr_sendx (monitor, "LISTEN", "HANDSHAKE_FAILED_NO_DETAIL",
@@ -338,7 +339,7 @@ s_server_new (ih_key_t *hub, zactor_t **monitor_p, char **endpoint_p)
     zstr_send (monitor, "START");
     zsock_wait (monitor);
     int port = zsock_bind (server, "tcp://127.0.0.1:*");
-    s_check (port > 0);
+    ih_check (port > 0);
     *endpoint_p = zsys_sprintf ("tcp://127.0.0.1:%d", port);
     *monitor_p = monitor;
     return server;
@@ -353,18 +354,18 @@ s_expect_refused (ih_key_t *hub, zsock_t *client, zactor_t *zap,
     zactor_t *monitor = NULL;
     char *endpoint = NULL;
     zsock_t *server = s_server_new (hub, &monitor, &endpoint);
-    s_check (zsock_connect (client, "%s", endpoint) == 0);
-    s_check (zstr_send (client, "let me in") == 0);
+    ih_check (zsock_connect (client, "%s", endpoint) == 0);
+    ih_check (zstr_send (client, "let me in") == 0);
     if (expect_zap) {
         char *decision = s_zap_decision (zap);
-        s_check (decision && streq (decision, expect_zap));
+        ih_check (decision && streq (decision, expect_zap));
         zstr_free (&decision);
     }
-    s_check (s_monitor_wait (monitor, expect_event));
+    ih_check (s_monitor_wait (monitor, expect_event));
     //  The failure is already reported; this short wait only shows that
     //  nothing was delivered in the meantime
     zmsg_t *msg = s_recv_wait (server, 200);
-    s_check (msg == NULL);
+    ih_check (msg == NULL);
     zactor_destroy (&monitor);
     zsock_destroy (&server);
     zstr_free (&endpoint);
@@ -418,12 +419,12 @@ s_test_local (void)
     for (size_t i = 0; i < sizeof (local) / sizeof (local[0]); i++) {
         if (!ih_curve_local (local[i]))
             fprintf (stderr, "not local: %s\n", local[i]);
-        s_check (ih_curve_local (local[i]));
+        ih_check (ih_curve_local (local[i]));
     }
     for (size_t i = 0; i < sizeof (remote) / sizeof (remote[0]); i++) {
         if (ih_curve_local (remote[i]))
             fprintf (stderr, "local: %s\n", remote[i]);
-        s_check (!ih_curve_local (remote[i]));
+        ih_check (!ih_curve_local (remote[i]));
     }
 }
 
@@ -438,19 +439,19 @@ ih_curve_test (bool verbose)
     ih_key_t *site = ih_key_new ("lh-inc-01");
     ih_key_t *stranger = ih_key_new ("lh-inc-99");
     ih_key_t *impostor = ih_key_new ("qd-hub"); //  not the hub's key
-    s_check (hub && site && stranger && impostor);
+    ih_check (hub && site && stranger && impostor);
     ih_key_t *hub_public = ih_key_new_public_pair (
         "qd-hub", ih_key_public (hub), ih_key_curve_public (hub));
     ih_key_t *sign_only = ih_key_new_public ("qd-hub", ih_key_public (hub));
-    s_check (hub_public && sign_only);
+    ih_check (hub_public && sign_only);
 
     //  Keys without the parts a side needs are refused
     zsock_t *sock = zsock_new (ZMQ_DEALER);
     assert (sock);
-    s_check (ih_curve_server (sock, hub_public, IH_CURVE_DOMAIN_INGEST) ==
-             IH_E_KEY);
-    s_check (ih_curve_client (sock, hub_public, hub_public) == IH_E_KEY);
-    s_check (ih_curve_client (sock, site, sign_only) == IH_E_KEY);
+    ih_check (ih_curve_server (sock, hub_public, IH_CURVE_DOMAIN_INGEST) ==
+              IH_E_KEY);
+    ih_check (ih_curve_client (sock, hub_public, hub_public) == IH_E_KEY);
+    ih_check (ih_curve_client (sock, site, sign_only) == IH_E_KEY);
     zsock_destroy (&sock);
 
     //  A plain-text connection has no peer
@@ -458,14 +459,14 @@ ih_curve_test (bool verbose)
     zsock_t *plain_client = zsock_new (ZMQ_DEALER);
     assert (plain_server && plain_client);
     int port = zsock_bind (plain_server, "tcp://127.0.0.1:*");
-    s_check (port > 0);
-    s_check (zsock_connect (plain_client, "tcp://127.0.0.1:%d", port) == 0);
-    s_check (zstr_send (plain_client, "plain") == 0);
+    ih_check (port > 0);
+    ih_check (zsock_connect (plain_client, "tcp://127.0.0.1:%d", port) == 0);
+    ih_check (zstr_send (plain_client, "plain") == 0);
     zmsg_t *msg = s_recv_wait (plain_server, S_WAIT_MS);
-    s_check (msg && zmsg_size (msg) == 2);
-    s_check (ih_curve_peer (zmsg_first (msg)) == NULL);
-    s_check (ih_curve_peer (zmsg_last (msg)) == NULL);
-    s_check (ih_curve_peer (NULL) == NULL);
+    ih_check (msg && zmsg_size (msg) == 2);
+    ih_check (ih_curve_peer (zmsg_first (msg)) == NULL);
+    ih_check (ih_curve_peer (zmsg_last (msg)) == NULL);
+    ih_check (ih_curve_peer (NULL) == NULL);
     zmsg_destroy (&msg);
     zsock_destroy (&plain_client);
     zsock_destroy (&plain_server);
@@ -477,7 +478,7 @@ ih_curve_test (bool verbose)
     zactor_t *zap = zactor_new (s_zap_actor, &zap_args);
     assert (zap);
     char *bound = s_zap_decision (zap);
-    s_check (bound && streq (bound, "BOUND"));
+    ih_check (bound && streq (bound, "BOUND"));
     zstr_free (&bound);
 
     //  The registered client gets through both ways; every frame it sent
@@ -489,32 +490,32 @@ ih_curve_test (bool verbose)
     zsock_t *server = s_server_new (hub, &monitor, &endpoint);
     zsock_t *client = zsock_new (ZMQ_DEALER);
     assert (client);
-    s_check (ih_curve_client (client, site, hub_public) == IH_OK);
-    s_check (zsock_connect (client, "%s", endpoint) == 0);
-    s_check (zstr_sendx (client, "EVENT", "body", NULL) == 0);
+    ih_check (ih_curve_client (client, site, hub_public) == IH_OK);
+    ih_check (zsock_connect (client, "%s", endpoint) == 0);
+    ih_check (zstr_sendx (client, "EVENT", "body", NULL) == 0);
     char *decision = s_zap_decision (zap);
-    s_check (decision && streq (decision, "200"));
+    ih_check (decision && streq (decision, "200"));
     zstr_free (&decision);
     msg = s_recv_wait (server, S_WAIT_MS);
-    s_check (msg && zmsg_size (msg) == 3);
+    ih_check (msg && zmsg_size (msg) == 3);
     zmsg_first (msg); //  the routing id
     for (zframe_t *frame = zmsg_next (msg); frame; frame = zmsg_next (msg)) {
         const char *peer = ih_curve_peer (frame);
-        s_check (peer && streq (peer, "lh-inc-01"));
+        ih_check (peer && streq (peer, "lh-inc-01"));
     }
     //  Reply to the routing id that came with it
     zframe_t *routing_id = zmsg_pop (msg);
-    s_check (zframe_streq (zmsg_first (msg), "EVENT"));
+    ih_check (zframe_streq (zmsg_first (msg), "EVENT"));
     zmsg_destroy (&msg);
     zmsg_t *reply = zmsg_new ();
     zmsg_append (reply, &routing_id);
     zmsg_addstr (reply, "ACK");
-    s_check (zmsg_send (&reply, server) == 0);
+    ih_check (zmsg_send (&reply, server) == 0);
     msg = s_recv_wait (client, S_WAIT_MS);
-    s_check (msg && zmsg_size (msg) == 1);
-    s_check (zframe_streq (zmsg_first (msg), "ACK"));
+    ih_check (msg && zmsg_size (msg) == 1);
+    ih_check (zframe_streq (zmsg_first (msg), "ACK"));
     //  CURVE clients authenticate nobody themselves: no User-Id on them
-    s_check (ih_curve_peer (zmsg_first (msg)) == NULL);
+    ih_check (ih_curve_peer (zmsg_first (msg)) == NULL);
     zmsg_destroy (&msg);
     zsock_destroy (&client);
     zactor_destroy (&monitor);
@@ -526,25 +527,25 @@ ih_curve_test (bool verbose)
     //  with it)
     zsock_t *xpub = zsock_new (ZMQ_XPUB);
     assert (xpub);
-    s_check (ih_curve_server (xpub, hub, IH_CURVE_DOMAIN_INGEST) == IH_OK);
+    ih_check (ih_curve_server (xpub, hub, IH_CURVE_DOMAIN_INGEST) == IH_OK);
     port = zsock_bind (xpub, "tcp://127.0.0.1:*");
-    s_check (port > 0);
+    ih_check (port > 0);
     zsock_t *sub = zsock_new (ZMQ_SUB);
     assert (sub);
-    s_check (ih_curve_client (sub, site, hub_public) == IH_OK);
+    ih_check (ih_curve_client (sub, site, hub_public) == IH_OK);
     zsock_set_subscribe (sub, "enterprise.");
-    s_check (zsock_connect (sub, "tcp://127.0.0.1:%d", port) == 0);
+    ih_check (zsock_connect (sub, "tcp://127.0.0.1:%d", port) == 0);
     decision = s_zap_decision (zap);
-    s_check (decision && streq (decision, "200"));
+    ih_check (decision && streq (decision, "200"));
     zstr_free (&decision);
     zframe_t *subscription = NULL;
     msg = s_recv_wait (xpub, S_WAIT_MS);
-    s_check (msg && zmsg_size (msg) == 1);
+    ih_check (msg && zmsg_size (msg) == 1);
     subscription = zmsg_first (msg);
-    s_check (zframe_size (subscription) == 12);
-    s_check (zframe_data (subscription)[0] == 1);
+    ih_check (zframe_size (subscription) == 12);
+    ih_check (zframe_data (subscription)[0] == 1);
     const char *subscriber = ih_curve_peer (subscription);
-    s_check (subscriber && streq (subscriber, "lh-inc-01"));
+    ih_check (subscriber && streq (subscriber, "lh-inc-01"));
     zmsg_destroy (&msg);
     zsock_destroy (&sub);
     zsock_destroy (&xpub);
@@ -552,7 +553,7 @@ ih_curve_test (bool verbose)
     //  A client whose transport key is not registered: ZAP says 400
     client = zsock_new (ZMQ_DEALER);
     assert (client);
-    s_check (ih_curve_client (client, stranger, hub_public) == IH_OK);
+    ih_check (ih_curve_client (client, stranger, hub_public) == IH_OK);
     s_expect_refused (hub, client, zap, "400", "HANDSHAKE_FAILED_AUTH");
     zsock_destroy (&client);
 
@@ -563,7 +564,7 @@ ih_curve_test (bool verbose)
     assert (wrong_hub);
     client = zsock_new (ZMQ_DEALER);
     assert (client);
-    s_check (ih_curve_client (client, site, wrong_hub) == IH_OK);
+    ih_check (ih_curve_client (client, site, wrong_hub) == IH_OK);
     s_expect_refused (hub, client, zap, NULL, "HANDSHAKE_FAILED");
     zsock_destroy (&client);
     ih_key_destroy (&wrong_hub);

@@ -29,18 +29,10 @@
 #include <msgpack.h>
 #include <sodium.h>
 #include "ih_event.h"
+#include "ih_check.h"
 #include "ih_msgpack.h"
 
 #define S_BODY_FIELDS 7
-
-#define s_check(cond)                                                          \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf (stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__,  \
-                     #cond);                                                   \
-            abort ();                                                          \
-        }                                                                      \
-    } while (0)
 
 bool
 ih_event_name_valid (const char *name)
@@ -285,9 +277,9 @@ s_sign_raw (ih_key_t *key, const uint8_t *body, size_t body_size,
             size_t *size_p)
 {
     uint8_t *out = (uint8_t *) malloc (IH_KEY_SIG_SIZE + body_size + 1);
-    s_check (out);
+    ih_check (out);
     memcpy (out + IH_KEY_SIG_SIZE, body, body_size);
-    s_check (ih_key_sign (key, body, body_size, out) == IH_OK);
+    ih_check (ih_key_sign (key, body, body_size, out) == IH_OK);
     *size_p = IH_KEY_SIG_SIZE + body_size;
     return out;
 }
@@ -343,7 +335,7 @@ s_body (int nfields, int array_len, int bad_field, size_t *size_p)
         }
     }
     uint8_t *out = (uint8_t *) malloc (sbuf.size);
-    s_check (out);
+    ih_check (out);
     memcpy (out, sbuf.data, sbuf.size);
     *size_p = sbuf.size;
     msgpack_sbuffer_destroy (&sbuf);
@@ -358,7 +350,7 @@ s_decode_body (ih_key_t *key, const uint8_t *body, size_t body_size)
     ih_event_t event;
     ih_err_t rc = ih_event_decode (ev, size, &event);
     if (rc == IH_OK)
-        s_check (ih_event_verify (ev, size, ih_key_public (key)) == IH_OK);
+        ih_check (ih_event_verify (ev, size, ih_key_public (key)) == IH_OK);
     free (ev);
     return rc;
 }
@@ -368,8 +360,8 @@ s_decode_hex (ih_key_t *key, const char *hex)
 {
     uint8_t body[512];
     size_t len = 0;
-    s_check (sodium_hex2bin (body, sizeof (body), hex, strlen (hex), " ", &len,
-                             NULL) == 0);
+    ih_check (sodium_hex2bin (body, sizeof (body), hex, strlen (hex), " ", &len,
+                              NULL) == 0);
     return s_decode_body (key, body, len);
 }
 
@@ -386,9 +378,9 @@ s_fixture (const char *dir, const char *name, ih_key_t *key, ih_err_t expect,
                  "ih_event_test: missing fixture %s (set "
                  "IH_FIXTURES)\n",
                  path);
-    s_check (file);
+    ih_check (file);
     uint8_t *buf = (uint8_t *) malloc (IH_EVENT_MAX + 2);
-    s_check (buf);
+    ih_check (buf);
     size_t size = fread (buf, 1, IH_EVENT_MAX + 2, file);
     fclose (file);
     ih_event_t event;
@@ -396,10 +388,10 @@ s_fixture (const char *dir, const char *name, ih_key_t *key, ih_err_t expect,
     if (rc != expect)
         fprintf (stderr, "ih_event_test: fixture %s: got %s want %s\n", name,
                  ih_err_name (rc), ih_err_name (expect));
-    s_check (rc == expect);
+    ih_check (rc == expect);
     if (rc == IH_OK)
-        s_check (ih_event_verify (buf, size, ih_key_public (key)) ==
-                 expect_verify);
+        ih_check (ih_event_verify (buf, size, ih_key_public (key)) ==
+                  expect_verify);
     free (buf);
     zstr_free (&path);
 }
@@ -410,23 +402,23 @@ ih_event_test (bool verbose)
     if (verbose)
         printf (" * ih_event: ");
     ih_key_t *key = ih_key_new ("lh-inc-01");
-    s_check (key);
+    ih_check (key);
 
     //  Names
-    s_check (ih_event_name_valid ("lh-inc-01"));
-    s_check (ih_event_name_valid ("a.b_c-9"));
-    s_check (!ih_event_name_valid (""));
-    s_check (!ih_event_name_valid (NULL));
-    s_check (!ih_event_name_valid ("Upper"));
-    s_check (!ih_event_name_valid ("a/b"));
-    s_check (!ih_event_name_valid ("a b"));
+    ih_check (ih_event_name_valid ("lh-inc-01"));
+    ih_check (ih_event_name_valid ("a.b_c-9"));
+    ih_check (!ih_event_name_valid (""));
+    ih_check (!ih_event_name_valid (NULL));
+    ih_check (!ih_event_name_valid ("Upper"));
+    ih_check (!ih_event_name_valid ("a/b"));
+    ih_check (!ih_event_name_valid ("a b"));
     char name[IH_NAME_MAX + 2];
     memset (name, 'a', IH_NAME_MAX);
     name[IH_NAME_MAX] = 0;
-    s_check (ih_event_name_valid (name));
+    ih_check (ih_event_name_valid (name));
     name[IH_NAME_MAX] = 'a';
     name[IH_NAME_MAX + 1] = 0;
-    s_check (!ih_event_name_valid (name));
+    ih_check (!ih_event_name_valid (name));
 
     //  Round trip
     const uint8_t data[] = {
@@ -438,25 +430,25 @@ ih_event_test (bool verbose)
     strcpy (event.type, "sensor.temp");
     event.seq = 1;
     event.ts = ih_event_now ();
-    s_check (event.ts > 1600000000000ULL);
+    ih_check (event.ts > 1600000000000ULL);
     event.data = data;
     event.data_size = sizeof (data);
     uint8_t *signed_ev = NULL;
     size_t size = 0;
-    s_check (ih_event_sign (&event, key, &signed_ev, &size) == IH_OK);
-    s_check (size > IH_KEY_SIG_SIZE);
-    s_check (signed_ev[IH_KEY_SIG_SIZE] == 0x97); //  fixarray of 7
+    ih_check (ih_event_sign (&event, key, &signed_ev, &size) == IH_OK);
+    ih_check (size > IH_KEY_SIG_SIZE);
+    ih_check (signed_ev[IH_KEY_SIG_SIZE] == 0x97); //  fixarray of 7
     ih_event_t decoded;
-    s_check (ih_event_decode (signed_ev, size, &decoded) == IH_OK);
-    s_check (streq (decoded.site, "lh-inc-01"));
-    s_check (streq (decoded.type, "sensor.temp"));
-    s_check (decoded.seq == 1);
-    s_check (decoded.ts == event.ts);
-    s_check (memcmp (decoded.prev, event.prev, IH_HASH_SIZE) == 0);
-    s_check (decoded.data_size == sizeof (data));
-    s_check (memcmp (decoded.data, data, sizeof (data)) == 0);
-    s_check (decoded.data == signed_ev + size - sizeof (data));
-    s_check (ih_event_verify (signed_ev, size, ih_key_public (key)) == IH_OK);
+    ih_check (ih_event_decode (signed_ev, size, &decoded) == IH_OK);
+    ih_check (streq (decoded.site, "lh-inc-01"));
+    ih_check (streq (decoded.type, "sensor.temp"));
+    ih_check (decoded.seq == 1);
+    ih_check (decoded.ts == event.ts);
+    ih_check (memcmp (decoded.prev, event.prev, IH_HASH_SIZE) == 0);
+    ih_check (decoded.data_size == sizeof (data));
+    ih_check (memcmp (decoded.data, data, sizeof (data)) == 0);
+    ih_check (decoded.data == signed_ev + size - sizeof (data));
+    ih_check (ih_event_verify (signed_ev, size, ih_key_public (key)) == IH_OK);
 
     //  Chain: the next event's prev is this one's hash, and a resign of
     //  the same event gives the same bytes (Ed25519 is deterministic)
@@ -464,17 +456,17 @@ ih_event_test (bool verbose)
     ih_event_hash (signed_ev, size, hash);
     uint8_t *again = NULL;
     size_t again_size = 0;
-    s_check (ih_event_sign (&event, key, &again, &again_size) == IH_OK);
-    s_check (again_size == size && memcmp (again, signed_ev, size) == 0);
+    ih_check (ih_event_sign (&event, key, &again, &again_size) == IH_OK);
+    ih_check (again_size == size && memcmp (again, signed_ev, size) == 0);
     free (again);
     event.seq = 2;
     memcpy (event.prev, hash, IH_HASH_SIZE);
     event.data = NULL;
     event.data_size = 0; //  empty map
-    s_check (ih_event_sign (&event, key, &again, &again_size) == IH_OK);
-    s_check (ih_event_decode (again, again_size, &decoded) == IH_OK);
-    s_check (memcmp (decoded.prev, hash, IH_HASH_SIZE) == 0);
-    s_check (decoded.data_size == 1 && decoded.data[0] == 0x80);
+    ih_check (ih_event_sign (&event, key, &again, &again_size) == IH_OK);
+    ih_check (ih_event_decode (again, again_size, &decoded) == IH_OK);
+    ih_check (memcmp (decoded.prev, hash, IH_HASH_SIZE) == 0);
+    ih_check (decoded.data_size == 1 && decoded.data[0] == 0x80);
     free (again);
     memset (event.prev, 0, IH_HASH_SIZE);
     event.seq = 1;
@@ -484,80 +476,81 @@ ih_event_test (bool verbose)
     //  Large integers take their shortest forms
     event.seq = 0xffffffffffffffffULL;
     event.ts = 0;
-    s_check (ih_event_sign (&event, key, &again, &again_size) == IH_OK);
-    s_check (ih_event_decode (again, again_size, &decoded) == IH_OK);
-    s_check (decoded.seq == 0xffffffffffffffffULL && decoded.ts == 0);
+    ih_check (ih_event_sign (&event, key, &again, &again_size) == IH_OK);
+    ih_check (ih_event_decode (again, again_size, &decoded) == IH_OK);
+    ih_check (decoded.seq == 0xffffffffffffffffULL && decoded.ts == 0);
     free (again);
     event.seq = 1;
     event.ts = 1700000000000ULL;
 
     //  Signature: wrong key, flipped byte anywhere
     ih_key_t *other = ih_key_new ("lh-inc-01");
-    s_check (ih_event_verify (signed_ev, size, ih_key_public (other)) ==
-             IH_E_BADSIG);
+    ih_check (ih_event_verify (signed_ev, size, ih_key_public (other)) ==
+              IH_E_BADSIG);
     ih_key_destroy (&other);
     for (size_t i = 0; i < size; i++) {
         signed_ev[i] ^= 0x01;
-        s_check (ih_event_verify (signed_ev, size, ih_key_public (key)) ==
-                 IH_E_BADSIG);
+        ih_check (ih_event_verify (signed_ev, size, ih_key_public (key)) ==
+                  IH_E_BADSIG);
         signed_ev[i] ^= 0x01;
     }
-    s_check (ih_event_verify (signed_ev, 10, ih_key_public (key)) ==
-             IH_E_MALFORMED);
-    s_check (ih_event_verify (signed_ev, IH_KEY_SIG_SIZE,
-                              ih_key_public (key)) == IH_E_BADSIG);
+    ih_check (ih_event_verify (signed_ev, 10, ih_key_public (key)) ==
+              IH_E_MALFORMED);
+    ih_check (ih_event_verify (signed_ev, IH_KEY_SIG_SIZE,
+                               ih_key_public (key)) == IH_E_BADSIG);
 
     //  Truncated at every length
     for (size_t len = 0; len < size; len++)
-        s_check (ih_event_decode (signed_ev, len, &decoded) == IH_E_MALFORMED);
-    s_check (ih_event_decode (NULL, 0, &decoded) == IH_E_MALFORMED);
+        ih_check (ih_event_decode (signed_ev, len, &decoded) == IH_E_MALFORMED);
+    ih_check (ih_event_decode (NULL, 0, &decoded) == IH_E_MALFORMED);
 
     //  Trailing bytes
     uint8_t *longer = (uint8_t *) malloc (size + 1);
     memcpy (longer, signed_ev, size);
     longer[size] = 0xc0;
-    s_check (ih_event_decode (longer, size + 1, &decoded) == IH_E_TRAILING);
+    ih_check (ih_event_decode (longer, size + 1, &decoded) == IH_E_TRAILING);
     free (longer);
 
     //  Oversize
     uint8_t *huge = (uint8_t *) zmalloc (IH_EVENT_MAX + 1);
-    s_check (ih_event_decode (huge, IH_EVENT_MAX + 1, &decoded) == IH_E_TOOBIG);
+    ih_check (ih_event_decode (huge, IH_EVENT_MAX + 1, &decoded) ==
+              IH_E_TOOBIG);
     free (huge);
 
     //  Sign-side errors
     ih_key_t *pub = ih_key_new_public ("lh-inc-01", ih_key_public (key));
-    s_check (ih_event_sign (&event, pub, &again, &again_size) == IH_E_BADARG);
+    ih_check (ih_event_sign (&event, pub, &again, &again_size) == IH_E_BADARG);
     ih_key_destroy (&pub);
     event.seq = 0;
-    s_check (ih_event_sign (&event, key, &again, &again_size) == IH_E_BADARG);
+    ih_check (ih_event_sign (&event, key, &again, &again_size) == IH_E_BADARG);
     event.seq = 1;
     strcpy (event.site, "lh-inc-02");
-    s_check (ih_event_sign (&event, key, &again, &again_size) == IH_E_BADARG);
+    ih_check (ih_event_sign (&event, key, &again, &again_size) == IH_E_BADARG);
     strcpy (event.site, "LH");
-    s_check (ih_event_sign (&event, key, &again, &again_size) == IH_E_BADNAME);
+    ih_check (ih_event_sign (&event, key, &again, &again_size) == IH_E_BADNAME);
     strcpy (event.site, "lh-inc-01");
     strcpy (event.type, "");
-    s_check (ih_event_sign (&event, key, &again, &again_size) == IH_E_BADNAME);
+    ih_check (ih_event_sign (&event, key, &again, &again_size) == IH_E_BADNAME);
     strcpy (event.type, "t");
     const uint8_t not_map[] = {0x91, 0x01};
     const uint8_t two_maps[] = {0x80, 0x80};
     const uint8_t cut_map[] = {0x81, 0xa1};
     event.data = not_map;
     event.data_size = sizeof (not_map);
-    s_check (ih_event_sign (&event, key, &again, &again_size) ==
-             IH_E_MALFORMED);
+    ih_check (ih_event_sign (&event, key, &again, &again_size) ==
+              IH_E_MALFORMED);
     event.data = two_maps;
     event.data_size = sizeof (two_maps);
-    s_check (ih_event_sign (&event, key, &again, &again_size) ==
-             IH_E_MALFORMED);
+    ih_check (ih_event_sign (&event, key, &again, &again_size) ==
+              IH_E_MALFORMED);
     event.data = cut_map;
     event.data_size = sizeof (cut_map);
-    s_check (ih_event_sign (&event, key, &again, &again_size) ==
-             IH_E_MALFORMED);
+    ih_check (ih_event_sign (&event, key, &again, &again_size) ==
+              IH_E_MALFORMED);
     event.data = NULL;
     event.data_size = 3;
-    s_check (ih_event_sign (&event, key, &again, &again_size) ==
-             IH_E_MALFORMED);
+    ih_check (ih_event_sign (&event, key, &again, &again_size) ==
+              IH_E_MALFORMED);
     //  A map of one big string: too big once signed
     size_t big_size = IH_EVENT_MAX - 20;
     uint8_t *big = (uint8_t *) zmalloc (big_size);
@@ -572,9 +565,9 @@ ih_event_test (bool verbose)
     big[7] = (uint8_t) slen;
     event.data = big;
     event.data_size = big_size;
-    s_check (ih_event_sign (&event, key, &again, &again_size) == IH_E_TOOBIG);
+    ih_check (ih_event_sign (&event, key, &again, &again_size) == IH_E_TOOBIG);
     event.data_size = IH_EVENT_MAX + 1;
-    s_check (ih_event_sign (&event, key, &again, &again_size) == IH_E_TOOBIG);
+    ih_check (ih_event_sign (&event, key, &again, &again_size) == IH_E_TOOBIG);
     free (big);
     //  Too deep: 40 nested maps
     uint8_t deep[200];
@@ -587,8 +580,8 @@ ih_event_test (bool verbose)
     deep[dn++] = 0xc0;
     event.data = deep;
     event.data_size = dn;
-    s_check (ih_event_sign (&event, key, &again, &again_size) == IH_E_TOOBIG);
-    s_check (again == NULL && again_size == 0);
+    ih_check (ih_event_sign (&event, key, &again, &again_size) == IH_E_TOOBIG);
+    ih_check (again == NULL && again_size == 0);
     event.data = data;
     event.data_size = sizeof (data);
 
@@ -596,27 +589,27 @@ ih_event_test (bool verbose)
     uint8_t *body;
     size_t body_size;
     body = s_body (7, 7, -1, &body_size);
-    s_check (s_decode_body (key, body, body_size) == IH_OK);
+    ih_check (s_decode_body (key, body, body_size) == IH_OK);
     free (body);
     for (int missing = 1; missing < 7; missing++) {
         body = s_body (missing, missing, -1, &body_size);
-        s_check (s_decode_body (key, body, body_size) == IH_E_MISSING);
+        ih_check (s_decode_body (key, body, body_size) == IH_E_MISSING);
         free (body);
     }
     body = s_body (0, 0, -1, &body_size);
-    s_check (s_decode_body (key, body, body_size) == IH_E_MISSING);
+    ih_check (s_decode_body (key, body, body_size) == IH_E_MISSING);
     free (body);
     body = s_body (8, 8, -1, &body_size);
-    s_check (s_decode_body (key, body, body_size) == IH_E_TRAILING);
+    ih_check (s_decode_body (key, body, body_size) == IH_E_TRAILING);
     free (body);
     for (int bad = 0; bad < 7; bad++) {
         body = s_body (7, 7, bad, &body_size);
-        s_check (s_decode_body (key, body, body_size) == IH_E_TYPE);
+        ih_check (s_decode_body (key, body, body_size) == IH_E_TYPE);
         free (body);
     }
     //  Array announces more elements than present: truncated
     body = s_body (6, 7, -1, &body_size);
-    s_check (s_decode_body (key, body, body_size) == IH_E_MALFORMED);
+    ih_check (s_decode_body (key, body, body_size) == IH_E_MALFORMED);
     free (body);
 
     //  Hand-written bodies (hex): header fields are
@@ -667,7 +660,7 @@ ih_event_test (bool verbose)
         if (rc != cases[i].expect)
             fprintf (stderr, "case %zu (%s): got %s\n", i, cases[i].fmt,
                      ih_err_name (rc));
-        s_check (rc == cases[i].expect);
+        ih_check (rc == cases[i].expect);
     }
     //  A 65-byte name, and a huge announced array (must not allocate)
     char longname[2 * 70 + 200];
@@ -677,10 +670,10 @@ ih_event_test (bool verbose)
     strcat (longname, " 07 07 a1 74 c420 ");
     strcat (longname, zeros);
     strcat (longname, " 80");
-    s_check (s_decode_hex (key, longname) == IH_E_TOOBIG);
-    s_check (s_decode_hex (key, "ddffffffff 01") == IH_E_MALFORMED);
-    s_check (s_decode_hex (key, "97 01 a2 7331 07 07 a1 74 c420 ") ==
-             IH_E_MALFORMED);
+    ih_check (s_decode_hex (key, longname) == IH_E_TOOBIG);
+    ih_check (s_decode_hex (key, "ddffffffff 01") == IH_E_MALFORMED);
+    ih_check (s_decode_hex (key, "97 01 a2 7331 07 07 a1 74 c420 ") ==
+              IH_E_MALFORMED);
     //  Deep data: 32 levels of map fit, 33 do not
     for (int levels = 32; levels <= 33; levels++) {
         uint8_t deepbody[300];
@@ -697,8 +690,8 @@ ih_event_test (bool verbose)
             deepbody[n++] = 'k';
         }
         deepbody[n++] = 0xc0;
-        s_check (s_decode_body (key, deepbody, n) ==
-                 (levels == 32 ? IH_OK : IH_E_TOOBIG));
+        ih_check (s_decode_body (key, deepbody, n) ==
+                  (levels == 32 ? IH_OK : IH_E_TOOBIG));
     }
 
     //  The test vector of docs/protocol.md 3.4: same body bytes, and the
@@ -716,7 +709,7 @@ ih_event_test (bool verbose)
         vev.data_size = sizeof (open_map);
         uint8_t *vout;
         size_t vsize;
-        s_check (ih_event_sign (&vev, vkey, &vout, &vsize) == IH_OK);
+        ih_check (ih_event_sign (&vev, vkey, &vout, &vsize) == IH_OK);
         const char *vhex =
             "75181a9a10d277b42f09653dbab2c53b9dae0c3487025d6b2d264abe52920739"
             "c958e5d4a2f4dd83d35dae594d76bcb1fd176e74ad9ce7a056ee44738aabae07"
@@ -726,22 +719,22 @@ ih_event_test (bool verbose)
             "81 a4 6f70656e c3";
         uint8_t vector[200];
         size_t vlen = 0;
-        s_check (sodium_hex2bin (vector, sizeof (vector), vhex, strlen (vhex),
-                                 " ", &vlen, NULL) == 0);
-        s_check (vlen == 137 && vsize == 137);
-        s_check (
+        ih_check (sodium_hex2bin (vector, sizeof (vector), vhex, strlen (vhex),
+                                  " ", &vlen, NULL) == 0);
+        ih_check (vlen == 137 && vsize == 137);
+        ih_check (
             memcmp (vout + IH_KEY_SIG_SIZE, vector + IH_KEY_SIG_SIZE, 73) == 0);
         uint8_t vpub[IH_KEY_PUBLIC_SIZE];
-        s_check (ih_key_from_hex ("03a107bff3ce10be1d70dd18e74bc09967e4d6309b"
-                                  "a50d5f1ddc8664125531b8",
-                                  vpub) == IH_OK);
-        s_check (ih_event_verify (vector, vlen, vpub) == IH_OK);
+        ih_check (ih_key_from_hex ("03a107bff3ce10be1d70dd18e74bc09967e4d6309b"
+                                   "a50d5f1ddc8664125531b8",
+                                   vpub) == IH_OK);
+        ih_check (ih_event_verify (vector, vlen, vpub) == IH_OK);
         uint8_t vhash[IH_HASH_SIZE];
         char vhash_hex[2 * IH_HASH_SIZE + 1];
         ih_event_hash (vector, vlen, vhash);
         ih_key_to_hex (vhash, vhash_hex);
-        s_check (streq (vhash_hex, "44bcc98ca2851e6a1f8554cc1501510a752cf867"
-                                   "1f3194b866eb5e82d56c15b0"));
+        ih_check (streq (vhash_hex, "44bcc98ca2851e6a1f8554cc1501510a752cf867"
+                                    "1f3194b866eb5e82d56c15b0"));
         free (vout);
         ih_key_destroy (&vkey);
     }
@@ -756,7 +749,7 @@ ih_event_test (bool verbose)
     if (ih_key_load (pub_path, &fkey) != IH_OK)
         fprintf (stderr, "ih_event_test: cannot load %s (set IH_FIXTURES)\n",
                  pub_path);
-    s_check (fkey);
+    ih_check (fkey);
     zstr_free (&pub_path);
     struct {
         const char *name;

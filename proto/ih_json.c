@@ -26,21 +26,13 @@
 #include <msgpack.h>
 #include <sodium.h>
 #include "ih_json.h"
+#include "ih_check.h"
 #include "ih_msgpack.h"
 
 _Static_assert(IH_JSON_DEPTH == IH_MSGPACK_DEPTH,
                "JSON and msgpack depth limits must agree");
 
 #define S_BIN_PREFIX "base64:"
-
-#define s_check(cond)                                                          \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf (stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__,  \
-                     #cond);                                                   \
-            abort ();                                                          \
-        }                                                                      \
-    } while (0)
 
 static ih_err_t
 s_pack (msgpack_packer *pk, const json_t *json, int depth)
@@ -304,8 +296,8 @@ s_from_hex (const char *hex, json_t **json_p)
 {
     uint8_t buf[512];
     size_t len = 0;
-    s_check (sodium_hex2bin (buf, sizeof (buf), hex, strlen (hex), " ", &len,
-                             NULL) == 0);
+    ih_check (sodium_hex2bin (buf, sizeof (buf), hex, strlen (hex), " ", &len,
+                              NULL) == 0);
     return ih_json_from_msgpack (buf, len, json_p);
 }
 
@@ -314,10 +306,10 @@ static char *
 s_to_hex (const char *text)
 {
     json_t *json = json_loads (text, 0, NULL);
-    s_check (json);
+    ih_check (json);
     uint8_t *out;
     size_t size;
-    s_check (ih_json_to_msgpack (json, &out, &size) == IH_OK);
+    ih_check (ih_json_to_msgpack (json, &out, &size) == IH_OK);
     json_decref (json);
     char *hex = (char *) malloc (2 * size + 1);
     sodium_bin2hex (hex, 2 * size + 1, out, size);
@@ -336,51 +328,51 @@ ih_json_test (bool verbose)
                        "false,null],\"f\":{\"g\":9223372036854775807,"
                        "\"h\":-9223372036854775808},\"\":\"\"}";
     json_t *json = json_loads (text, 0, NULL);
-    s_check (json);
+    ih_check (json);
     uint8_t *mp = NULL;
     size_t mp_size = 0;
-    s_check (ih_json_to_msgpack (json, &mp, &mp_size) == IH_OK);
-    s_check (mp_size > 0 && mp[0] == 0x87);
+    ih_check (ih_json_to_msgpack (json, &mp, &mp_size) == IH_OK);
+    ih_check (mp_size > 0 && mp[0] == 0x87);
     json_t *back = NULL;
-    s_check (ih_json_from_msgpack (mp, mp_size, &back) == IH_OK);
-    s_check (json_equal (json, back));
+    ih_check (ih_json_from_msgpack (mp, mp_size, &back) == IH_OK);
+    ih_check (json_equal (json, back));
     char *dumped = json_dumps (back, JSON_COMPACT);
-    s_check (streq (dumped, text)); //  key order is kept
+    ih_check (streq (dumped, text)); //  key order is kept
     free (dumped);
     json_decref (back);
     free (mp);
 
     //  Integer encodings: non-negative as uint, negative as int, shortest
     char *hex = s_to_hex ("{\"a\":1}");
-    s_check (streq (hex, "81a16101"));
+    ih_check (streq (hex, "81a16101"));
     free (hex);
     hex = s_to_hex ("{\"a\":-1}");
-    s_check (streq (hex, "81a161ff"));
+    ih_check (streq (hex, "81a161ff"));
     free (hex);
     hex = s_to_hex ("{\"a\":200}");
-    s_check (streq (hex, "81a161ccc8"));
+    ih_check (streq (hex, "81a161ccc8"));
     free (hex);
     hex = s_to_hex ("{\"a\":-200}");
-    s_check (streq (hex, "81a161d1ff38"));
+    ih_check (streq (hex, "81a161d1ff38"));
     free (hex);
     hex = s_to_hex ("{\"a\":1.0}");
-    s_check (streq (hex, "81a161cb3ff0000000000000"));
+    ih_check (streq (hex, "81a161cb3ff0000000000000"));
     free (hex);
     //  A string with an embedded NUL survives
     json_t *nul = json_object ();
     json_object_set_new (nul, "k", json_stringn ("a\0b", 3));
-    s_check (ih_json_to_msgpack (nul, &mp, &mp_size) == IH_OK);
-    s_check (ih_json_from_msgpack (mp, mp_size, &back) == IH_OK);
-    s_check (json_string_length (json_object_get (back, "k")) == 3);
+    ih_check (ih_json_to_msgpack (nul, &mp, &mp_size) == IH_OK);
+    ih_check (ih_json_from_msgpack (mp, mp_size, &back) == IH_OK);
+    ih_check (json_string_length (json_object_get (back, "k")) == 3);
     json_decref (back);
     json_decref (nul);
     free (mp);
 
     //  to_msgpack errors
     json_t *array = json_array ();
-    s_check (ih_json_to_msgpack (array, &mp, &mp_size) == IH_E_TYPE);
-    s_check (mp == NULL && mp_size == 0);
-    s_check (ih_json_to_msgpack (NULL, &mp, &mp_size) == IH_E_TYPE);
+    ih_check (ih_json_to_msgpack (array, &mp, &mp_size) == IH_E_TYPE);
+    ih_check (mp == NULL && mp_size == 0);
+    ih_check (ih_json_to_msgpack (NULL, &mp, &mp_size) == IH_E_TYPE);
     json_decref (array);
     //  depth: IH_JSON_DEPTH objects nest, one more does not
     for (int levels = IH_JSON_DEPTH; levels <= IH_JSON_DEPTH + 1; levels++) {
@@ -392,10 +384,10 @@ ih_json_test (bool verbose)
             inner = next;
         }
         ih_err_t rc = ih_json_to_msgpack (deep, &mp, &mp_size);
-        s_check (rc == (levels == IH_JSON_DEPTH ? IH_OK : IH_E_TOOBIG));
+        ih_check (rc == (levels == IH_JSON_DEPTH ? IH_OK : IH_E_TOOBIG));
         if (rc == IH_OK) {
-            s_check (ih_json_from_msgpack (mp, mp_size, &back) == IH_OK);
-            s_check (json_equal (back, deep));
+            ih_check (ih_json_from_msgpack (mp, mp_size, &back) == IH_OK);
+            ih_check (json_equal (back, deep));
             json_decref (back);
             free (mp);
         }
@@ -406,30 +398,30 @@ ih_json_test (bool verbose)
     memset (long_string, 'x', IH_EVENT_MAX);
     long_string[IH_EVENT_MAX] = 0;
     json_object_set_new (huge, "k", json_string (long_string));
-    s_check (ih_json_to_msgpack (huge, &mp, &mp_size) == IH_E_TOOBIG);
+    ih_check (ih_json_to_msgpack (huge, &mp, &mp_size) == IH_E_TOOBIG);
     free (long_string);
     json_decref (huge);
 
     //  from_msgpack: each mapping and each error
-    s_check (s_from_hex ("c4 03 010203", &back) == IH_OK);
-    s_check (streq (json_string_value (back), "base64:AQID"));
+    ih_check (s_from_hex ("c4 03 010203", &back) == IH_OK);
+    ih_check (streq (json_string_value (back), "base64:AQID"));
     json_decref (back);
-    s_check (s_from_hex ("c4 00", &back) == IH_OK);
-    s_check (streq (json_string_value (back), "base64:"));
+    ih_check (s_from_hex ("c4 00", &back) == IH_OK);
+    ih_check (streq (json_string_value (back), "base64:"));
     json_decref (back);
-    s_check (s_from_hex ("ca 3fc00000", &back) == IH_OK); //  float32 1.5
-    s_check (json_is_real (back) && json_real_value (back) == 1.5);
+    ih_check (s_from_hex ("ca 3fc00000", &back) == IH_OK); //  float32 1.5
+    ih_check (json_is_real (back) && json_real_value (back) == 1.5);
     json_decref (back);
-    s_check (s_from_hex ("cf 7fffffffffffffff", &back) == IH_OK);
-    s_check (json_integer_value (back) == INT64_MAX);
+    ih_check (s_from_hex ("cf 7fffffffffffffff", &back) == IH_OK);
+    ih_check (json_integer_value (back) == INT64_MAX);
     json_decref (back);
-    s_check (s_from_hex ("d3 8000000000000000", &back) == IH_OK);
-    s_check (json_integer_value (back) == INT64_MIN);
+    ih_check (s_from_hex ("d3 8000000000000000", &back) == IH_OK);
+    ih_check (json_integer_value (back) == INT64_MIN);
     json_decref (back);
-    s_check (s_from_hex ("c0", &back) == IH_OK && json_is_null (back));
+    ih_check (s_from_hex ("c0", &back) == IH_OK && json_is_null (back));
     json_decref (back);
-    s_check (s_from_hex ("a0", &back) == IH_OK);
-    s_check (json_string_length (back) == 0);
+    ih_check (s_from_hex ("a0", &back) == IH_OK);
+    ih_check (json_string_length (back) == 0);
     json_decref (back);
     struct {
         const char *hex;
@@ -460,21 +452,21 @@ ih_json_test (bool verbose)
         if (rc != cases[i].expect)
             fprintf (stderr, "json case %zu (%s): got %s\n", i, cases[i].hex,
                      ih_err_name (rc));
-        s_check (rc == cases[i].expect);
-        s_check (back == NULL);
+        ih_check (rc == cases[i].expect);
+        ih_check (back == NULL);
     }
     //  Too deep: 33 nested arrays
     uint8_t deep[IH_JSON_DEPTH + 2];
     memset (deep, 0x91, sizeof (deep));
     deep[sizeof (deep) - 1] = 0xc0;
-    s_check (ih_json_from_msgpack (deep, sizeof (deep), &back) == IH_E_TOOBIG);
-    s_check (ih_json_from_msgpack (deep + 1, sizeof (deep) - 1, &back) ==
-             IH_OK);
+    ih_check (ih_json_from_msgpack (deep, sizeof (deep), &back) == IH_E_TOOBIG);
+    ih_check (ih_json_from_msgpack (deep + 1, sizeof (deep) - 1, &back) ==
+              IH_OK);
     json_decref (back);
     //  Every truncation of a valid payload is malformed
-    s_check (ih_json_to_msgpack (json, &mp, &mp_size) == IH_OK);
+    ih_check (ih_json_to_msgpack (json, &mp, &mp_size) == IH_OK);
     for (size_t len = 0; len < mp_size; len++)
-        s_check (ih_json_from_msgpack (mp, len, &back) == IH_E_MALFORMED);
+        ih_check (ih_json_from_msgpack (mp, len, &back) == IH_E_MALFORMED);
 
     //  Event line
     ih_event_t event;
@@ -486,9 +478,9 @@ ih_json_test (bool verbose)
     event.data = mp;
     event.data_size = mp_size;
     json_t *line = ih_json_event (&event, 77, 1700000000500ULL);
-    s_check (line);
+    ih_check (line);
     dumped = json_dumps (line, JSON_COMPACT);
-    s_check (
+    ih_check (
         strncmp (dumped,
                  "{\"hub_seq\":77,\"site\":\"lh-inc-01\",\"seq\":5,"
                  "\"ts\":1700000000000,\"type\":\"door.open\","
@@ -500,18 +492,18 @@ ih_json_test (bool verbose)
     free (dumped);
     json_decref (line);
     line = ih_json_event (&event, 0, 0);
-    s_check (line);
-    s_check (!json_object_get (line, "hub_seq"));
-    s_check (!json_object_get (line, "received"));
-    s_check (json_equal (json_object_get (line, "data"), json));
+    ih_check (line);
+    ih_check (!json_object_get (line, "hub_seq"));
+    ih_check (!json_object_get (line, "received"));
+    ih_check (json_equal (json_object_get (line, "data"), json));
     json_decref (line);
     const uint8_t bad[] = {0xd4, 0x01, 0x02};
     event.data = bad;
     event.data_size = sizeof (bad);
-    s_check (ih_json_event (&event, 1, 1) == NULL);
+    ih_check (ih_json_event (&event, 1, 1) == NULL);
     event.data = mp;
     event.seq = UINT64_MAX;
-    s_check (ih_json_event (&event, 1, 1) == NULL);
+    ih_check (ih_json_event (&event, 1, 1) == NULL);
     free (mp);
     json_decref (json);
     if (verbose)

@@ -39,18 +39,10 @@
 #include <czmq.h>
 #include <sodium.h>
 #include "ih_key.h"
+#include "ih_check.h"
 #include "ih_event.h"
 
 #define S_FILE_MAX 4096 //  a key file is ~300 bytes; anything huge is junk
-
-#define s_check(cond)                                                          \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf (stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__,  \
-                     #cond);                                                   \
-            abort ();                                                          \
-        }                                                                      \
-    } while (0)
 
 struct _ih_key_t {
     char name[IH_NAME_MAX + 1];              //  site id
@@ -613,9 +605,9 @@ static void
 s_write_text (const char *path, const char *text, mode_t mode)
 {
     int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC, mode);
-    s_check (fd >= 0);
-    s_check (write (fd, text, strlen (text)) == (ssize_t) strlen (text));
-    s_check (fchmod (fd, mode) == 0);
+    ih_check (fd >= 0);
+    ih_check (write (fd, text, strlen (text)) == (ssize_t) strlen (text));
+    ih_check (fchmod (fd, mode) == 0);
     close (fd);
 }
 
@@ -630,13 +622,13 @@ s_write_key (const char *dir, const char *file, mode_t mode,
     const char *values[] = {sign_public, sign_secret, curve_public,
                             curve_secret};
     char *text = strdup ("incuhub\n    name = \"lh-inc-01\"\n");
-    s_check (text);
+    ih_check (text);
     for (int i = 0; i < 4; i++) {
         if (!values[i])
             continue;
         char *more =
             zsys_sprintf ("%s    %s = \"%s\"\n", text, names[i], values[i]);
-        s_check (more);
+        ih_check (more);
         sodium_memzero (text, strlen (text));
         zstr_free (&text);
         text = more;
@@ -657,8 +649,8 @@ s_expect_load (const char *dir, const char *file, ih_err_t expect)
     ih_err_t rc = ih_key_load (path, &loaded);
     if (rc != expect)
         fprintf (stderr, "case %s: got %s\n", file, ih_err_name (rc));
-    s_check (rc == expect);
-    s_check ((rc == IH_OK) == (loaded != NULL));
+    ih_check (rc == expect);
+    ih_check ((rc == IH_OK) == (loaded != NULL));
     ih_key_destroy (&loaded);
     unlink (path);
     zstr_free (&path);
@@ -669,83 +661,83 @@ static void
 s_test_curve (ih_key_t *key, const char *dir)
 {
     //  A new key has a transport pair whose secret derives its public key
-    s_check (ih_key_has_curve (key));
-    s_check (ih_key_has_curve_secret (key));
-    s_check (ih_key_curve_public (key));
+    ih_check (ih_key_has_curve (key));
+    ih_check (ih_key_has_curve_secret (key));
+    ih_check (ih_key_curve_public (key));
     uint8_t derived[IH_KEY_CURVE_SIZE];
-    s_check (crypto_scalarmult_base (derived, key->curve_secret) == 0);
-    s_check (memcmp (derived, ih_key_curve_public (key), 32) == 0);
+    ih_check (crypto_scalarmult_base (derived, key->curve_secret) == 0);
+    ih_check (memcmp (derived, ih_key_curve_public (key), 32) == 0);
     //  ... distinct from the signing key and from another site's
-    s_check (memcmp (ih_key_curve_public (key), ih_key_public (key), 32));
+    ih_check (memcmp (ih_key_curve_public (key), ih_key_public (key), 32));
     ih_key_t *other = ih_key_new ("lh-inc-02");
-    s_check (other);
-    s_check (
+    ih_check (other);
+    ih_check (
         memcmp (ih_key_curve_public (key), ih_key_curve_public (other), 32));
     ih_key_destroy (&other);
 
     //  Certificates: the pair for a full key, zeros for a public one
     zcert_t *cert = ih_key_cert (key);
-    s_check (cert);
-    s_check (memcmp (zcert_public_key (cert), ih_key_curve_public (key), 32) ==
-             0);
-    s_check (memcmp (zcert_secret_key (cert), key->curve_secret, 32) == 0);
+    ih_check (cert);
+    ih_check (memcmp (zcert_public_key (cert), ih_key_curve_public (key), 32) ==
+              0);
+    ih_check (memcmp (zcert_secret_key (cert), key->curve_secret, 32) == 0);
     zcert_destroy (&cert);
     ih_key_t *pair = ih_key_new_public_pair ("lh-inc-01", ih_key_public (key),
                                              ih_key_curve_public (key));
-    s_check (pair);
-    s_check (!ih_key_has_secret (pair));
-    s_check (ih_key_has_curve (pair));
-    s_check (!ih_key_has_curve_secret (pair));
-    s_check (memcmp (ih_key_public (pair), ih_key_public (key), 32) == 0);
-    s_check (memcmp (ih_key_curve_public (pair), ih_key_curve_public (key),
-                     32) == 0);
+    ih_check (pair);
+    ih_check (!ih_key_has_secret (pair));
+    ih_check (ih_key_has_curve (pair));
+    ih_check (!ih_key_has_curve_secret (pair));
+    ih_check (memcmp (ih_key_public (pair), ih_key_public (key), 32) == 0);
+    ih_check (memcmp (ih_key_curve_public (pair), ih_key_curve_public (key),
+                      32) == 0);
     cert = ih_key_cert (pair);
-    s_check (cert);
+    ih_check (cert);
     static const uint8_t zero[IH_KEY_CURVE_SIZE] = {0};
-    s_check (memcmp (zcert_public_key (cert), ih_key_curve_public (key), 32) ==
-             0);
-    s_check (memcmp (zcert_secret_key (cert), zero, 32) == 0);
+    ih_check (memcmp (zcert_public_key (cert), ih_key_curve_public (key), 32) ==
+              0);
+    ih_check (memcmp (zcert_secret_key (cert), zero, 32) == 0);
     zcert_destroy (&cert);
-    s_check (ih_key_save (pair, dir) == IH_E_BADARG);
+    ih_check (ih_key_save (pair, dir) == IH_E_BADARG);
     ih_key_destroy (&pair);
-    s_check (ih_key_new_public_pair ("x", NULL, zero) == NULL);
-    s_check (ih_key_new_public_pair ("x", zero, NULL) == NULL);
-    s_check (ih_key_new_public_pair (NULL, zero, zero) == NULL);
+    ih_check (ih_key_new_public_pair ("x", NULL, zero) == NULL);
+    ih_check (ih_key_new_public_pair ("x", zero, NULL) == NULL);
+    ih_check (ih_key_new_public_pair (NULL, zero, zero) == NULL);
     //  A signing-only key has no transport key and no certificate
     ih_key_t *sign_only = ih_key_new_public ("lh-inc-01", ih_key_public (key));
-    s_check (!ih_key_has_curve (sign_only));
-    s_check (!ih_key_has_curve_secret (sign_only));
-    s_check (ih_key_curve_public (sign_only) == NULL);
-    s_check (ih_key_cert (sign_only) == NULL);
+    ih_check (!ih_key_has_curve (sign_only));
+    ih_check (!ih_key_has_curve_secret (sign_only));
+    ih_check (ih_key_curve_public (sign_only) == NULL);
+    ih_check (ih_key_cert (sign_only) == NULL);
     ih_key_destroy (&sign_only);
 
     //  The files of a saved key hold the pair (.key) or its public half
     char *key_path = zsys_sprintf ("%s/lh-inc-01.key", dir);
     char *pub_path = zsys_sprintf ("%s/lh-inc-01.pub", dir);
     ih_key_t *loaded = NULL;
-    s_check (ih_key_load (key_path, &loaded) == IH_OK);
-    s_check (ih_key_has_curve_secret (loaded));
-    s_check (memcmp (ih_key_curve_public (loaded), ih_key_curve_public (key),
-                     32) == 0);
-    s_check (memcmp (loaded->curve_secret, key->curve_secret, 32) == 0);
+    ih_check (ih_key_load (key_path, &loaded) == IH_OK);
+    ih_check (ih_key_has_curve_secret (loaded));
+    ih_check (memcmp (ih_key_curve_public (loaded), ih_key_curve_public (key),
+                      32) == 0);
+    ih_check (memcmp (loaded->curve_secret, key->curve_secret, 32) == 0);
     ih_key_destroy (&loaded);
-    s_check (ih_key_load (pub_path, &loaded) == IH_OK);
-    s_check (ih_key_has_curve (loaded));
-    s_check (!ih_key_has_curve_secret (loaded));
-    s_check (memcmp (ih_key_curve_public (loaded), ih_key_curve_public (key),
-                     32) == 0);
+    ih_check (ih_key_load (pub_path, &loaded) == IH_OK);
+    ih_check (ih_key_has_curve (loaded));
+    ih_check (!ih_key_has_curve_secret (loaded));
+    ih_check (memcmp (ih_key_curve_public (loaded), ih_key_curve_public (key),
+                      32) == 0);
     ih_key_destroy (&loaded);
     //  The public file has no secret digits at all
     char secret_hex[2 * IH_KEY_CURVE_SIZE + 1];
     sodium_bin2hex (secret_hex, sizeof secret_hex, key->curve_secret, 32);
     zfile_t *file = zfile_new (NULL, pub_path);
-    s_check (file && zfile_input (file) == 0);
+    ih_check (file && zfile_input (file) == 0);
     zchunk_t *chunk = zfile_read (file, 4096, 0);
-    s_check (chunk);
+    ih_check (chunk);
     char *pub_text = zchunk_strdup (chunk);
-    s_check (strstr (pub_text, "curve-public"));
-    s_check (!strstr (pub_text, "secret"));
-    s_check (!strstr (pub_text, secret_hex));
+    ih_check (strstr (pub_text, "curve-public"));
+    ih_check (!strstr (pub_text, "secret"));
+    ih_check (!strstr (pub_text, secret_hex));
     zstr_free (&pub_text);
     zchunk_destroy (&chunk);
     zfile_destroy (&file);
@@ -764,82 +756,83 @@ s_test_curve (ih_key_t *key, const char *dir)
     //  Before the transport keys: loads, can sign, cannot connect
     s_write_key (dir, "old.key", 0600, sign_pub, sign_sec, NULL, NULL);
     char *path = zsys_sprintf ("%s/old.key", dir);
-    s_check (ih_key_load (path, &loaded) == IH_OK);
-    s_check (ih_key_has_secret (loaded));
-    s_check (!ih_key_has_curve (loaded));
-    s_check (ih_key_cert (loaded) == NULL);
+    ih_check (ih_key_load (path, &loaded) == IH_OK);
+    ih_check (ih_key_has_secret (loaded));
+    ih_check (!ih_key_has_curve (loaded));
+    ih_check (ih_key_cert (loaded) == NULL);
     //  ... and is saved as it was, without curve lines
     char tmpl[] = "/tmp/ih_key_old.XXXXXX";
     char *old_dir = mkdtemp (tmpl);
-    s_check (old_dir);
-    s_check (ih_key_save (loaded, old_dir) == IH_OK);
+    ih_check (old_dir);
+    ih_check (ih_key_save (loaded, old_dir) == IH_OK);
     ih_key_destroy (&loaded);
     zstr_free (&path);
     path = zsys_sprintf ("%s/lh-inc-01.key", old_dir);
-    s_check (ih_key_load (path, &loaded) == IH_OK);
-    s_check (ih_key_has_secret (loaded) && !ih_key_has_curve (loaded));
+    ih_check (ih_key_load (path, &loaded) == IH_OK);
+    ih_check (ih_key_has_secret (loaded) && !ih_key_has_curve (loaded));
     ih_key_destroy (&loaded);
     unlink (path);
     zstr_free (&path);
     path = zsys_sprintf ("%s/lh-inc-01.pub", old_dir);
     unlink (path);
     zstr_free (&path);
-    s_check (rmdir (old_dir) == 0);
+    ih_check (rmdir (old_dir) == 0);
     s_expect_load (dir, "old.key", IH_OK);
-    s_write_key (dir, "old.pub", 0644, sign_pub, NULL, NULL, NULL);
-    s_expect_load (dir, "old.pub", IH_OK);
 
-    //  Complete pairs load
-    s_write_key (dir, "full.key", 0600, sign_pub, sign_sec, curve_pub,
-                 secret_hex);
-    s_expect_load (dir, "full.key", IH_OK);
-    s_write_key (dir, "full.pub", 0644, sign_pub, NULL, curve_pub, NULL);
-    s_expect_load (dir, "full.pub", IH_OK);
-    //  A secret part in a readable file: refused for the mode first
-    s_write_key (dir, "perm.key", 0640, sign_pub, sign_sec, curve_pub,
-                 secret_hex);
-    s_expect_load (dir, "perm.key", IH_E_KEYPERM);
-    s_write_key (dir, "permcurve.key", 0604, sign_pub, NULL, curve_pub,
-                 secret_hex);
-    s_expect_load (dir, "permcurve.key", IH_E_KEYPERM);
-    //  Incomplete
-    s_write_key (dir, "nocurvesecret.key", 0600, sign_pub, sign_sec, curve_pub,
-                 NULL);
-    s_expect_load (dir, "nocurvesecret.key", IH_E_KEY);
-    s_write_key (dir, "nocurvepublic.key", 0600, sign_pub, sign_sec, NULL,
-                 secret_hex);
-    s_expect_load (dir, "nocurvepublic.key", IH_E_KEY);
-    s_write_key (dir, "nosignsecret.key", 0600, sign_pub, NULL, curve_pub,
-                 secret_hex);
-    s_expect_load (dir, "nosignsecret.key", IH_E_KEY);
-    //  Malformed
-    s_write_key (dir, "shortcurve.pub", 0644, sign_pub, NULL, "abcd", NULL);
-    s_expect_load (dir, "shortcurve.pub", IH_E_KEY);
-    s_write_key (dir, "shortcurve.key", 0600, sign_pub, sign_sec, curve_pub,
-                 "abcd");
-    s_expect_load (dir, "shortcurve.key", IH_E_KEY);
+    //  More hand-written files, each with the answer ih_key_load must give
     char junk[IH_KEY_HEX_SIZE];
     memcpy (junk, curve_pub, sizeof junk);
     junk[7] = 'x';
-    s_write_key (dir, "junkcurve.pub", 0644, sign_pub, NULL, junk, NULL);
-    s_expect_load (dir, "junkcurve.pub", IH_E_KEY);
-    //  A curve secret of another public key
-    s_write_key (dir, "wrongcurve.key", 0600, sign_pub, sign_sec, other_pub,
-                 secret_hex);
-    s_expect_load (dir, "wrongcurve.key", IH_E_KEY);
     char flipped[2 * IH_KEY_CURVE_SIZE + 1];
     memcpy (flipped, secret_hex, sizeof flipped);
     flipped[20] = flipped[20] == '0' ? '1' : '0';
-    s_write_key (dir, "flipcurve.key", 0600, sign_pub, sign_sec, curve_pub,
-                 flipped);
-    s_expect_load (dir, "flipcurve.key", IH_E_KEY);
-    //  A good curve pair does not rescue a bad signing secret
     char bad_sign[2 * IH_KEY_SECRET_SIZE + 1];
     memcpy (bad_sign, sign_sec, sizeof bad_sign);
     bad_sign[3] = bad_sign[3] == '0' ? '1' : '0';
-    s_write_key (dir, "badsign.key", 0600, sign_pub, bad_sign, curve_pub,
-                 secret_hex);
-    s_expect_load (dir, "badsign.key", IH_E_KEY);
+    const struct {
+        const char *file;
+        mode_t mode;
+        const char *sign_public, *sign_secret;
+        const char *curve_public, *curve_secret;
+        ih_err_t expect;
+    } cases[] = {
+        //  Before the transport keys, the public half
+        {"old.pub", 0644, sign_pub, NULL, NULL, NULL, IH_OK},
+        //  Complete pairs load
+        {"full.key", 0600, sign_pub, sign_sec, curve_pub, secret_hex, IH_OK},
+        {"full.pub", 0644, sign_pub, NULL, curve_pub, NULL, IH_OK},
+        //  A secret part in a readable file: refused for the mode first
+        {"perm.key", 0640, sign_pub, sign_sec, curve_pub, secret_hex,
+         IH_E_KEYPERM},
+        {"permcurve.key", 0604, sign_pub, NULL, curve_pub, secret_hex,
+         IH_E_KEYPERM},
+        //  Incomplete
+        {"nocurvesecret.key", 0600, sign_pub, sign_sec, curve_pub, NULL,
+         IH_E_KEY},
+        {"nocurvepublic.key", 0600, sign_pub, sign_sec, NULL, secret_hex,
+         IH_E_KEY},
+        {"nosignsecret.key", 0600, sign_pub, NULL, curve_pub, secret_hex,
+         IH_E_KEY},
+        //  Malformed
+        {"shortcurve.pub", 0644, sign_pub, NULL, "abcd", NULL, IH_E_KEY},
+        {"shortcurve.key", 0600, sign_pub, sign_sec, curve_pub, "abcd",
+         IH_E_KEY},
+        {"junkcurve.pub", 0644, sign_pub, NULL, junk, NULL, IH_E_KEY},
+        //  A curve secret of another public key
+        {"wrongcurve.key", 0600, sign_pub, sign_sec, other_pub, secret_hex,
+         IH_E_KEY},
+        {"flipcurve.key", 0600, sign_pub, sign_sec, curve_pub, flipped,
+         IH_E_KEY},
+        //  A good curve pair does not rescue a bad signing secret
+        {"badsign.key", 0600, sign_pub, bad_sign, curve_pub, secret_hex,
+         IH_E_KEY},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        s_write_key (dir, cases[i].file, cases[i].mode, cases[i].sign_public,
+                     cases[i].sign_secret, cases[i].curve_public,
+                     cases[i].curve_secret);
+        s_expect_load (dir, cases[i].file, cases[i].expect);
+    }
 
     sodium_memzero (secret_hex, sizeof secret_hex);
     sodium_memzero (flipped, sizeof flipped);
@@ -856,92 +849,92 @@ ih_key_test (bool verbose)
         printf (" * ih_key: ");
     char tmpl[] = "/tmp/ih_key_test.XXXXXX";
     char *dir = mkdtemp (tmpl);
-    s_check (dir);
+    ih_check (dir);
     //  Tests create files with exact modes
     mode_t old_umask = umask (022);
 
     //  Generate, sign, verify
     ih_key_t *key = ih_key_new ("lh-inc-01");
-    s_check (key);
-    s_check (ih_key_has_secret (key));
-    s_check (streq (ih_key_name (key), "lh-inc-01"));
+    ih_check (key);
+    ih_check (ih_key_has_secret (key));
+    ih_check (streq (ih_key_name (key), "lh-inc-01"));
     uint8_t sig[IH_KEY_SIG_SIZE];
     const uint8_t msg[] = "hello incubator";
-    s_check (ih_key_sign (key, msg, sizeof (msg), sig) == IH_OK);
-    s_check (ih_key_verify (ih_key_public (key), msg, sizeof (msg), sig) ==
-             IH_OK);
+    ih_check (ih_key_sign (key, msg, sizeof (msg), sig) == IH_OK);
+    ih_check (ih_key_verify (ih_key_public (key), msg, sizeof (msg), sig) ==
+              IH_OK);
     uint8_t bad[sizeof (msg)];
     memcpy (bad, msg, sizeof (msg));
     bad[0] ^= 1;
-    s_check (ih_key_verify (ih_key_public (key), bad, sizeof (bad), sig) ==
-             IH_E_BADSIG);
-    s_check (ih_key_new (NULL) == NULL);
+    ih_check (ih_key_verify (ih_key_public (key), bad, sizeof (bad), sig) ==
+              IH_E_BADSIG);
+    ih_check (ih_key_new (NULL) == NULL);
     char long_name[IH_NAME_MAX + 2];
     memset (long_name, 'a', sizeof (long_name) - 1);
     long_name[IH_NAME_MAX + 1] = 0;
-    s_check (ih_key_new (long_name) == NULL);
-    s_check (ih_key_new_public ("x", NULL) == NULL);
+    ih_check (ih_key_new (long_name) == NULL);
+    ih_check (ih_key_new_public ("x", NULL) == NULL);
 
     //  Hex
     char hex[IH_KEY_HEX_SIZE];
     uint8_t raw[IH_KEY_PUBLIC_SIZE];
     ih_key_to_hex (ih_key_public (key), hex);
-    s_check (strlen (hex) == 64);
-    s_check (ih_key_from_hex (hex, raw) == IH_OK);
-    s_check (memcmp (raw, ih_key_public (key), 32) == 0);
-    s_check (ih_key_from_hex (NULL, raw) == IH_E_KEY);
-    s_check (ih_key_from_hex ("abcd", raw) == IH_E_KEY);
+    ih_check (strlen (hex) == 64);
+    ih_check (ih_key_from_hex (hex, raw) == IH_OK);
+    ih_check (memcmp (raw, ih_key_public (key), 32) == 0);
+    ih_check (ih_key_from_hex (NULL, raw) == IH_E_KEY);
+    ih_check (ih_key_from_hex ("abcd", raw) == IH_E_KEY);
     hex[10] = 'g';
-    s_check (ih_key_from_hex (hex, raw) == IH_E_KEY);
+    ih_check (ih_key_from_hex (hex, raw) == IH_E_KEY);
     char longhex[70];
     ih_key_to_hex (ih_key_public (key), longhex);
     strcat (longhex, "00");
-    s_check (ih_key_from_hex (longhex, raw) == IH_E_KEY);
+    ih_check (ih_key_from_hex (longhex, raw) == IH_E_KEY);
 
     //  Public-only key cannot sign or be saved
     ih_key_t *pub = ih_key_new_public ("lh-inc-01", ih_key_public (key));
-    s_check (pub);
-    s_check (!ih_key_has_secret (pub));
-    s_check (ih_key_sign (pub, msg, sizeof (msg), sig) == IH_E_BADARG);
-    s_check (ih_key_save (pub, dir) == IH_E_BADARG);
+    ih_check (pub);
+    ih_check (!ih_key_has_secret (pub));
+    ih_check (ih_key_sign (pub, msg, sizeof (msg), sig) == IH_E_BADARG);
+    ih_check (ih_key_save (pub, dir) == IH_E_BADARG);
     ih_key_destroy (&pub);
     ih_key_destroy (&pub);
 
     //  Save: modes, and never overwrite
-    s_check (ih_key_save (key, dir) == IH_OK);
+    ih_check (ih_key_save (key, dir) == IH_OK);
     char *key_path = zsys_sprintf ("%s/lh-inc-01.key", dir);
     char *pub_path = zsys_sprintf ("%s/lh-inc-01.pub", dir);
     struct stat st;
-    s_check (stat (key_path, &st) == 0);
-    s_check ((st.st_mode & 07777) == 0600);
-    s_check (stat (pub_path, &st) == 0);
-    s_check ((st.st_mode & 07777) == 0644);
-    s_check (ih_key_save (key, dir) == IH_E_IO);
-    s_check (ih_key_save (key, "/nonexistent-dir-ih") == IH_E_IO);
+    ih_check (stat (key_path, &st) == 0);
+    ih_check ((st.st_mode & 07777) == 0600);
+    ih_check (stat (pub_path, &st) == 0);
+    ih_check ((st.st_mode & 07777) == 0644);
+    ih_check (ih_key_save (key, dir) == IH_E_IO);
+    ih_check (ih_key_save (key, "/nonexistent-dir-ih") == IH_E_IO);
 
     //  Load both forms
     ih_key_t *loaded = NULL;
-    s_check (ih_key_load (key_path, &loaded) == IH_OK);
-    s_check (ih_key_has_secret (loaded));
-    s_check (streq (ih_key_name (loaded), "lh-inc-01"));
-    s_check (memcmp (ih_key_public (loaded), ih_key_public (key), 32) == 0);
-    s_check (ih_key_sign (loaded, msg, sizeof (msg), sig) == IH_OK);
-    s_check (ih_key_verify (ih_key_public (key), msg, sizeof (msg), sig) ==
-             IH_OK);
+    ih_check (ih_key_load (key_path, &loaded) == IH_OK);
+    ih_check (ih_key_has_secret (loaded));
+    ih_check (streq (ih_key_name (loaded), "lh-inc-01"));
+    ih_check (memcmp (ih_key_public (loaded), ih_key_public (key), 32) == 0);
+    ih_check (ih_key_sign (loaded, msg, sizeof (msg), sig) == IH_OK);
+    ih_check (ih_key_verify (ih_key_public (key), msg, sizeof (msg), sig) ==
+              IH_OK);
     ih_key_destroy (&loaded);
-    s_check (ih_key_load (pub_path, &loaded) == IH_OK);
-    s_check (!ih_key_has_secret (loaded));
-    s_check (memcmp (ih_key_public (loaded), ih_key_public (key), 32) == 0);
+    ih_check (ih_key_load (pub_path, &loaded) == IH_OK);
+    ih_check (!ih_key_has_secret (loaded));
+    ih_check (memcmp (ih_key_public (loaded), ih_key_public (key), 32) == 0);
     ih_key_destroy (&loaded);
 
     //  A secret file readable by others is refused; 0600 again is fine
-    s_check (chmod (key_path, 0644) == 0);
-    s_check (ih_key_load (key_path, &loaded) == IH_E_KEYPERM);
-    s_check (loaded == NULL);
-    s_check (chmod (key_path, 0640) == 0);
-    s_check (ih_key_load (key_path, &loaded) == IH_E_KEYPERM);
-    s_check (chmod (key_path, 0600) == 0);
-    s_check (ih_key_load (key_path, &loaded) == IH_OK);
+    ih_check (chmod (key_path, 0644) == 0);
+    ih_check (ih_key_load (key_path, &loaded) == IH_E_KEYPERM);
+    ih_check (loaded == NULL);
+    ih_check (chmod (key_path, 0640) == 0);
+    ih_check (ih_key_load (key_path, &loaded) == IH_E_KEYPERM);
+    ih_check (chmod (key_path, 0600) == 0);
+    ih_check (ih_key_load (key_path, &loaded) == IH_OK);
     ih_key_destroy (&loaded);
 
     //  The transport pair
@@ -949,9 +942,9 @@ ih_key_test (bool verbose)
 
     //  Missing, not a file, malformed
     char *path = zsys_sprintf ("%s/missing.pub", dir);
-    s_check (ih_key_load (path, &loaded) == IH_E_KEY);
-    s_check (ih_key_load (dir, &loaded) == IH_E_KEY);
-    s_check (ih_key_load (NULL, &loaded) == IH_E_KEY);
+    ih_check (ih_key_load (path, &loaded) == IH_E_KEY);
+    ih_check (ih_key_load (dir, &loaded) == IH_E_KEY);
+    ih_check (ih_key_load (NULL, &loaded) == IH_E_KEY);
     zstr_free (&path);
     ih_key_to_hex (ih_key_public (key), hex);
     struct {
@@ -1000,8 +993,8 @@ ih_key_test (bool verbose)
         if (rc != cases[i].expect)
             fprintf (stderr, "case %s: got %s\n", cases[i].file,
                      ih_err_name (rc));
-        s_check (rc == cases[i].expect);
-        s_check ((rc == IH_OK) == (loaded != NULL));
+        ih_check (rc == cases[i].expect);
+        ih_check ((rc == IH_OK) == (loaded != NULL));
         ih_key_destroy (&loaded);
         unlink (path);
         zstr_free (&path);
@@ -1021,8 +1014,8 @@ ih_key_test (bool verbose)
                                    "    sign-secret = \"%s\"\n",
                                    hex, secret_hex);
         s_write_text (path, text, 0600);
-        s_check (ih_key_load (path, &loaded) == IH_E_KEY);
-        s_check (loaded == NULL);
+        ih_check (ih_key_load (path, &loaded) == IH_E_KEY);
+        ih_check (loaded == NULL);
         unlink (path);
         zstr_free (&path);
         zstr_free (&text);
@@ -1034,22 +1027,22 @@ ih_key_test (bool verbose)
     char *huge = (char *) zmalloc (S_FILE_MAX + 100);
     memset (huge, '#', S_FILE_MAX + 99);
     s_write_text (path, huge, 0644);
-    s_check (ih_key_load (path, &loaded) == IH_E_KEY);
+    ih_check (ih_key_load (path, &loaded) == IH_E_KEY);
     unlink (path);
     zstr_free (&path);
     free (huge);
 
     //  Invalid names cannot be saved (they become file names)
     ih_key_t *evil = ih_key_new ("../evil");
-    s_check (evil);
-    s_check (ih_key_save (evil, dir) == IH_E_BADARG);
+    ih_check (evil);
+    ih_check (ih_key_save (evil, dir) == IH_E_BADARG);
     ih_key_destroy (&evil);
 
     unlink (key_path);
     unlink (pub_path);
     zstr_free (&key_path);
     zstr_free (&pub_path);
-    s_check (rmdir (dir) == 0);
+    ih_check (rmdir (dir) == 0);
     umask (old_umask);
     ih_key_destroy (&key);
     ih_key_destroy (&key);

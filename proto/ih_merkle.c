@@ -31,6 +31,7 @@
 #include <czmq.h>
 #include <sodium.h>
 #include "ih_merkle.h"
+#include "ih_check.h"
 #include "ih_record.h"
 
 #define S_HASH IH_MERKLE_HASH_SIZE
@@ -335,15 +336,6 @@ ih_merkle_verify_consistency (uint64_t old_size, uint64_t new_size,
 //  --------------------------------------------------------------------------
 //  Selftest
 
-#define s_check(cond)                                                          \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf (stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__,  \
-                     #cond);                                                   \
-            abort ();                                                          \
-        }                                                                      \
-    } while (0)
-
 #define S_N 70     //  exhaustive up to this tree size
 #define S_LEVELS 8 //  2^7 = 128 > S_N
 #define S_MAXP 16  //  longest path or proof for these sizes, with room
@@ -379,8 +371,8 @@ s_put (uint64_t level, uint64_t index, const uint8_t *hash, void *arg)
     s_store_t *st = (s_store_t *) arg;
     if (st->fail_after >= 0 && st->calls++ >= st->fail_after)
         return -1;
-    s_check (level < S_LEVELS && index <= S_N + 1);
-    s_check (!st->have[level][index]); //  never rewritten
+    ih_check (level < S_LEVELS && index <= S_N + 1);
+    ih_check (!st->have[level][index]); //  never rewritten
     memcpy (st->hash[level][index], hash, S_HASH);
     st->have[level][index] = true;
     return 0;
@@ -452,9 +444,9 @@ static void
 s_hex (const char *hex, uint8_t *out, size_t size)
 {
     size_t len = 0;
-    s_check (sodium_hex2bin (out, size, hex, strlen (hex), NULL, &len, NULL) ==
-                 0 &&
-             len == size);
+    ih_check (sodium_hex2bin (out, size, hex, strlen (hex), NULL, &len, NULL) ==
+                  0 &&
+              len == size);
 }
 
 //  Precomputed naive results for every (m, n), so the parameter-tampering
@@ -557,7 +549,7 @@ s_test_vectors (void)
            2},
       };
     s_store_t *st = (s_store_t *) calloc (1, sizeof (s_store_t));
-    s_check (st);
+    ih_check (st);
     st->fail_after = -1;
     uint8_t roots[9][S_HASH], leaves[8][S_HASH], want[3 * S_HASH];
     for (int i = 0; i < 9; i++)
@@ -568,14 +560,14 @@ s_test_vectors (void)
         s_hex (leaf_hex[i], data, len);
         ih_merkle_leaf_hash (len ? data : NULL, len, leaves[i]);
         st->limit = i + 1;
-        s_check (ih_merkle_append (i, leaves[i], s_get, st, s_put, st) ==
-                 IH_OK);
+        ih_check (ih_merkle_append (i, leaves[i], s_get, st, s_put, st) ==
+                  IH_OK);
     }
     for (uint64_t n = 0; n <= 8; n++) {
         uint8_t root[S_HASH];
         st->limit = n;
-        s_check (ih_merkle_root (n, s_get, st, root) == IH_OK);
-        s_check (memcmp (root, roots[n], S_HASH) == 0);
+        ih_check (ih_merkle_root (n, s_get, st, root) == IH_OK);
+        ih_check (memcmp (root, roots[n], S_HASH) == 0);
     }
     st->limit = 8;
     for (size_t t = 0; t < sizeof (incl) / sizeof (incl[0]); t++) {
@@ -583,12 +575,12 @@ s_test_vectors (void)
             s_hex (incl[t].hashes[j], want + j * S_HASH, S_HASH);
         uint8_t *path;
         size_t len;
-        s_check (ih_merkle_inclusion_proof (incl[t].a, incl[t].b, s_get, st,
-                                            &path, &len) == IH_OK);
-        s_check (s_same (path, len, want, incl[t].len));
-        s_check (ih_merkle_verify_inclusion (incl[t].a, incl[t].b,
-                                             leaves[incl[t].a], want, len,
-                                             roots[incl[t].b]) == IH_OK);
+        ih_check (ih_merkle_inclusion_proof (incl[t].a, incl[t].b, s_get, st,
+                                             &path, &len) == IH_OK);
+        ih_check (s_same (path, len, want, incl[t].len));
+        ih_check (ih_merkle_verify_inclusion (incl[t].a, incl[t].b,
+                                              leaves[incl[t].a], want, len,
+                                              roots[incl[t].b]) == IH_OK);
         free (path);
     }
     for (size_t t = 0; t < sizeof (cons) / sizeof (cons[0]); t++) {
@@ -596,12 +588,12 @@ s_test_vectors (void)
             s_hex (cons[t].hashes[j], want + j * S_HASH, S_HASH);
         uint8_t *proof;
         size_t len;
-        s_check (ih_merkle_consistency_proof (cons[t].a, cons[t].b, s_get, st,
-                                              &proof, &len) == IH_OK);
-        s_check (s_same (proof, len, want, cons[t].len));
-        s_check (ih_merkle_verify_consistency (
-                     cons[t].a, cons[t].b, roots[cons[t].a], roots[cons[t].b],
-                     len ? want : NULL, len) == IH_OK);
+        ih_check (ih_merkle_consistency_proof (cons[t].a, cons[t].b, s_get, st,
+                                               &proof, &len) == IH_OK);
+        ih_check (s_same (proof, len, want, cons[t].len));
+        ih_check (ih_merkle_verify_consistency (
+                      cons[t].a, cons[t].b, roots[cons[t].a], roots[cons[t].b],
+                      len ? want : NULL, len) == IH_OK);
         free (proof);
     }
     free (st);
@@ -614,17 +606,18 @@ s_test_inclusion (s_naive_t *nv, s_store_t *st, uint64_t m, uint64_t n)
     uint8_t *path;
     size_t len;
     st->limit = n;
-    s_check (ih_merkle_inclusion_proof (m, n, s_get, st, &path, &len) == IH_OK);
-    s_check (s_same (path, len, nv->path[m][n], nv->path_len[m][n]));
-    s_check ((len == 0) == (path == NULL));
+    ih_check (ih_merkle_inclusion_proof (m, n, s_get, st, &path, &len) ==
+              IH_OK);
+    ih_check (s_same (path, len, nv->path[m][n], nv->path_len[m][n]));
+    ih_check ((len == 0) == (path == NULL));
     const uint8_t *leaf = nv->leaves[m];
-    s_check (ih_merkle_verify_inclusion (m, n, leaf, path, len, nv->roots[n]) ==
-             IH_OK);
+    ih_check (ih_merkle_verify_inclusion (m, n, leaf, path, len,
+                                          nv->roots[n]) == IH_OK);
     //  Every byte of the path, the leaf and the root
     for (size_t i = 0; i < len * S_HASH; i++) {
         path[i] ^= 0x01;
-        s_check (ih_merkle_verify_inclusion (m, n, leaf, path, len,
-                                             nv->roots[n]) == IH_E_PROOF);
+        ih_check (ih_merkle_verify_inclusion (m, n, leaf, path, len,
+                                              nv->roots[n]) == IH_E_PROOF);
         path[i] ^= 0x01;
     }
     //  (the leaf and roots at three byte positions: a hash is all or
@@ -633,30 +626,31 @@ s_test_inclusion (s_naive_t *nv, s_store_t *st, uint64_t m, uint64_t n)
     for (size_t i = 0; i < S_HASH; i += 15) {
         memcpy (bad, leaf, S_HASH);
         bad[i] ^= 0x80;
-        s_check (ih_merkle_verify_inclusion (m, n, bad, path, len,
-                                             nv->roots[n]) == IH_E_PROOF);
+        ih_check (ih_merkle_verify_inclusion (m, n, bad, path, len,
+                                              nv->roots[n]) == IH_E_PROOF);
         memcpy (bad, nv->roots[n], S_HASH);
         bad[i] ^= 0x80;
-        s_check (ih_merkle_verify_inclusion (m, n, leaf, path, len, bad) ==
-                 IH_E_PROOF);
+        ih_check (ih_merkle_verify_inclusion (m, n, leaf, path, len, bad) ==
+                  IH_E_PROOF);
     }
     //  Another leaf's hash, another index, a shorter or longer path
     for (uint64_t j = 0; j <= n; j++)
         if (j != m) {
-            s_check (ih_merkle_verify_inclusion (m, n, nv->leaves[j], path, len,
-                                                 nv->roots[n]) == IH_E_PROOF);
-            s_check (ih_merkle_verify_inclusion (j, n, leaf, path, len,
-                                                 nv->roots[n]) == IH_E_PROOF);
+            ih_check (ih_merkle_verify_inclusion (m, n, nv->leaves[j], path,
+                                                  len,
+                                                  nv->roots[n]) == IH_E_PROOF);
+            ih_check (ih_merkle_verify_inclusion (j, n, leaf, path, len,
+                                                  nv->roots[n]) == IH_E_PROOF);
         }
     if (len > 0)
-        s_check (ih_merkle_verify_inclusion (m, n, leaf, path, len - 1,
-                                             nv->roots[n]) == IH_E_PROOF);
+        ih_check (ih_merkle_verify_inclusion (m, n, leaf, path, len - 1,
+                                              nv->roots[n]) == IH_E_PROOF);
     uint8_t longer[(IH_MERKLE_PATH_MAX + 1) * S_HASH];
     if (len)
         memcpy (longer, path, len * S_HASH);
     memcpy (longer + len * S_HASH, leaf, S_HASH);
-    s_check (ih_merkle_verify_inclusion (m, n, leaf, longer, len + 1,
-                                         nv->roots[n]) == IH_E_PROOF);
+    ih_check (ih_merkle_verify_inclusion (m, n, leaf, longer, len + 1,
+                                          nv->roots[n]) == IH_E_PROOF);
     //  Another size, with that size's true root: verifies exactly when the
     //  path is genuinely that tree's path too
     for (uint64_t n2 = n > 4 ? n - 4 : 1; n2 <= n + 1; n2++) {
@@ -664,9 +658,9 @@ s_test_inclusion (s_naive_t *nv, s_store_t *st, uint64_t m, uint64_t n)
             continue;
         bool genuine =
             m < n2 && s_same (path, len, nv->path[m][n2], nv->path_len[m][n2]);
-        s_check (ih_merkle_verify_inclusion (m, n2, leaf, path, len,
-                                             nv->roots[n2]) ==
-                 (genuine ? IH_OK : IH_E_PROOF));
+        ih_check (ih_merkle_verify_inclusion (m, n2, leaf, path, len,
+                                              nv->roots[n2]) ==
+                  (genuine ? IH_OK : IH_E_PROOF));
     }
     free (path);
 }
@@ -677,43 +671,43 @@ s_test_consistency (s_naive_t *nv, s_store_t *st, uint64_t m, uint64_t n)
     uint8_t *proof;
     size_t len;
     st->limit = n;
-    s_check (ih_merkle_consistency_proof (m, n, s_get, st, &proof, &len) ==
-             IH_OK);
-    s_check (s_same (proof, len, nv->cons[m][n], nv->cons_len[m][n]));
-    s_check (len < S_MAXP);
+    ih_check (ih_merkle_consistency_proof (m, n, s_get, st, &proof, &len) ==
+              IH_OK);
+    ih_check (s_same (proof, len, nv->cons[m][n], nv->cons_len[m][n]));
+    ih_check (len < S_MAXP);
     const uint8_t *r1 = nv->roots[m], *r2 = nv->roots[n];
-    s_check (ih_merkle_verify_consistency (m, n, r1, r2, proof, len) == IH_OK);
+    ih_check (ih_merkle_verify_consistency (m, n, r1, r2, proof, len) == IH_OK);
     for (size_t i = 0; i < len * S_HASH; i++) {
         proof[i] ^= 0x01;
-        s_check (ih_merkle_verify_consistency (m, n, r1, r2, proof, len) ==
-                 IH_E_PROOF);
+        ih_check (ih_merkle_verify_consistency (m, n, r1, r2, proof, len) ==
+                  IH_E_PROOF);
         proof[i] ^= 0x01;
     }
     uint8_t bad[S_HASH];
     for (size_t i = 0; i < S_HASH; i += 15) {
         memcpy (bad, r1, S_HASH);
         bad[i] ^= 0x80;
-        s_check (ih_merkle_verify_consistency (m, n, bad, r2, proof, len) ==
-                 IH_E_PROOF);
+        ih_check (ih_merkle_verify_consistency (m, n, bad, r2, proof, len) ==
+                  IH_E_PROOF);
         //  (Every tree extends the empty one: then new_root is free)
         memcpy (bad, r2, S_HASH);
         bad[i] ^= 0x80;
-        s_check (ih_merkle_verify_consistency (m, n, r1, bad, proof, len) ==
-                 (m == 0 ? IH_OK : IH_E_PROOF));
+        ih_check (ih_merkle_verify_consistency (m, n, r1, bad, proof, len) ==
+                  (m == 0 ? IH_OK : IH_E_PROOF));
     }
     if (len > 0)
-        s_check (ih_merkle_verify_consistency (m, n, r1, r2, proof, len - 1) ==
-                 IH_E_PROOF);
+        ih_check (ih_merkle_verify_consistency (m, n, r1, r2, proof, len - 1) ==
+                  IH_E_PROOF);
     uint8_t longer[(IH_MERKLE_PROOF_MAX + 1) * S_HASH];
     if (len)
         memcpy (longer, proof, len * S_HASH);
     memcpy (longer + len * S_HASH, r1, S_HASH);
-    s_check (ih_merkle_verify_consistency (m, n, r1, r2, longer, len + 1) ==
-             IH_E_PROOF);
+    ih_check (ih_merkle_verify_consistency (m, n, r1, r2, longer, len + 1) ==
+              IH_E_PROOF);
     //  Swapped sizes and roots
     if (m != n)
-        s_check (ih_merkle_verify_consistency (n, m, r2, r1, proof, len) ==
-                 IH_E_PROOF);
+        ih_check (ih_merkle_verify_consistency (n, m, r2, r1, proof, len) ==
+                  IH_E_PROOF);
     //  Other sizes with their true roots: verifies exactly when the proof
     //  is genuinely the proof between those sizes too
     //  (sizes near m and n, and the small ones where shapes coincide)
@@ -725,16 +719,16 @@ s_test_consistency (s_naive_t *nv, s_store_t *st, uint64_t m, uint64_t n)
         if (x != m) {
             bool genuine = x <= n && s_same (proof, len, nv->cons[x][n],
                                              nv->cons_len[x][n]);
-            s_check (ih_merkle_verify_consistency (x, n, nv->roots[x], r2,
-                                                   proof, len) ==
-                     (genuine ? IH_OK : IH_E_PROOF));
+            ih_check (ih_merkle_verify_consistency (x, n, nv->roots[x], r2,
+                                                    proof, len) ==
+                      (genuine ? IH_OK : IH_E_PROOF));
         }
         if (x != n && x >= 1) {
             bool genuine = m <= x && s_same (proof, len, nv->cons[m][x],
                                              nv->cons_len[m][x]);
-            s_check (ih_merkle_verify_consistency (m, x, r1, nv->roots[x],
-                                                   proof, len) ==
-                     (genuine ? IH_OK : IH_E_PROOF));
+            ih_check (ih_merkle_verify_consistency (m, x, r1, nv->roots[x],
+                                                    proof, len) ==
+                      (genuine ? IH_OK : IH_E_PROOF));
         }
     }
     free (proof);
@@ -753,7 +747,7 @@ ih_merkle_test (bool verbose)
     buf[0] = 0;
     memcpy (buf + 1, "abc", 3);
     crypto_hash_sha256 (want, buf, 4);
-    s_check (memcmp (h, want, S_HASH) == 0);
+    ih_check (memcmp (h, want, S_HASH) == 0);
     memset (a, 0xaa, S_HASH);
     memset (b, 0xbb, S_HASH);
     ih_merkle_node_hash (a, b, h);
@@ -761,35 +755,35 @@ ih_merkle_test (bool verbose)
     memcpy (buf + 1, a, S_HASH);
     memcpy (buf + 1 + S_HASH, b, S_HASH);
     crypto_hash_sha256 (want, buf, sizeof (buf));
-    s_check (memcmp (h, want, S_HASH) == 0);
+    ih_check (memcmp (h, want, S_HASH) == 0);
     ih_merkle_node_hash (a, b, a); //  aliasing
-    s_check (memcmp (a, want, S_HASH) == 0);
+    ih_check (memcmp (a, want, S_HASH) == 0);
 
     s_test_vectors ();
 
     //  Leaves are real stored records (ih_record_encode), as in the hub
     s_naive_t *nv = (s_naive_t *) calloc (1, sizeof (s_naive_t));
     s_store_t *st = (s_store_t *) calloc (1, sizeof (s_store_t));
-    s_check (nv && st);
+    ih_check (nv && st);
     st->fail_after = -1;
     for (uint64_t i = 0; i < S_N + 1; i++) {
         uint8_t event[80], *record;
         size_t record_size;
         memset (event, (int) i, sizeof (event));
-        s_check (ih_record_encode (1700000000000 + i, event, sizeof (event),
-                                   &record, &record_size) == IH_OK);
+        ih_check (ih_record_encode (1700000000000 + i, event, sizeof (event),
+                                    &record, &record_size) == IH_OK);
         ih_merkle_leaf_hash (record, record_size, nv->leaves[i]);
         free (record);
         st->limit = i + 1;
-        s_check (ih_merkle_append (i, nv->leaves[i], s_get, st, s_put, st) ==
-                 IH_OK);
+        ih_check (ih_merkle_append (i, nv->leaves[i], s_get, st, s_put, st) ==
+                  IH_OK);
     }
     for (uint64_t n = 0; n <= S_N + 1; n++) {
         s_mth (nv->leaves, n, nv->roots[n]);
         uint8_t root[S_HASH];
         st->limit = n;
-        s_check (ih_merkle_root (n, s_get, st, root) == IH_OK);
-        s_check (memcmp (root, nv->roots[n], S_HASH) == 0);
+        ih_check (ih_merkle_root (n, s_get, st, root) == IH_OK);
+        ih_check (memcmp (root, nv->roots[n], S_HASH) == 0);
         for (uint64_t m = 0; m < n; m++)
             s_naive_path (nv->leaves, m, n, nv->path[m][n],
                           &nv->path_len[m][n]);
@@ -802,10 +796,10 @@ ih_merkle_test (bool verbose)
     for (uint64_t level = 0; level < S_LEVELS; level++)
         for (uint64_t i = 0; i <= S_N + 1; i++) {
             bool complete = ((i + 1) << level) <= S_N + 1;
-            s_check (st->have[level][i] == complete);
+            ih_check (st->have[level][i] == complete);
             if (complete) {
                 s_mth (nv->leaves + (i << level), (uint64_t) 1 << level, h);
-                s_check (memcmp (h, st->hash[level][i], S_HASH) == 0);
+                ih_check (memcmp (h, st->hash[level][i], S_HASH) == 0);
             }
         }
 
@@ -820,32 +814,32 @@ ih_merkle_test (bool verbose)
     uint8_t *out = (uint8_t *) "x";
     size_t len = 99;
     st->limit = S_N;
-    s_check (ih_merkle_inclusion_proof (5, 5, s_get, st, &out, &len) ==
-             IH_E_BADARG);
-    s_check (out == NULL && len == 0);
-    s_check (ih_merkle_consistency_proof (6, 5, s_get, st, &out, &len) ==
-             IH_E_BADARG);
-    s_check (ih_merkle_verify_inclusion (0, 0, nv->leaves[0], NULL, 0,
-                                         nv->roots[0]) == IH_E_PROOF);
-    s_check (ih_merkle_verify_inclusion (0, 1, nv->leaves[0], NULL, 0,
-                                         nv->roots[1]) == IH_OK);
+    ih_check (ih_merkle_inclusion_proof (5, 5, s_get, st, &out, &len) ==
+              IH_E_BADARG);
+    ih_check (out == NULL && len == 0);
+    ih_check (ih_merkle_consistency_proof (6, 5, s_get, st, &out, &len) ==
+              IH_E_BADARG);
+    ih_check (ih_merkle_verify_inclusion (0, 0, nv->leaves[0], NULL, 0,
+                                          nv->roots[0]) == IH_E_PROOF);
+    ih_check (ih_merkle_verify_inclusion (0, 1, nv->leaves[0], NULL, 0,
+                                          nv->roots[1]) == IH_OK);
     //  A path longer than any tree can need is refused before hashing
-    s_check (ih_merkle_verify_inclusion (0, 2, nv->leaves[0], nv->leaves[0],
-                                         IH_MERKLE_PATH_MAX + 1,
-                                         nv->roots[2]) == IH_E_PROOF);
-    s_check (ih_merkle_verify_consistency (
-                 1, 2, nv->roots[1], nv->roots[2], nv->leaves[0],
-                 IH_MERKLE_PROOF_MAX + 1) == IH_E_PROOF);
+    ih_check (ih_merkle_verify_inclusion (0, 2, nv->leaves[0], nv->leaves[0],
+                                          IH_MERKLE_PATH_MAX + 1,
+                                          nv->roots[2]) == IH_E_PROOF);
+    ih_check (ih_merkle_verify_consistency (
+                  1, 2, nv->roots[1], nv->roots[2], nv->leaves[0],
+                  IH_MERKLE_PROOF_MAX + 1) == IH_E_PROOF);
     //  Sizes near 2^64: the verifiers terminate and refuse
     uint64_t big = UINT64_MAX;
-    s_check (ih_merkle_verify_inclusion (big - 1, big, nv->leaves[0],
-                                         (const uint8_t *) nv->leaves, 64,
-                                         nv->roots[1]) == IH_E_PROOF);
-    s_check (ih_merkle_verify_consistency (
-                 big - 1, big, nv->roots[1], nv->roots[2],
-                 (const uint8_t *) nv->leaves, 65) == IH_E_PROOF);
-    s_check (ih_merkle_verify_consistency (0, 5, nv->roots[1], nv->roots[5],
-                                           NULL, 0) == IH_E_PROOF);
+    ih_check (ih_merkle_verify_inclusion (big - 1, big, nv->leaves[0],
+                                          (const uint8_t *) nv->leaves, 64,
+                                          nv->roots[1]) == IH_E_PROOF);
+    ih_check (ih_merkle_verify_consistency (
+                  big - 1, big, nv->roots[1], nv->roots[2],
+                  (const uint8_t *) nv->leaves, 65) == IH_E_PROOF);
+    ih_check (ih_merkle_verify_consistency (0, 5, nv->roots[1], nv->roots[5],
+                                            NULL, 0) == IH_E_PROOF);
 
     //  A failing store: every call position turns into IH_E_STORE, no leak
     for (int k = 0; k < 12; k++) {
@@ -854,29 +848,29 @@ ih_merkle_test (bool verbose)
         uint8_t *p = NULL;
         size_t plen = 0;
         ih_err_t rc = ih_merkle_inclusion_proof (37, S_N, s_get, st, &p, &plen);
-        s_check (rc == IH_E_STORE || (rc == IH_OK && st->calls <= k));
+        ih_check (rc == IH_E_STORE || (rc == IH_OK && st->calls <= k));
         free (p);
         st->calls = 0;
         rc = ih_merkle_consistency_proof (37, S_N, s_get, st, &p, &plen);
-        s_check (rc == IH_E_STORE || (rc == IH_OK && st->calls <= k));
+        ih_check (rc == IH_E_STORE || (rc == IH_OK && st->calls <= k));
         free (p);
         st->calls = 0;
         rc = ih_merkle_root (S_N, s_get, st, h);
-        s_check (rc == IH_E_STORE || (rc == IH_OK && st->calls <= k));
+        ih_check (rc == IH_E_STORE || (rc == IH_OK && st->calls <= k));
     }
     s_store_t *fresh = (s_store_t *) calloc (1, sizeof (s_store_t));
-    s_check (fresh);
+    ih_check (fresh);
     fresh->limit = 8;
     fresh->fail_after = -1;
     for (uint64_t i = 0; i < 7; i++)
-        s_check (ih_merkle_append (i, nv->leaves[i], s_get, fresh, s_put,
-                                   fresh) == IH_OK);
+        ih_check (ih_merkle_append (i, nv->leaves[i], s_get, fresh, s_put,
+                                    fresh) == IH_OK);
     //  Appending leaf 7 completes three subtrees: 4 puts and 3 gets
     for (int k = 0; k < 7; k++) {
         s_store_t copy = *fresh;
         copy.fail_after = k;
-        s_check (ih_merkle_append (7, nv->leaves[7], s_get, &copy, s_put,
-                                   &copy) == IH_E_STORE);
+        ih_check (ih_merkle_append (7, nv->leaves[7], s_get, &copy, s_put,
+                                    &copy) == IH_E_STORE);
     }
     free (fresh);
     free (st);

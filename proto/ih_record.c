@@ -14,16 +14,8 @@
 #include <string.h>
 #include <czmq.h>
 #include "ih_record.h"
+#include "ih_check.h"
 #include "ih_event.h"
-
-#define s_check(cond)                                                          \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf (stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__,  \
-                     #cond);                                                   \
-            abort ();                                                          \
-        }                                                                      \
-    } while (0)
 
 void
 ih_record_put_u64 (uint8_t *out, uint64_t value)
@@ -100,59 +92,59 @@ ih_record_test (bool verbose)
         printf (" * ih_record: ");
     uint8_t buf[8];
     ih_record_put_u64 (buf, 0x0102030405060708ULL);
-    s_check (buf[0] == 1 && buf[7] == 8);
-    s_check (ih_record_get_u64 (buf) == 0x0102030405060708ULL);
+    ih_check (buf[0] == 1 && buf[7] == 8);
+    ih_check (ih_record_get_u64 (buf) == 0x0102030405060708ULL);
     ih_record_put_u64 (buf, UINT64_MAX);
-    s_check (ih_record_get_u64 (buf) == UINT64_MAX);
+    ih_check (ih_record_get_u64 (buf) == UINT64_MAX);
     //  Keys sort in numeric order as bytes
     uint8_t a[8], b[8];
     ih_record_put_u64 (a, 255);
     ih_record_put_u64 (b, 256);
-    s_check (memcmp (a, b, 8) < 0);
+    ih_check (memcmp (a, b, 8) < 0);
 
     //  Round trip
     const uint8_t event[] = {1, 2, 3, 4, 5};
     uint8_t *rec = NULL;
     size_t rec_size = 0;
-    s_check (ih_record_encode (1700000000123ULL, event, sizeof (event), &rec,
-                               &rec_size) == IH_OK);
-    s_check (rec_size == IH_RECORD_HEADER + sizeof (event));
-    s_check (rec[0] == IH_RECORD_VERSION);
+    ih_check (ih_record_encode (1700000000123ULL, event, sizeof (event), &rec,
+                                &rec_size) == IH_OK);
+    ih_check (rec_size == IH_RECORD_HEADER + sizeof (event));
+    ih_check (rec[0] == IH_RECORD_VERSION);
     uint64_t received;
     const uint8_t *ev;
     size_t ev_size;
-    s_check (ih_record_decode (rec, rec_size, &received, &ev, &ev_size) ==
-             IH_OK);
-    s_check (received == 1700000000123ULL);
-    s_check (ev == rec + IH_RECORD_HEADER && ev_size == sizeof (event));
-    s_check (memcmp (ev, event, sizeof (event)) == 0);
+    ih_check (ih_record_decode (rec, rec_size, &received, &ev, &ev_size) ==
+              IH_OK);
+    ih_check (received == 1700000000123ULL);
+    ih_check (ev == rec + IH_RECORD_HEADER && ev_size == sizeof (event));
+    ih_check (memcmp (ev, event, sizeof (event)) == 0);
 
     //  Truncated at every length that leaves no event
     for (size_t len = 0; len <= IH_RECORD_HEADER; len++)
-        s_check (ih_record_decode (rec, len, &received, &ev, &ev_size) ==
-                 IH_E_MALFORMED);
-    s_check (ih_record_decode (NULL, 0, &received, &ev, &ev_size) ==
-             IH_E_MALFORMED);
+        ih_check (ih_record_decode (rec, len, &received, &ev, &ev_size) ==
+                  IH_E_MALFORMED);
+    ih_check (ih_record_decode (NULL, 0, &received, &ev, &ev_size) ==
+              IH_E_MALFORMED);
     //  Bad version
     rec[0] = 2;
-    s_check (ih_record_decode (rec, rec_size, &received, &ev, &ev_size) ==
-             IH_E_VERSION);
+    ih_check (ih_record_decode (rec, rec_size, &received, &ev, &ev_size) ==
+              IH_E_VERSION);
     rec[0] = 0;
-    s_check (ih_record_decode (rec, 1, &received, &ev, &ev_size) ==
-             IH_E_VERSION);
+    ih_check (ih_record_decode (rec, 1, &received, &ev, &ev_size) ==
+              IH_E_VERSION);
     free (rec);
 
     //  Oversize, both ways
     uint8_t *big = (uint8_t *) zmalloc (IH_RECORD_HEADER + IH_EVENT_MAX + 1);
-    s_check (big);
-    s_check (ih_record_encode (0, big, IH_EVENT_MAX + 1, &rec, &rec_size) ==
-             IH_E_TOOBIG);
-    s_check (rec == NULL && rec_size == 0);
+    ih_check (big);
+    ih_check (ih_record_encode (0, big, IH_EVENT_MAX + 1, &rec, &rec_size) ==
+              IH_E_TOOBIG);
+    ih_check (rec == NULL && rec_size == 0);
     big[0] = IH_RECORD_VERSION;
-    s_check (ih_record_decode (big, IH_RECORD_HEADER + IH_EVENT_MAX + 1,
-                               &received, &ev, &ev_size) == IH_E_TOOBIG);
-    s_check (ih_record_decode (big, IH_RECORD_HEADER + IH_EVENT_MAX, &received,
-                               &ev, &ev_size) == IH_OK);
+    ih_check (ih_record_decode (big, IH_RECORD_HEADER + IH_EVENT_MAX + 1,
+                                &received, &ev, &ev_size) == IH_E_TOOBIG);
+    ih_check (ih_record_decode (big, IH_RECORD_HEADER + IH_EVENT_MAX, &received,
+                                &ev, &ev_size) == IH_OK);
     free (big);
     if (verbose)
         printf ("OK\n");

@@ -28,16 +28,8 @@
 #include <czmq.h>
 #include <jansson.h>
 #include "ih_regchange.h"
+#include "ih_check.h"
 #include "ih_json.h"
-
-#define s_check(cond)                                                          \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf (stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__,  \
-                     #cond);                                                   \
-            abort ();                                                          \
-        }                                                                      \
-    } while (0)
 
 static const char *s_kinds[] = {"bureau",   "district", "incubator",
                                 "offshore", "remote",   "auditor"};
@@ -513,9 +505,9 @@ s_pack_text (const char *text, size_t *size_p)
     json_t *json = json_loads (text, JSON_ALLOW_NUL, &error);
     if (!json)
         fprintf (stderr, "bad test JSON: %s: %s\n", text, error.text);
-    s_check (json);
+    ih_check (json);
     uint8_t *data = NULL;
-    s_check (ih_json_to_msgpack (json, &data, size_p) == IH_OK);
+    ih_check (ih_json_to_msgpack (json, &data, size_p) == IH_OK);
     json_decref (json);
     return data;
 }
@@ -533,16 +525,16 @@ s_decode_text (ih_key_t *bureau, const char *type, const char *text,
     strcpy (event.site, ih_key_name (bureau));
     event.seq = 7;
     event.ts = ih_event_now ();
-    s_check (strlen (type) <= IH_NAME_MAX);
+    ih_check (strlen (type) <= IH_NAME_MAX);
     strcpy (event.type, type);
     event.data = data;
     event.data_size = data_size;
     uint8_t *signed_event = NULL;
     size_t signed_size = 0;
-    s_check (ih_event_sign (&event, bureau, &signed_event, &signed_size) ==
-             IH_OK);
+    ih_check (ih_event_sign (&event, bureau, &signed_event, &signed_size) ==
+              IH_OK);
     ih_event_t decoded;
-    s_check (ih_event_decode (signed_event, signed_size, &decoded) == IH_OK);
+    ih_check (ih_event_decode (signed_event, signed_size, &decoded) == IH_OK);
     ih_err_t rc = ih_regchange_decode (&decoded, change, why, why_size);
     free (signed_event);
     free (data);
@@ -570,18 +562,18 @@ static void
 s_round_trip (ih_key_t *bureau, const ih_regchange_t *change)
 {
     char *text = ih_regchange_json (change);
-    s_check (text);
+    ih_check (text);
     ih_regchange_t decoded;
     char why[256];
     ih_err_t rc = s_decode_text (bureau, ih_regchange_type (change), text,
                                  &decoded, why, sizeof (why));
     if (rc)
         fprintf (stderr, "round trip of %s: %s\n", text, why);
-    s_check (rc == IH_OK);
-    s_check (s_change_equal (change, &decoded));
+    ih_check (rc == IH_OK);
+    ih_check (s_change_equal (change, &decoded));
     //  The JSON is canonical: the same text again
     char *again = ih_regchange_json (&decoded);
-    s_check (again && streq (again, text));
+    ih_check (again && streq (again, text));
     free (again);
     free (text);
 }
@@ -621,7 +613,7 @@ s_test_rejections (ih_key_t *bureau)
     //  Without the last pattern (",\"t32\"") it is the longest allowed
     char *max_many = zsys_sprintf ("%s]}", many);
     char *cut = strstr (max_many, ",\"t32\"");
-    s_check (cut);
+    ih_check (cut);
     memmove (cut, cut + 6, strlen (cut + 6) + 1);
     free (many);
 
@@ -808,27 +800,27 @@ s_test_rejections (ih_key_t *bureau)
         if (rc != IH_E_REGISTRY || !strstr (why, cases[i].why))
             fprintf (stderr, "case %zu %s %s: got %s \"%s\"\n", i,
                      cases[i].type, cases[i].text, ih_err_name (rc), why);
-        s_check (rc == IH_E_REGISTRY);
-        s_check (strstr (why, cases[i].why));
+        ih_check (rc == IH_E_REGISTRY);
+        ih_check (strstr (why, cases[i].why));
     }
     //  The limits themselves are fine
     ih_regchange_t change;
     char why[256];
-    s_check (s_decode_text (bureau, IH_REG_KEY_REVOKED, reason_ok, &change, why,
-                            sizeof (why)) == IH_OK);
-    s_check (strlen (change.reason) == IH_REG_REASON_MAX - 1);
-    s_check (s_decode_text (bureau, IH_REG_PERMISSIONS, max_many, &change, why,
-                            sizeof (why)) == IH_OK);
-    s_check (change.publish_count == IH_REG_PATTERNS_MAX);
-    s_check (streq (change.publish[0], "a"));
-    s_check (streq (change.publish[31], "t31"));
+    ih_check (s_decode_text (bureau, IH_REG_KEY_REVOKED, reason_ok, &change,
+                             why, sizeof (why)) == IH_OK);
+    ih_check (strlen (change.reason) == IH_REG_REASON_MAX - 1);
+    ih_check (s_decode_text (bureau, IH_REG_PERMISSIONS, max_many, &change, why,
+                             sizeof (why)) == IH_OK);
+    ih_check (change.publish_count == IH_REG_PATTERNS_MAX);
+    ih_check (streq (change.publish[0], "a"));
+    ih_check (streq (change.publish[31], "t31"));
     //  A short reason buffer still gets a terminated reason; none is fine
     char tiny[8];
-    s_check (s_decode_text (bureau, IH_REG_PERMISSIONS, too_many, &change, tiny,
-                            sizeof (tiny)) == IH_E_REGISTRY);
-    s_check (strlen (tiny) == sizeof (tiny) - 1);
-    s_check (s_decode_text (bureau, IH_REG_PERMISSIONS, too_many, &change, NULL,
-                            0) == IH_E_REGISTRY);
+    ih_check (s_decode_text (bureau, IH_REG_PERMISSIONS, too_many, &change,
+                             tiny, sizeof (tiny)) == IH_E_REGISTRY);
+    ih_check (strlen (tiny) == sizeof (tiny) - 1);
+    ih_check (s_decode_text (bureau, IH_REG_PERMISSIONS, too_many, &change,
+                             NULL, 0) == IH_E_REGISTRY);
     free (long_site);
     free (reason_case);
     free (reason_ok);
@@ -860,56 +852,56 @@ s_test_rejections (ih_key_t *bureau)
     for (size_t i = 0; i < sizeof (raw) / sizeof (raw[0]); i++) {
         event.data = raw[i].data;
         event.data_size = raw[i].size;
-        s_check (ih_regchange_decode (&event, &change, why, sizeof (why)) ==
-                 IH_E_REGISTRY);
+        ih_check (ih_regchange_decode (&event, &change, why, sizeof (why)) ==
+                  IH_E_REGISTRY);
         if (!strstr (why, raw[i].why))
             fprintf (stderr, "raw case %zu: \"%s\"\n", i, why);
-        s_check (strstr (why, raw[i].why));
+        ih_check (strstr (why, raw[i].why));
     }
 }
 
 static void
 s_test_patterns (void)
 {
-    s_check (ih_regchange_pattern_valid ("*"));
-    s_check (ih_regchange_pattern_valid ("enterprise.*"));
-    s_check (ih_regchange_pattern_valid ("enterprise.admitted"));
-    s_check (ih_regchange_pattern_valid ("a.*"));
-    s_check (!ih_regchange_pattern_valid (NULL));
-    s_check (!ih_regchange_pattern_valid (""));
-    s_check (!ih_regchange_pattern_valid (".*"));
-    s_check (!ih_regchange_pattern_valid ("**"));
-    s_check (!ih_regchange_pattern_valid ("enterprise*"));
-    s_check (!ih_regchange_pattern_valid ("enterprise.*.x"));
-    s_check (!ih_regchange_pattern_valid ("*.admitted"));
-    s_check (!ih_regchange_pattern_valid ("Enterprise.*"));
-    s_check (!ih_regchange_pattern_valid ("enterprise.**"));
+    ih_check (ih_regchange_pattern_valid ("*"));
+    ih_check (ih_regchange_pattern_valid ("enterprise.*"));
+    ih_check (ih_regchange_pattern_valid ("enterprise.admitted"));
+    ih_check (ih_regchange_pattern_valid ("a.*"));
+    ih_check (!ih_regchange_pattern_valid (NULL));
+    ih_check (!ih_regchange_pattern_valid (""));
+    ih_check (!ih_regchange_pattern_valid (".*"));
+    ih_check (!ih_regchange_pattern_valid ("**"));
+    ih_check (!ih_regchange_pattern_valid ("enterprise*"));
+    ih_check (!ih_regchange_pattern_valid ("enterprise.*.x"));
+    ih_check (!ih_regchange_pattern_valid ("*.admitted"));
+    ih_check (!ih_regchange_pattern_valid ("Enterprise.*"));
+    ih_check (!ih_regchange_pattern_valid ("enterprise.**"));
     char name[IH_NAME_MAX + 2];
     memset (name, 'a', sizeof (name));
     name[IH_NAME_MAX] = 0;
-    s_check (ih_regchange_pattern_valid (name)); //  64 bytes
+    ih_check (ih_regchange_pattern_valid (name)); //  64 bytes
     memcpy (name + IH_NAME_MAX - 2, ".*", 3);
-    s_check (ih_regchange_pattern_valid (name)); //  62 + ".*"
+    ih_check (ih_regchange_pattern_valid (name)); //  62 + ".*"
     name[IH_NAME_MAX] = 'a';
     name[IH_NAME_MAX + 1] = 0;
-    s_check (!ih_regchange_pattern_valid (name)); //  65 bytes
+    ih_check (!ih_regchange_pattern_valid (name)); //  65 bytes
 
-    s_check (ih_regchange_pattern_match ("*", "enterprise.admitted"));
-    s_check (ih_regchange_pattern_match ("*", "x"));
-    s_check (
+    ih_check (ih_regchange_pattern_match ("*", "enterprise.admitted"));
+    ih_check (ih_regchange_pattern_match ("*", "x"));
+    ih_check (
         ih_regchange_pattern_match ("enterprise.*", "enterprise.admitted"));
-    s_check (ih_regchange_pattern_match ("enterprise.*", "enterprise.a.b"));
-    s_check (!ih_regchange_pattern_match ("enterprise.*", "enterprises.x"));
-    s_check (!ih_regchange_pattern_match ("enterprise.*", "enterprise"));
-    s_check (!ih_regchange_pattern_match ("enterprise.*", "enterprise."));
-    s_check (!ih_regchange_pattern_match ("enterprise.*", "training.held"));
-    s_check (!ih_regchange_pattern_match ("enterprise.*", "xenterprise.a"));
-    s_check (ih_regchange_pattern_match ("training.held", "training.held"));
-    s_check (!ih_regchange_pattern_match ("training.held", "training.helds"));
-    s_check (!ih_regchange_pattern_match ("training.held", "training.hel"));
-    s_check (!ih_regchange_pattern_match ("training.held", "training.*"));
-    s_check (!ih_regchange_pattern_match (NULL, "a"));
-    s_check (!ih_regchange_pattern_match ("*", NULL));
+    ih_check (ih_regchange_pattern_match ("enterprise.*", "enterprise.a.b"));
+    ih_check (!ih_regchange_pattern_match ("enterprise.*", "enterprises.x"));
+    ih_check (!ih_regchange_pattern_match ("enterprise.*", "enterprise"));
+    ih_check (!ih_regchange_pattern_match ("enterprise.*", "enterprise."));
+    ih_check (!ih_regchange_pattern_match ("enterprise.*", "training.held"));
+    ih_check (!ih_regchange_pattern_match ("enterprise.*", "xenterprise.a"));
+    ih_check (ih_regchange_pattern_match ("training.held", "training.held"));
+    ih_check (!ih_regchange_pattern_match ("training.held", "training.helds"));
+    ih_check (!ih_regchange_pattern_match ("training.held", "training.hel"));
+    ih_check (!ih_regchange_pattern_match ("training.held", "training.*"));
+    ih_check (!ih_regchange_pattern_match (NULL, "a"));
+    ih_check (!ih_regchange_pattern_match ("*", NULL));
 }
 
 void
@@ -919,41 +911,41 @@ ih_regchange_test (bool verbose)
         printf (" * ih_regchange: ");
 
     //  Names and scopes
-    s_check (ih_regchange_is_registry (IH_REG_SITE_ADDED));
-    s_check (ih_regchange_is_registry ("registry.anything"));
-    s_check (!ih_regchange_is_registry ("registryx.site_added"));
-    s_check (!ih_regchange_is_registry ("enterprise.admitted"));
-    s_check (!ih_regchange_is_registry (NULL));
+    ih_check (ih_regchange_is_registry (IH_REG_SITE_ADDED));
+    ih_check (ih_regchange_is_registry ("registry.anything"));
+    ih_check (!ih_regchange_is_registry ("registryx.site_added"));
+    ih_check (!ih_regchange_is_registry ("enterprise.admitted"));
+    ih_check (!ih_regchange_is_registry (NULL));
     const char *kinds[] = {"bureau",   "district", "incubator",
                            "offshore", "remote",   "auditor"};
     for (size_t i = 0; i < 6; i++) {
-        s_check (ih_regchange_kind_valid (kinds[i]));
-        s_check (strlen (kinds[i]) < IH_REG_KIND_MAX);
+        ih_check (ih_regchange_kind_valid (kinds[i]));
+        ih_check (strlen (kinds[i]) < IH_REG_KIND_MAX);
     }
-    s_check (!ih_regchange_kind_valid ("Bureau"));
-    s_check (!ih_regchange_kind_valid (""));
-    s_check (!ih_regchange_kind_valid (NULL));
+    ih_check (!ih_regchange_kind_valid ("Bureau"));
+    ih_check (!ih_regchange_kind_valid (""));
+    ih_check (!ih_regchange_kind_valid (NULL));
     ih_read_scope_t scope = IH_READ_NONE;
-    s_check (ih_regchange_scope_parse ("all", &scope) && scope == IH_READ_ALL);
-    s_check (ih_regchange_scope_parse ("district", &scope) &&
-             scope == IH_READ_DISTRICT);
-    s_check (ih_regchange_scope_parse ("own", &scope) && scope == IH_READ_OWN);
-    s_check (ih_regchange_scope_parse ("none", &scope) &&
-             scope == IH_READ_NONE);
-    s_check (!ih_regchange_scope_parse ("All", &scope));
-    s_check (!ih_regchange_scope_parse (NULL, &scope));
+    ih_check (ih_regchange_scope_parse ("all", &scope) && scope == IH_READ_ALL);
+    ih_check (ih_regchange_scope_parse ("district", &scope) &&
+              scope == IH_READ_DISTRICT);
+    ih_check (ih_regchange_scope_parse ("own", &scope) && scope == IH_READ_OWN);
+    ih_check (ih_regchange_scope_parse ("none", &scope) &&
+              scope == IH_READ_NONE);
+    ih_check (!ih_regchange_scope_parse ("All", &scope));
+    ih_check (!ih_regchange_scope_parse (NULL, &scope));
     for (int s = IH_READ_NONE; s <= IH_READ_ALL; s++) {
-        s_check (ih_regchange_scope_parse (
-                     ih_regchange_scope_name ((ih_read_scope_t) s), &scope) &&
-                 (int) scope == s);
+        ih_check (ih_regchange_scope_parse (
+                      ih_regchange_scope_name ((ih_read_scope_t) s), &scope) &&
+                  (int) scope == s);
     }
-    s_check (streq (ih_regchange_scope_name ((ih_read_scope_t) 9), "unknown"));
+    ih_check (streq (ih_regchange_scope_name ((ih_read_scope_t) 9), "unknown"));
     s_test_patterns ();
 
     //  Every change round-trips through a signed event
     ih_key_t *bureau = ih_key_new ("qd-bureau");
     ih_key_t *site = ih_key_new ("lh-inc-01");
-    s_check (bureau && site);
+    ih_check (bureau && site);
     ih_regchange_t change;
     memset (&change, 0, sizeof (change));
     change.op = IH_REG_OP_SITE_ADDED;
@@ -962,7 +954,7 @@ ih_regchange_test (bool verbose)
     strcpy (change.district, "laoshan");
     memcpy (change.sign_key, ih_key_public (site), IH_KEY_PUBLIC_SIZE);
     memcpy (change.curve_key, ih_key_curve_public (site), IH_KEY_CURVE_SIZE);
-    s_check (streq (ih_regchange_type (&change), IH_REG_SITE_ADDED));
+    ih_check (streq (ih_regchange_type (&change), IH_REG_SITE_ADDED));
     s_round_trip (bureau, &change);
 
     memset (&change, 0, sizeof (change));
@@ -971,23 +963,23 @@ ih_regchange_test (bool verbose)
     memcpy (change.sign_key, ih_key_public (bureau), IH_KEY_PUBLIC_SIZE);
     memcpy (change.curve_key, ih_key_curve_public (bureau), IH_KEY_CURVE_SIZE);
     change.from_seq = 2;
-    s_check (streq (ih_regchange_type (&change), IH_REG_KEY_ROTATED));
+    ih_check (streq (ih_regchange_type (&change), IH_REG_KEY_ROTATED));
     s_round_trip (bureau, &change);
     change.from_seq = (uint64_t) INT64_MAX;
     s_round_trip (bureau, &change);
     change.from_seq = (uint64_t) INT64_MAX + 1;
-    s_check (ih_regchange_json (&change) == NULL);
+    ih_check (ih_regchange_json (&change) == NULL);
 
     memset (&change, 0, sizeof (change));
     change.op = IH_REG_OP_KEY_REVOKED;
     strcpy (change.site, "lh-inc-01");
     strcpy (change.reason, "laptop stolen 2024-05-01 \"urgent\" \xc3\xa9");
-    s_check (streq (ih_regchange_type (&change), IH_REG_KEY_REVOKED));
+    ih_check (streq (ih_regchange_type (&change), IH_REG_KEY_REVOKED));
     s_round_trip (bureau, &change);
     change.reason[0] = 0; //  no reason
     s_round_trip (bureau, &change);
     strcpy (change.reason, "\xff"); //  not UTF-8: no JSON for it
-    s_check (ih_regchange_json (&change) == NULL);
+    ih_check (ih_regchange_json (&change) == NULL);
 
     memset (&change, 0, sizeof (change));
     change.op = IH_REG_OP_PERMISSIONS;
@@ -996,7 +988,7 @@ ih_regchange_test (bool verbose)
     strcpy (change.publish[1], "training.held");
     change.publish_count = 2;
     change.read = IH_READ_DISTRICT;
-    s_check (streq (ih_regchange_type (&change), IH_REG_PERMISSIONS));
+    ih_check (streq (ih_regchange_type (&change), IH_REG_PERMISSIONS));
     s_round_trip (bureau, &change);
     change.publish_count = 0; //  may publish nothing
     change.read = IH_READ_NONE;
@@ -1007,10 +999,10 @@ ih_regchange_test (bool verbose)
     change.read = IH_READ_ALL;
     s_round_trip (bureau, &change);
     change.publish_count = IH_REG_PATTERNS_MAX + 1;
-    s_check (ih_regchange_json (&change) == NULL);
+    ih_check (ih_regchange_json (&change) == NULL);
     change.op = (ih_regop_t) 42;
-    s_check (ih_regchange_type (&change) == NULL);
-    s_check (ih_regchange_json (&change) == NULL);
+    ih_check (ih_regchange_type (&change) == NULL);
+    ih_check (ih_regchange_json (&change) == NULL);
 
     //  The JSON text is compact with sorted keys
     memset (&change, 0, sizeof (change));
@@ -1018,7 +1010,7 @@ ih_regchange_test (bool verbose)
     strcpy (change.site, "a");
     strcpy (change.reason, "lost");
     char *text = ih_regchange_json (&change);
-    s_check (text && streq (text, "{\"reason\":\"lost\",\"site\":\"a\"}"));
+    ih_check (text && streq (text, "{\"reason\":\"lost\",\"site\":\"a\"}"));
     free (text);
 
     s_test_rejections (bureau);

@@ -24,17 +24,9 @@
 #include <msgpack.h>
 #include <sodium.h>
 #include "ih_wire.h"
+#include "ih_check.h"
 #include "ih_msgpack.h"
 #include "ih_record.h"
-
-#define s_check(cond)                                                          \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf (stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__,  \
-                     #cond);                                                   \
-            abort ();                                                          \
-        }                                                                      \
-    } while (0)
 
 #define S_TOPIC_MAX (3 * IH_NAME_MAX + 3) //  without the NUL
 
@@ -912,8 +904,8 @@ s_msg_hex (const char *command, const char *hex)
     zmsg_addstr (msg, command);
     uint8_t buf[512];
     size_t len = 0;
-    s_check (sodium_hex2bin (buf, sizeof (buf), hex, strlen (hex), " ", &len,
-                             NULL) == 0);
+    ih_check (sodium_hex2bin (buf, sizeof (buf), hex, strlen (hex), " ", &len,
+                              NULL) == 0);
     zmsg_addmem (msg, buf, len);
     return msg;
 }
@@ -956,7 +948,7 @@ s_fixture_frame (const char *name)
                  "ih_wire_test: missing fixture %s (set "
                  "IH_FIXTURES)\n",
                  path);
-    s_check (file);
+    ih_check (file);
     uint8_t buf[4096];
     size_t size = fread (buf, 1, sizeof (buf), file);
     fclose (file);
@@ -974,49 +966,49 @@ ih_wire_test (bool verbose)
     //  EVENT round trip
     const uint8_t event[] = {1, 2, 3};
     zmsg_t *msg = ih_wire_event (event, sizeof (event));
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (wire.kind == IH_WIRE_EVENT);
-    s_check (wire.event_size == 3 && memcmp (wire.event, event, 3) == 0);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (wire.kind == IH_WIRE_EVENT);
+    ih_check (wire.event_size == 3 && memcmp (wire.event, event, 3) == 0);
     zmsg_destroy (&msg);
     msg = ih_wire_event (event, 0);
-    s_check (ih_wire_decode (msg, &wire) == IH_E_MALFORMED);
+    ih_check (ih_wire_decode (msg, &wire) == IH_E_MALFORMED);
     zmsg_destroy (&msg);
     uint8_t *big = (uint8_t *) zmalloc (IH_WIRE_MAX + 1);
     msg = ih_wire_event (big, IH_EVENT_MAX + 1);
-    s_check (ih_wire_decode (msg, &wire) == IH_E_TOOBIG);
+    ih_check (ih_wire_decode (msg, &wire) == IH_E_TOOBIG);
     zmsg_destroy (&msg);
     msg = ih_wire_event (big, IH_WIRE_MAX);
-    s_check (ih_wire_decode (msg, &wire) == IH_E_TOOBIG);
+    ih_check (ih_wire_decode (msg, &wire) == IH_E_TOOBIG);
     zmsg_destroy (&msg);
     msg = ih_wire_event (big, IH_EVENT_MAX);
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
     zmsg_destroy (&msg);
 
     //  ACK round trip
     msg = ih_wire_ack ("lh-inc-01", 42, 1000000);
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (wire.kind == IH_WIRE_ACK);
-    s_check (streq (wire.site, "lh-inc-01"));
-    s_check (wire.seq == 42 && wire.hub_seq == 1000000);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (wire.kind == IH_WIRE_ACK);
+    ih_check (streq (wire.site, "lh-inc-01"));
+    ih_check (wire.seq == 42 && wire.hub_seq == 1000000);
     zmsg_destroy (&msg);
 
     //  NAK round trips: with site, without, default reason, long reason
     msg = ih_wire_nak (IH_E_GAP, "expected 41", "lh-inc-01", 42, 41);
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (wire.kind == IH_WIRE_NAK && wire.code == IH_E_GAP);
-    s_check (streq (wire.reason, "expected 41"));
-    s_check (streq (wire.site, "lh-inc-01"));
-    s_check (wire.seq == 42 && wire.expected == 41);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (wire.kind == IH_WIRE_NAK && wire.code == IH_E_GAP);
+    ih_check (streq (wire.reason, "expected 41"));
+    ih_check (streq (wire.site, "lh-inc-01"));
+    ih_check (wire.seq == 42 && wire.expected == 41);
     zmsg_destroy (&msg);
     msg = ih_wire_nak (IH_E_MALFORMED, NULL, NULL, 0, 0);
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (wire.code == IH_E_MALFORMED);
-    s_check (streq (wire.reason, ih_strerror (IH_E_MALFORMED)));
-    s_check (streq (wire.site, "") && wire.seq == 0);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (wire.code == IH_E_MALFORMED);
+    ih_check (streq (wire.reason, ih_strerror (IH_E_MALFORMED)));
+    ih_check (streq (wire.site, "") && wire.seq == 0);
     zmsg_destroy (&msg);
     msg = ih_wire_nak (IH_E_BADNAME, NULL, "Bad Site", 1, 0);
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (streq (wire.site, ""));
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (streq (wire.site, ""));
     zmsg_destroy (&msg);
     char reason[400];
     memset (reason, 'r', sizeof (reason));
@@ -1025,29 +1017,29 @@ ih_wire_test (bool verbose)
     reason[IH_WIRE_REASON_MAX - 1] = (char) 0xc3;
     reason[IH_WIRE_REASON_MAX] = (char) 0xa9;
     msg = ih_wire_nak (IH_E_STORE, reason, "", 0, 0);
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (strlen (wire.reason) == IH_WIRE_REASON_MAX - 1);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (strlen (wire.reason) == IH_WIRE_REASON_MAX - 1);
     zmsg_destroy (&msg);
 
     //  STATUS request and reply
     msg = ih_wire_status_request ();
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (wire.kind == IH_WIRE_STATUS && wire.json_size == 0);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (wire.kind == IH_WIRE_STATUS && wire.json_size == 0);
     zmsg_destroy (&msg);
     msg = ih_wire_status_reply ("{\"ok\":true}");
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (wire.kind == IH_WIRE_STATUS && wire.json_size == 11);
-    s_check (memcmp (wire.json, "{\"ok\":true}", 11) == 0);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (wire.kind == IH_WIRE_STATUS && wire.json_size == 11);
+    ih_check (memcmp (wire.json, "{\"ok\":true}", 11) == 0);
     zmsg_destroy (&msg);
-    s_check (s_decode_frames ("STATUS", "", NULL, NULL) == IH_E_MALFORMED);
-    s_check (s_decode_frames ("STATUS", "{}", "{}", NULL) == IH_E_FRAMES);
+    ih_check (s_decode_frames ("STATUS", "", NULL, NULL) == IH_E_MALFORMED);
+    ih_check (s_decode_frames ("STATUS", "{}", "{}", NULL) == IH_E_FRAMES);
 
     //  PUBLISH
     const uint8_t map[] = {0x81, 0xa1, 'k', 0x01};
     msg = ih_wire_publish ("door.open", map, sizeof (map));
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (wire.kind == IH_WIRE_PUBLISH && streq (wire.type, "door.open"));
-    s_check (wire.data_size == 4 && memcmp (wire.data, map, 4) == 0);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (wire.kind == IH_WIRE_PUBLISH && streq (wire.type, "door.open"));
+    ih_check (wire.data_size == 4 && memcmp (wire.data, map, 4) == 0);
     zmsg_destroy (&msg);
     const uint8_t not_map[] = {0x91, 0x01};
     const uint8_t two_maps[] = {0x80, 0x80};
@@ -1079,7 +1071,7 @@ ih_wire_test (bool verbose)
         ih_err_t rc = ih_wire_decode (msg, &wire);
         if (rc != pubs[i].expect)
             fprintf (stderr, "publish case %zu: got %s\n", i, ih_err_name (rc));
-        s_check (rc == pubs[i].expect);
+        ih_check (rc == pubs[i].expect);
         zmsg_destroy (&msg);
     }
     //  A type frame with an embedded NUL
@@ -1087,56 +1079,56 @@ ih_wire_test (bool verbose)
     zmsg_addstr (msg, "PUBLISH");
     zmsg_addmem (msg, "a\0b", 3);
     zmsg_addmem (msg, map, sizeof (map));
-    s_check (ih_wire_decode (msg, &wire) == IH_E_BADNAME);
+    ih_check (ih_wire_decode (msg, &wire) == IH_E_BADNAME);
     zmsg_destroy (&msg);
     free (big);
 
     //  CONFIRM
     msg = ih_wire_confirm ("lh-inc-01", 7);
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (wire.kind == IH_WIRE_CONFIRM && streq (wire.site, "lh-inc-01"));
-    s_check (wire.seq == 7);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (wire.kind == IH_WIRE_CONFIRM && streq (wire.site, "lh-inc-01"));
+    ih_check (wire.seq == 7);
     zmsg_destroy (&msg);
 
     //  Request tags: PUBLISH carries one, CONFIRM and NAK echo it
     const uint8_t tag8[8] = {0, 0, 0, 0, 0, 0, 0x01, 0x02};
     msg = ih_wire_publish_tagged ("door.open", map, sizeof (map), tag8, 8);
-    s_check (zmsg_size (msg) == 4);
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (wire.kind == IH_WIRE_PUBLISH && streq (wire.type, "door.open"));
-    s_check (wire.data_size == 4 && memcmp (wire.data, map, 4) == 0);
-    s_check (wire.tag_size == 8 && memcmp (wire.tag, tag8, 8) == 0);
+    ih_check (zmsg_size (msg) == 4);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (wire.kind == IH_WIRE_PUBLISH && streq (wire.type, "door.open"));
+    ih_check (wire.data_size == 4 && memcmp (wire.data, map, 4) == 0);
+    ih_check (wire.tag_size == 8 && memcmp (wire.tag, tag8, 8) == 0);
     zmsg_destroy (&msg);
     msg = ih_wire_publish_tagged ("door.open", map, sizeof (map), NULL, 0);
-    s_check (zmsg_size (msg) == 3);
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (wire.tag == NULL && wire.tag_size == 0);
+    ih_check (zmsg_size (msg) == 3);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (wire.tag == NULL && wire.tag_size == 0);
     zmsg_destroy (&msg);
     msg = ih_wire_publish ("door.open", map, sizeof (map));
-    s_check (ih_wire_decode (msg, &wire) == IH_OK && wire.tag == NULL);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK && wire.tag == NULL);
     zmsg_destroy (&msg);
     msg = ih_wire_confirm ("lh-inc-01", 9);
     ih_wire_set_tag (msg, tag8, 8);
-    s_check (zmsg_size (msg) == 3);
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (wire.kind == IH_WIRE_CONFIRM && wire.seq == 9);
-    s_check (wire.tag_size == 8 && memcmp (wire.tag, tag8, 8) == 0);
+    ih_check (zmsg_size (msg) == 3);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (wire.kind == IH_WIRE_CONFIRM && wire.seq == 9);
+    ih_check (wire.tag_size == 8 && memcmp (wire.tag, tag8, 8) == 0);
     zmsg_destroy (&msg);
     msg = ih_wire_nak (IH_E_FULL, NULL, "lh-inc-01", 0, 0);
     ih_wire_set_tag (msg, tag8, 1);
     ih_wire_set_tag (msg, NULL, 0); //  no-op
-    s_check (zmsg_size (msg) == 3);
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (wire.kind == IH_WIRE_NAK && wire.code == IH_E_FULL);
-    s_check (wire.tag_size == 1 && wire.tag[0] == 0);
+    ih_check (zmsg_size (msg) == 3);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (wire.kind == IH_WIRE_NAK && wire.code == IH_E_FULL);
+    ih_check (wire.tag_size == 1 && wire.tag[0] == 0);
     zmsg_destroy (&msg);
     //  Largest tag accepted; empty or over-long tags refused
     uint8_t tag_big[IH_WIRE_TAG_MAX + 1];
     memset (tag_big, 0xab, sizeof (tag_big));
     msg = ih_wire_publish_tagged ("t", map, sizeof (map), tag_big,
                                   IH_WIRE_TAG_MAX);
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (wire.tag_size == IH_WIRE_TAG_MAX);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (wire.tag_size == IH_WIRE_TAG_MAX);
     zmsg_destroy (&msg);
     const char *tagged[] = {"PUBLISH", "CONFIRM", "NAK"};
     for (size_t i = 0; i < 3; i++) {
@@ -1149,50 +1141,50 @@ ih_wire_test (bool verbose)
                 msg = ih_wire_nak (IH_E_STORE, NULL, NULL, 0, 0);
             zmsg_addmem (msg, tag_big, variant ? sizeof (tag_big) : 0);
             ih_err_t rc = ih_wire_decode (msg, &wire);
-            s_check (rc == (variant ? IH_E_TOOBIG : IH_E_MALFORMED));
-            s_check (wire.tag == NULL && wire.kind == 0);
+            ih_check (rc == (variant ? IH_E_TOOBIG : IH_E_MALFORMED));
+            ih_check (wire.tag == NULL && wire.kind == 0);
             zmsg_destroy (&msg);
         }
     }
     //  A body error wins over a tag error; a valid tag survives a body
     //  error so the NAK can echo it
     msg = ih_wire_publish_tagged ("Bad Type", map, sizeof (map), tag8, 8);
-    s_check (ih_wire_decode (msg, &wire) == IH_E_BADNAME);
-    s_check (wire.kind == 0 && wire.tag_size == 8);
-    s_check (memcmp (wire.tag, tag8, 8) == 0);
+    ih_check (ih_wire_decode (msg, &wire) == IH_E_BADNAME);
+    ih_check (wire.kind == 0 && wire.tag_size == 8);
+    ih_check (memcmp (wire.tag, tag8, 8) == 0);
     zmsg_destroy (&msg);
     msg = ih_wire_publish ("t", not_map, sizeof (not_map));
     zmsg_addmem (msg, "", 0);
-    s_check (ih_wire_decode (msg, &wire) == IH_E_TYPE);
+    ih_check (ih_wire_decode (msg, &wire) == IH_E_TYPE);
     zmsg_destroy (&msg);
     //  Five PUBLISH frames, three ACK or EVENT frames: still wrong
     msg = ih_wire_publish_tagged ("t", map, sizeof (map), tag8, 8);
     zmsg_addmem (msg, tag8, 8);
-    s_check (ih_wire_decode (msg, &wire) == IH_E_FRAMES);
+    ih_check (ih_wire_decode (msg, &wire) == IH_E_FRAMES);
     zmsg_destroy (&msg);
     msg = ih_wire_ack ("lh-inc-01", 1, 1);
     zmsg_addmem (msg, tag8, 8);
-    s_check (ih_wire_decode (msg, &wire) == IH_E_FRAMES);
+    ih_check (ih_wire_decode (msg, &wire) == IH_E_FRAMES);
     zmsg_destroy (&msg);
 
     //  Frames and commands
-    s_check (ih_wire_decode (NULL, &wire) == IH_E_FRAMES);
+    ih_check (ih_wire_decode (NULL, &wire) == IH_E_FRAMES);
     msg = zmsg_new ();
-    s_check (ih_wire_decode (msg, &wire) == IH_E_FRAMES);
+    ih_check (ih_wire_decode (msg, &wire) == IH_E_FRAMES);
     zmsg_destroy (&msg);
-    s_check (s_decode_frames ("EVENT", NULL, NULL, NULL) == IH_E_FRAMES);
-    s_check (s_decode_frames ("EVENT", "a", "b", NULL) == IH_E_FRAMES);
-    s_check (s_decode_frames ("ACK", NULL, NULL, NULL) == IH_E_FRAMES);
-    s_check (s_decode_frames ("NAK", "a", "b", "c") == IH_E_FRAMES);
-    s_check (s_decode_frames ("PUBLISH", "t", NULL, NULL) == IH_E_FRAMES);
-    s_check (s_decode_frames ("CONFIRM", NULL, NULL, NULL) == IH_E_FRAMES);
-    s_check (s_decode_frames ("CONFIRM", "a", "b", "c") == IH_E_FRAMES);
-    s_check (s_decode_frames ("ACK", "a", "b", NULL) == IH_E_FRAMES);
-    s_check (s_decode_frames ("HELLO", "x", NULL, NULL) == IH_E_COMMAND);
-    s_check (s_decode_frames ("event", "x", NULL, NULL) == IH_E_COMMAND);
-    s_check (s_decode_frames ("", NULL, NULL, NULL) == IH_E_COMMAND);
-    s_check (s_decode_frames ("EVENTS", "x", NULL, NULL) == IH_E_COMMAND);
-    s_check (s_decode_frames ("a/b/c/", "x", "y", "z") == IH_E_COMMAND);
+    ih_check (s_decode_frames ("EVENT", NULL, NULL, NULL) == IH_E_FRAMES);
+    ih_check (s_decode_frames ("EVENT", "a", "b", NULL) == IH_E_FRAMES);
+    ih_check (s_decode_frames ("ACK", NULL, NULL, NULL) == IH_E_FRAMES);
+    ih_check (s_decode_frames ("NAK", "a", "b", "c") == IH_E_FRAMES);
+    ih_check (s_decode_frames ("PUBLISH", "t", NULL, NULL) == IH_E_FRAMES);
+    ih_check (s_decode_frames ("CONFIRM", NULL, NULL, NULL) == IH_E_FRAMES);
+    ih_check (s_decode_frames ("CONFIRM", "a", "b", "c") == IH_E_FRAMES);
+    ih_check (s_decode_frames ("ACK", "a", "b", NULL) == IH_E_FRAMES);
+    ih_check (s_decode_frames ("HELLO", "x", NULL, NULL) == IH_E_COMMAND);
+    ih_check (s_decode_frames ("event", "x", NULL, NULL) == IH_E_COMMAND);
+    ih_check (s_decode_frames ("", NULL, NULL, NULL) == IH_E_COMMAND);
+    ih_check (s_decode_frames ("EVENTS", "x", NULL, NULL) == IH_E_COMMAND);
+    ih_check (s_decode_frames ("a/b/c/", "x", "y", "z") == IH_E_COMMAND);
 
     //  Body errors (hex), ACK = [site, seq, hub_seq]
     struct {
@@ -1248,14 +1240,14 @@ ih_wire_test (bool verbose)
         if (rc != bodies[i].expect)
             fprintf (stderr, "body case %zu (%s %s): got %s\n", i,
                      bodies[i].command, bodies[i].hex, ih_err_name (rc));
-        s_check (rc == bodies[i].expect);
+        ih_check (rc == bodies[i].expect);
     }
     //  A 65-byte site name
     char hex[600] = "93 d941 ";
     for (int i = 0; i < 65; i++)
         strcat (hex, "61");
     strcat (hex, " 01 01");
-    s_check (s_decode_hex ("ACK", hex) == IH_E_TOOBIG);
+    ih_check (s_decode_hex ("ACK", hex) == IH_E_TOOBIG);
     //  A 201-byte reason
     strcpy (hex, "95 07 d9c9 ");
     size_t hl = strlen (hex);
@@ -1263,7 +1255,7 @@ ih_wire_test (bool verbose)
         memcpy (hex + hl, "61", 2);
     hex[hl] = 0;
     char *nak_hex = zsys_sprintf ("%s c0 00 00", hex);
-    s_check (s_decode_hex ("NAK", nak_hex) == IH_E_TOOBIG);
+    ih_check (s_decode_hex ("NAK", nak_hex) == IH_E_TOOBIG);
     zstr_free (&nak_hex);
     //  Truncated ACK body at every length
     msg = ih_wire_ack ("lh-inc-01", 300, 70000);
@@ -1272,7 +1264,7 @@ ih_wire_test (bool verbose)
         zmsg_t *cut = zmsg_new ();
         zmsg_addstr (cut, "ACK");
         zmsg_addmem (cut, zframe_data (body), len);
-        s_check (ih_wire_decode (cut, &wire) == IH_E_MALFORMED);
+        ih_check (ih_wire_decode (cut, &wire) == IH_E_MALFORMED);
         zmsg_destroy (&cut);
     }
     zmsg_destroy (&msg);
@@ -1300,27 +1292,27 @@ ih_wire_test (bool verbose)
         if (rc != fixtures[i].expect)
             fprintf (stderr, "fixture %s as %s: got %s\n", fixtures[i].file,
                      fixtures[i].command, ih_err_name (rc));
-        s_check (rc == fixtures[i].expect);
+        ih_check (rc == fixtures[i].expect);
         zmsg_destroy (&msg);
     }
 
     //  PUB round trip and errors
     msg = ih_wire_pub ("laoshan", "lh-inc-01", "sensor.temp", 12, 1700000000000,
                        event, sizeof (event));
-    s_check (ih_wire_decode_pub (msg, &wire) == IH_OK);
-    s_check (wire.kind == IH_WIRE_PUB);
-    s_check (streq (wire.topic, "laoshan/lh-inc-01/sensor.temp/"));
-    s_check (streq (wire.site, "lh-inc-01") &&
-             streq (wire.type, "sensor.temp"));
-    s_check (wire.hub_seq == 12 && wire.received == 1700000000000);
-    s_check (wire.event_size == 3 && memcmp (wire.event, event, 3) == 0);
+    ih_check (ih_wire_decode_pub (msg, &wire) == IH_OK);
+    ih_check (wire.kind == IH_WIRE_PUB);
+    ih_check (streq (wire.topic, "laoshan/lh-inc-01/sensor.temp/"));
+    ih_check (streq (wire.site, "lh-inc-01") &&
+              streq (wire.type, "sensor.temp"));
+    ih_check (wire.hub_seq == 12 && wire.received == 1700000000000);
+    ih_check (wire.event_size == 3 && memcmp (wire.event, event, 3) == 0);
     //  ...and it is not a command
-    s_check (ih_wire_decode (msg, &wire) == IH_E_COMMAND);
+    ih_check (ih_wire_decode (msg, &wire) == IH_E_COMMAND);
     zmsg_destroy (&msg);
     msg = ih_wire_event (event, sizeof (event));
-    s_check (ih_wire_decode_pub (msg, &wire) == IH_E_FRAMES);
+    ih_check (ih_wire_decode_pub (msg, &wire) == IH_E_FRAMES);
     zmsg_destroy (&msg);
-    s_check (ih_wire_decode_pub (NULL, &wire) == IH_E_FRAMES);
+    ih_check (ih_wire_decode_pub (NULL, &wire) == IH_E_FRAMES);
     const char *topics[][2] = {
         {"a/b/c/", "OK"},   {"a/b/c", "MAL"},    {"a/b/", "MAL"},
         {"a/b/c/d", "MAL"}, {"a/b/c/d/", "MAL"}, {"A/b/c/", "BAD"},
@@ -1339,20 +1331,20 @@ ih_wire_test (bool verbose)
         if (rc != want)
             fprintf (stderr, "topic '%s': got %s\n", topics[i][0],
                      ih_err_name (rc));
-        s_check (rc == want);
+        ih_check (rc == want);
         zmsg_destroy (&msg);
     }
     char long_topic[300];
     memset (long_topic, 'a', 65);
     strcpy (long_topic + 65, "/b/c/");
-    s_check (s_decode_frames (long_topic, "12345678", "12345678", "e") ==
-             IH_E_COMMAND);
+    ih_check (s_decode_frames (long_topic, "12345678", "12345678", "e") ==
+              IH_E_COMMAND);
     msg = zmsg_new ();
     zmsg_addstr (msg, long_topic);
     zmsg_addmem (msg, "12345678", 8);
     zmsg_addmem (msg, "12345678", 8);
     zmsg_addmem (msg, event, 3);
-    s_check (ih_wire_decode_pub (msg, &wire) == IH_E_TOOBIG);
+    ih_check (ih_wire_decode_pub (msg, &wire) == IH_E_TOOBIG);
     zmsg_destroy (&msg);
     memset (long_topic, 'a', 250);
     long_topic[250] = 0;
@@ -1361,121 +1353,122 @@ ih_wire_test (bool verbose)
     zmsg_addmem (msg, "12345678", 8);
     zmsg_addmem (msg, "12345678", 8);
     zmsg_addmem (msg, event, 3);
-    s_check (ih_wire_decode_pub (msg, &wire) == IH_E_TOOBIG);
+    ih_check (ih_wire_decode_pub (msg, &wire) == IH_E_TOOBIG);
     zmsg_destroy (&msg);
     msg = zmsg_new ();
     zmsg_addstr (msg, "a/b/c/");
     zmsg_addmem (msg, "1234567", 7);
     zmsg_addmem (msg, "12345678", 8);
     zmsg_addmem (msg, event, 3);
-    s_check (ih_wire_decode_pub (msg, &wire) == IH_E_MALFORMED);
+    ih_check (ih_wire_decode_pub (msg, &wire) == IH_E_MALFORMED);
     zmsg_destroy (&msg);
     msg = zmsg_new ();
     zmsg_addstr (msg, "a/b/c/");
     zmsg_addmem (msg, "12345678", 8);
     zmsg_addmem (msg, "123456789", 9);
     zmsg_addmem (msg, event, 3);
-    s_check (ih_wire_decode_pub (msg, &wire) == IH_E_MALFORMED);
+    ih_check (ih_wire_decode_pub (msg, &wire) == IH_E_MALFORMED);
     zmsg_destroy (&msg);
     msg = zmsg_new ();
     zmsg_addstr (msg, "a/b/c/");
     zmsg_addmem (msg, "12345678", 8);
     zmsg_addmem (msg, "12345678", 8);
     zmsg_addmem (msg, event, 0);
-    s_check (ih_wire_decode_pub (msg, &wire) == IH_E_MALFORMED);
+    ih_check (ih_wire_decode_pub (msg, &wire) == IH_E_MALFORMED);
     zmsg_destroy (&msg);
 
     //  Topic prefixes and matching
     char topic[3 * IH_NAME_MAX + 4];
     ih_wire_topic_prefix (NULL, NULL, NULL, topic);
-    s_check (streq (topic, ""));
+    ih_check (streq (topic, ""));
     ih_wire_topic_prefix ("laoshan", NULL, NULL, topic);
-    s_check (streq (topic, "laoshan/"));
+    ih_check (streq (topic, "laoshan/"));
     ih_wire_topic_prefix ("laoshan", "lh-1", NULL, topic);
-    s_check (streq (topic, "laoshan/lh-1/"));
+    ih_check (streq (topic, "laoshan/lh-1/"));
     ih_wire_topic_prefix ("laoshan", "lh-1", "door", topic);
-    s_check (streq (topic, "laoshan/lh-1/door/"));
+    ih_check (streq (topic, "laoshan/lh-1/door/"));
     ih_wire_topic_prefix ("laoshan", NULL, "door", topic);
-    s_check (streq (topic, "laoshan/"));
+    ih_check (streq (topic, "laoshan/"));
     ih_wire_topic_prefix (NULL, "lh-1", "door", topic);
-    s_check (streq (topic, ""));
+    ih_check (streq (topic, ""));
     //  A prefix must not match a longer name: "lh-1/" vs "lh-10/"
-    s_check (strncmp ("laoshan/lh-10/door/", "laoshan/lh-1/", 13) != 0);
-    s_check (ih_wire_topic_match ("laoshan/lh-1/door/", NULL, NULL, NULL));
-    s_check (
+    ih_check (strncmp ("laoshan/lh-10/door/", "laoshan/lh-1/", 13) != 0);
+    ih_check (ih_wire_topic_match ("laoshan/lh-1/door/", NULL, NULL, NULL));
+    ih_check (
         ih_wire_topic_match ("laoshan/lh-1/door/", "laoshan", "lh-1", "door"));
-    s_check (ih_wire_topic_match ("laoshan/lh-1/door/", NULL, NULL, "door"));
-    s_check (ih_wire_topic_match ("laoshan/lh-1/door/", NULL, "lh-1", ""));
-    s_check (!ih_wire_topic_match ("laoshan/lh-1/door/", NULL, NULL, "do"));
-    s_check (!ih_wire_topic_match ("laoshan/lh-1/door/", NULL, "lh-10", NULL));
-    s_check (!ih_wire_topic_match ("laoshan/lh-1/door/", "shinan", NULL, NULL));
-    s_check (!ih_wire_topic_match ("garbage", NULL, NULL, NULL));
-    s_check (!ih_wire_topic_match (NULL, NULL, NULL, NULL));
+    ih_check (ih_wire_topic_match ("laoshan/lh-1/door/", NULL, NULL, "door"));
+    ih_check (ih_wire_topic_match ("laoshan/lh-1/door/", NULL, "lh-1", ""));
+    ih_check (!ih_wire_topic_match ("laoshan/lh-1/door/", NULL, NULL, "do"));
+    ih_check (!ih_wire_topic_match ("laoshan/lh-1/door/", NULL, "lh-10", NULL));
+    ih_check (
+        !ih_wire_topic_match ("laoshan/lh-1/door/", "shinan", NULL, NULL));
+    ih_check (!ih_wire_topic_match ("garbage", NULL, NULL, NULL));
+    ih_check (!ih_wire_topic_match (NULL, NULL, NULL, NULL));
     //  Replay service: round trips
     msg = ih_wire_replay (5, 0, 9, "laoshan", NULL, "door.open", 100);
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (wire.kind == IH_WIRE_REPLAY && wire.from == 5 && wire.to == 9);
-    s_check (wire.from_time == 0 && wire.credit == 100);
-    s_check (streq (wire.district, "laoshan") && streq (wire.site, ""));
-    s_check (streq (wire.type, "door.open"));
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (wire.kind == IH_WIRE_REPLAY && wire.from == 5 && wire.to == 9);
+    ih_check (wire.from_time == 0 && wire.credit == 100);
+    ih_check (streq (wire.district, "laoshan") && streq (wire.site, ""));
+    ih_check (streq (wire.type, "door.open"));
     zmsg_destroy (&msg);
     msg = ih_wire_replay (0, 1700000000000, 0, "", "lh-1", NULL, 0);
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (wire.from == 0 && wire.from_time == 1700000000000);
-    s_check (wire.credit == 0 && streq (wire.site, "lh-1"));
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (wire.from == 0 && wire.from_time == 1700000000000);
+    ih_check (wire.credit == 0 && streq (wire.site, "lh-1"));
     zmsg_destroy (&msg);
     msg = ih_wire_credit (42);
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (wire.kind == IH_WIRE_CREDIT && wire.credit == 42);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (wire.kind == IH_WIRE_CREDIT && wire.credit == 42);
     zmsg_destroy (&msg);
     msg = ih_wire_record (7, 1700000000001, "laoshan", event, sizeof (event));
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (wire.kind == IH_WIRE_RECORD && wire.hub_seq == 7);
-    s_check (wire.received == 1700000000001);
-    s_check (streq (wire.district, "laoshan") && wire.event_size == 3);
-    s_check (memcmp (wire.event, event, 3) == 0);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (wire.kind == IH_WIRE_RECORD && wire.hub_seq == 7);
+    ih_check (wire.received == 1700000000001);
+    ih_check (streq (wire.district, "laoshan") && wire.event_size == 3);
+    ih_check (memcmp (wire.event, event, 3) == 0);
     zmsg_destroy (&msg);
     msg = ih_wire_end (99);
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (wire.kind == IH_WIRE_END && wire.last == 99);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (wire.kind == IH_WIRE_END && wire.last == 99);
     zmsg_destroy (&msg);
     msg = ih_wire_checkpoint_request (0);
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (wire.kind == IH_WIRE_CHECKPOINT && wire.size == 0);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (wire.kind == IH_WIRE_CHECKPOINT && wire.size == 0);
     zmsg_destroy (&msg);
     msg = ih_wire_prove_inclusion (3, 8);
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (wire.kind == IH_WIRE_PROVE_INCLUSION && wire.hub_seq == 3);
-    s_check (wire.size == 8);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (wire.kind == IH_WIRE_PROVE_INCLUSION && wire.hub_seq == 3);
+    ih_check (wire.size == 8);
     zmsg_destroy (&msg);
     msg = ih_wire_prove_consistency (4, 0);
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (wire.kind == IH_WIRE_PROVE_CONSISTENCY && wire.old_size == 4);
-    s_check (wire.new_size == 0);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (wire.kind == IH_WIRE_PROVE_CONSISTENCY && wire.old_size == 4);
+    ih_check (wire.new_size == 0);
     zmsg_destroy (&msg);
     uint8_t cp[100], path[3 * IH_WIRE_HASH], rec[20];
     memset (cp, 0x11, sizeof (cp));
     memset (path, 0x22, sizeof (path));
     memset (rec, 0x01, sizeof (rec));
     msg = ih_wire_signed_checkpoint (cp, sizeof (cp));
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (wire.kind == IH_WIRE_SIGNED_CHECKPOINT);
-    s_check (wire.checkpoint_size == 100 && wire.checkpoint[0] == 0x11);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (wire.kind == IH_WIRE_SIGNED_CHECKPOINT);
+    ih_check (wire.checkpoint_size == 100 && wire.checkpoint[0] == 0x11);
     zmsg_destroy (&msg);
     msg = ih_wire_inclusion (3, 8, rec, sizeof (rec), path, 3, cp, sizeof (cp));
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (wire.kind == IH_WIRE_INCLUSION && wire.hub_seq == 3);
-    s_check (wire.size == 8 && wire.record_size == 20);
-    s_check (wire.proof_size == 96 && wire.checkpoint_size == 100);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (wire.kind == IH_WIRE_INCLUSION && wire.hub_seq == 3);
+    ih_check (wire.size == 8 && wire.record_size == 20);
+    ih_check (wire.proof_size == 96 && wire.checkpoint_size == 100);
     zmsg_destroy (&msg);
     msg = ih_wire_inclusion (1, 1, rec, sizeof (rec), NULL, 0, cp, 65);
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (wire.proof == NULL && wire.proof_size == 0);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (wire.proof == NULL && wire.proof_size == 0);
     zmsg_destroy (&msg);
     msg = ih_wire_consistency (cp, 90, cp, 100, path, 2);
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
-    s_check (wire.kind == IH_WIRE_CONSISTENCY && wire.checkpoint_size == 90);
-    s_check (wire.checkpoint_new_size == 100 && wire.proof_size == 64);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (wire.kind == IH_WIRE_CONSISTENCY && wire.checkpoint_size == 90);
+    ih_check (wire.checkpoint_new_size == 100 && wire.proof_size == 64);
     zmsg_destroy (&msg);
 
     //  Replay service: errors
@@ -1515,56 +1508,57 @@ ih_wire_test (bool verbose)
             fprintf (stderr, "replay case %zu (%s %s): got %s\n", i,
                      replay_bodies[i].command, replay_bodies[i].hex,
                      ih_err_name (rc));
-        s_check (rc == replay_bodies[i].expect);
+        ih_check (rc == replay_bodies[i].expect);
     }
     //  RECORD: hub_seq 0, bad district, empty event, frame counts
     msg = ih_wire_record (0, 1, "laoshan", event, sizeof (event));
-    s_check (ih_wire_decode (msg, &wire) == IH_E_MALFORMED);
+    ih_check (ih_wire_decode (msg, &wire) == IH_E_MALFORMED);
     zmsg_destroy (&msg);
     msg = ih_wire_record (1, 1, "Lao", event, sizeof (event));
-    s_check (ih_wire_decode (msg, &wire) == IH_E_BADNAME);
+    ih_check (ih_wire_decode (msg, &wire) == IH_E_BADNAME);
     zmsg_destroy (&msg);
     msg = ih_wire_record (1, 1, "laoshan", event, 0);
-    s_check (ih_wire_decode (msg, &wire) == IH_E_MALFORMED);
+    ih_check (ih_wire_decode (msg, &wire) == IH_E_MALFORMED);
     zmsg_destroy (&msg);
-    s_check (s_decode_frames ("RECORD", "x", NULL, NULL) == IH_E_FRAMES);
-    s_check (s_decode_frames ("REPLAY", NULL, NULL, NULL) == IH_E_FRAMES);
-    s_check (s_decode_frames ("END", "a", "b", NULL) == IH_E_FRAMES);
-    s_check (s_decode_frames ("INCLUSION-PROOF", "a", "b", "c") == IH_E_FRAMES);
-    s_check (s_decode_frames ("CONSISTENCY-PROOF", "a", "b", NULL) ==
-             IH_E_FRAMES);
+    ih_check (s_decode_frames ("RECORD", "x", NULL, NULL) == IH_E_FRAMES);
+    ih_check (s_decode_frames ("REPLAY", NULL, NULL, NULL) == IH_E_FRAMES);
+    ih_check (s_decode_frames ("END", "a", "b", NULL) == IH_E_FRAMES);
+    ih_check (s_decode_frames ("INCLUSION-PROOF", "a", "b", "c") ==
+              IH_E_FRAMES);
+    ih_check (s_decode_frames ("CONSISTENCY-PROOF", "a", "b", NULL) ==
+              IH_E_FRAMES);
     //  Checkpoint frames: 64 bytes or fewer, over the maximum
     uint8_t big_cp[IH_WIRE_CHECKPOINT_MAX + 1];
     memset (big_cp, 0, sizeof (big_cp));
     msg = ih_wire_signed_checkpoint (cp, 64);
-    s_check (ih_wire_decode (msg, &wire) == IH_E_MALFORMED);
+    ih_check (ih_wire_decode (msg, &wire) == IH_E_MALFORMED);
     zmsg_destroy (&msg);
     msg = ih_wire_signed_checkpoint (big_cp, sizeof (big_cp));
-    s_check (ih_wire_decode (msg, &wire) == IH_E_TOOBIG);
+    ih_check (ih_wire_decode (msg, &wire) == IH_E_TOOBIG);
     zmsg_destroy (&msg);
     //  Proof frames: not whole hashes, too many; inclusion shape rules
     msg = ih_wire_consistency (cp, 90, cp, 100, NULL, 0);
     zframe_t *last = zmsg_last (msg);
     zframe_reset (last, path, 33);
-    s_check (ih_wire_decode (msg, &wire) == IH_E_MALFORMED);
+    ih_check (ih_wire_decode (msg, &wire) == IH_E_MALFORMED);
     zmsg_destroy (&msg);
     uint8_t *many = (uint8_t *) zmalloc ((IH_WIRE_PATH_MAX + 1) * 32);
     msg = ih_wire_inclusion (1, 2, rec, sizeof (rec), many,
                              IH_WIRE_PATH_MAX + 1, cp, sizeof (cp));
-    s_check (ih_wire_decode (msg, &wire) == IH_E_TOOBIG);
+    ih_check (ih_wire_decode (msg, &wire) == IH_E_TOOBIG);
     zmsg_destroy (&msg);
     msg = ih_wire_consistency (cp, 90, cp, 100, many, IH_WIRE_CPROOF_MAX);
-    s_check (ih_wire_decode (msg, &wire) == IH_OK);
+    ih_check (ih_wire_decode (msg, &wire) == IH_OK);
     zmsg_destroy (&msg);
     free (many);
     msg = ih_wire_inclusion (3, 2, rec, sizeof (rec), path, 1, cp, 90);
-    s_check (ih_wire_decode (msg, &wire) == IH_E_MALFORMED); //  seq > size
+    ih_check (ih_wire_decode (msg, &wire) == IH_E_MALFORMED); //  seq > size
     zmsg_destroy (&msg);
     msg = ih_wire_inclusion (1, 2, rec, IH_RECORD_HEADER, path, 1, cp, 90);
-    s_check (ih_wire_decode (msg, &wire) == IH_E_MALFORMED); //  no event
+    ih_check (ih_wire_decode (msg, &wire) == IH_E_MALFORMED); //  no event
     zmsg_destroy (&msg);
     msg = ih_wire_inclusion (1, 2, rec, sizeof (rec), path, 1, cp, 30);
-    s_check (ih_wire_decode (msg, &wire) == IH_E_MALFORMED);
+    ih_check (ih_wire_decode (msg, &wire) == IH_E_MALFORMED);
     zmsg_destroy (&msg);
 
     if (verbose)

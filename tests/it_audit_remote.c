@@ -76,6 +76,29 @@ s_run (int expect, const char *const *args, char **err_p)
     return out;
 }
 
+//  Runs `incuhub audit` over plain text against the hub serving replay,
+//  with the bureau of registry and the hub's public key pub_key, plus
+//  option (and its value, unless NULL) unless option is NULL; checks the
+//  exit status; returns stdout and, if err_p is set, stderr.
+static char *
+s_audit_remote (int expect, const char *replay, const char *registry,
+                const char *pub_key, const char *option, const char *value,
+                char **err_p)
+{
+    const char *args[] = {"audit",
+                          "--hub",
+                          replay,
+                          "--bureau-key",
+                          ih_tk_bureau_pub (registry),
+                          "--hub-key",
+                          pub_key,
+                          "--plaintext",
+                          option,
+                          value,
+                          NULL};
+    return s_run (expect, args, err_p);
+}
+
 //  Starts a hub with the replay service, the key and a checkpoint every 10
 //  events; copies its ingest and replay endpoints.
 static ih_proc_t *
@@ -110,6 +133,29 @@ s_line (const char *text, const char *prefix)
     IH_CHECK (at && (at == text || at[-1] == '\n'), "no '%s' line in %s",
               prefix, text);
     return strndup (at, strcspn (at, "\n"));
+}
+
+//  The value of key in the tree line of an audit's output, copied (caller
+//  frees); prints the line, saying what audit it was.
+static char *
+s_tree_field (const char *out, const char *key, const char *what)
+{
+    char *tree = s_line (out, "tree size=");
+    char *value = ih_tk_field (tree, key);
+    IH_CHECK (value, "no %s= in '%s'", key, tree);
+    printf ("it_audit_remote: %s: %s\n", what, tree);
+    free (tree);
+    return value;
+}
+
+//  Stops a hub with SIGTERM and checks that it exits cleanly.
+static void
+s_hub_stop (ih_proc_t **hub_p, const char *name)
+{
+    ih_proc_signal (*hub_p, SIGTERM);
+    IH_CHECK (ih_proc_wait_exit (*hub_p, 10000) == 0,
+              "hub %s did not stop cleanly", name);
+    ih_proc_destroy (hub_p);
 }
 
 //  Checks that local and remote summaries agree (see the header).
@@ -181,26 +227,12 @@ main (void)
     int serial = 0;
     s_ingest (ingest, sites, S_BURST, &serial);
     s_ingest (ingest, sites, S_BURST, &serial);
-    const char *keep_args[] = {"audit",
-                               "--hub",
-                               replay,
-                               "--bureau-key",
-                               ih_tk_bureau_pub (registry),
-                               "--hub-key",
-                               pub_key,
-                               "--plaintext",
-                               "--checkpoint-out",
-                               kept,
-                               NULL};
-    char *out = s_run (0, keep_args, NULL);
-    char *tree = s_line (out, "tree size=");
-    char *kept_size = ih_tk_field (tree, "latest");
-    IH_CHECK (kept_size && atoi (kept_size) > 0 &&
-                  atoi (kept_size) <= base + 2 * S_BURST,
-              "kept checkpoint size %s", kept_size);
-    printf ("it_audit_remote: after %d events: %s; kept size=%s\n",
-            base + 2 * S_BURST, tree, kept_size);
-    free (tree);
+    char *out = s_audit_remote (0, replay, registry, pub_key,
+                                "--checkpoint-out", kept, NULL);
+    char *kept_size = s_tree_field (out, "latest", "keeping a checkpoint");
+    IH_CHECK (atoi (kept_size) > 0 && atoi (kept_size) <= base + 2 * S_BURST,
+              "kept checkpoint size %s after %d events", kept_size,
+              base + 2 * S_BURST);
     free (out);
 
     //  More events, then local and remote audits of the same log
@@ -215,32 +247,14 @@ main (void)
                                 pub_key,
                                 NULL};
     char *local = s_run (0, local_args, NULL);
-    const char *remote_args[] = {"audit",
-                                 "--hub",
-                                 replay,
-                                 "--bureau-key",
-                                 ih_tk_bureau_pub (registry),
-                                 "--hub-key",
-                                 pub_key,
-                                 "--plaintext",
-                                 NULL};
-    char *remote = s_run (0, remote_args, NULL);
+    char *remote =
+        s_audit_remote (0, replay, registry, pub_key, NULL, NULL, NULL);
     s_compare (local, remote);
     free (local);
     free (remote);
 
     //  The JSON form agrees too, but for the checkpoint count
-    const char *json_args[] = {"audit",
-                               "--hub",
-                               replay,
-                               "--bureau-key",
-                               ih_tk_bureau_pub (registry),
-                               "--hub-key",
-                               pub_key,
-                               "--plaintext",
-                               "--json",
-                               NULL};
-    out = s_run (0, json_args, NULL);
+    out = s_audit_remote (0, replay, registry, pub_key, "--json", NULL, NULL);
     char head[64];
     snprintf (head, sizeof head, "{\"ok\":true,\"events\":%d,",
               base + 4 * S_BURST);
@@ -248,24 +262,12 @@ main (void)
     free (out);
 
     //  The kept checkpoint: the served log extends it
-    const char *trusted_args[] = {"audit",
-                                  "--hub",
-                                  replay,
-                                  "--bureau-key",
-                                  ih_tk_bureau_pub (registry),
-                                  "--hub-key",
-                                  pub_key,
-                                  "--plaintext",
-                                  "--trusted-checkpoint",
-                                  kept,
-                                  NULL};
-    out = s_run (0, trusted_args, NULL);
-    tree = s_line (out, "tree size=");
-    char *trusted = ih_tk_field (tree, "trusted");
-    IH_CHECK (trusted && streq (trusted, kept_size), "trusted=%s", trusted);
-    printf ("it_audit_remote: with the kept checkpoint: %s\n", tree);
+    out = s_audit_remote (0, replay, registry, pub_key, "--trusted-checkpoint",
+                          kept, NULL);
+    char *trusted = s_tree_field (out, "trusted", "with the kept checkpoint");
+    IH_CHECK (streq (trusted, kept_size), "trusted=%s, kept size=%s", trusted,
+              kept_size);
     free (trusted);
-    free (tree);
     free (out);
 
     //  A rewritten log: another hub, the same hub key, other events
@@ -277,37 +279,15 @@ main (void)
         s_hub_start (data2, registry2, key, "b", ingest2, replay2);
     int serial2 = 1000;
     s_ingest (ingest2, forgers, 2 * S_BURST, &serial2);
-    const char *forge_args[] = {"audit",
-                                "--hub",
-                                replay2,
-                                "--bureau-key",
-                                ih_tk_bureau_pub (registry2),
-                                "--hub-key",
-                                pub_key,
-                                "--plaintext",
-                                "--checkpoint-out",
-                                forged,
-                                NULL};
-    out = s_run (0, forge_args, NULL);
-    tree = s_line (out, "tree size=");
-    char *forged_size = ih_tk_field (tree, "latest");
-    IH_CHECK (forged_size && atoi (forged_size) > 0, "forged size %s",
-              forged_size);
-    free (tree);
+    out = s_audit_remote (0, replay2, registry2, pub_key, "--checkpoint-out",
+                          forged, NULL);
+    char *forged_size =
+        s_tree_field (out, "latest", "the rewritten log's checkpoint");
+    IH_CHECK (atoi (forged_size) > 0, "forged size %s", forged_size);
     free (out);
     char *err = NULL;
-    const char *bad_args[] = {"audit",
-                              "--hub",
-                              replay,
-                              "--bureau-key",
-                              ih_tk_bureau_pub (registry),
-                              "--hub-key",
-                              pub_key,
-                              "--plaintext",
-                              "--trusted-checkpoint",
-                              forged,
-                              NULL};
-    free (s_run (3, bad_args, &err));
+    free (s_audit_remote (3, replay, registry, pub_key, "--trusted-checkpoint",
+                          forged, &err));
     char expect[256];
     snprintf (expect, sizeof expect,
               "audit: FAILED at hub_seq=%s: hub_seq 1..%s as stored do not "
@@ -331,12 +311,8 @@ main (void)
     free (s_run (2, both_args, NULL));
 
     free (kept_size);
-    ih_proc_signal (hub2, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (hub2, 10000) == 0, "hub b did not stop");
-    ih_proc_destroy (&hub2);
-    ih_proc_signal (hub, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (hub, 10000) == 0, "hub did not stop cleanly");
-    ih_proc_destroy (&hub);
+    s_hub_stop (&hub2, "b");
+    s_hub_stop (&hub, "a");
     for (int i = 0; i < S_SITES; i++) {
         ih_tk_site_fini (&sites[i]);
         ih_tk_site_fini (&forgers[i]);

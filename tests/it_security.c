@@ -90,6 +90,23 @@ s_client_destroy (s_client_t *self)
     zsock_destroy (&self->sock);
 }
 
+//  Waits up to 100 ms for the next monitor event on the client's socket;
+//  returns its number (ZMQ_EVENT_*), or 0 if none came.
+static uint16_t
+s_monitor_event (s_client_t *self)
+{
+    zsock_set_rcvtimeo (self->monitor, 100);
+    zmsg_t *msg = zmsg_recv (self->monitor);
+    if (!msg)
+        return 0;
+    zframe_t *frame = zmsg_first (msg);
+    uint16_t event = 0;
+    if (frame && zframe_size (frame) >= 2)
+        memcpy (&event, zframe_data (frame), 2);
+    zmsg_destroy (&msg);
+    return event;
+}
+
 //  Waits for the handshake's outcome: 1 succeeded, -1 failed (a
 //  HANDSHAKE_FAILED_* event, or the peer closed before any success).
 //  Fails the test at the deadline.
@@ -97,16 +114,8 @@ static int
 s_handshake (s_client_t *self)
 {
     int64_t deadline = ih_tk_now () + S_DEADLINE;
-    zsock_set_rcvtimeo (self->monitor, 100);
     while (ih_tk_now () < deadline) {
-        zmsg_t *msg = zmsg_recv (self->monitor);
-        if (!msg)
-            continue;
-        zframe_t *frame = zmsg_first (msg);
-        uint16_t event = 0;
-        if (frame && zframe_size (frame) >= 2)
-            memcpy (&event, zframe_data (frame), 2);
-        zmsg_destroy (&msg);
+        uint16_t event = s_monitor_event (self);
         if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED)
             return 1;
         if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ||
@@ -124,17 +133,8 @@ static void
 s_wait_event (s_client_t *self, uint16_t wanted, const char *what)
 {
     int64_t deadline = ih_tk_now () + S_DEADLINE;
-    zsock_set_rcvtimeo (self->monitor, 100);
     while (ih_tk_now () < deadline) {
-        zmsg_t *msg = zmsg_recv (self->monitor);
-        if (!msg)
-            continue;
-        zframe_t *frame = zmsg_first (msg);
-        uint16_t event = 0;
-        if (frame && zframe_size (frame) >= 2)
-            memcpy (&event, zframe_data (frame), 2);
-        zmsg_destroy (&msg);
-        if (event == wanted) {
+        if (s_monitor_event (self) == wanted) {
             printf ("  %s\n", what);
             return;
         }
@@ -200,14 +200,53 @@ s_expect_nak (s_client_t *client, uint8_t *bytes, size_t size, ih_err_t code,
     free (bytes);
 }
 
+//  A CURVE client of endpoint as own, after a successful handshake; who
+//  names it if the handshake fails.
+static s_client_t
+s_connected (int type, const char *endpoint, ih_key_t *own, const char *who)
+{
+    s_client_t client = s_client (type, endpoint, own, s_hub_key);
+    IH_CHECK (s_handshake (&client) == 1, "%s could not connect to %s", who,
+              endpoint);
+    return client;
+}
+
+//  A CURVE SUB to the feed as own, after a successful handshake,
+//  subscribed to prefix ("" for everything its kind may read).
+static s_client_t
+s_subscriber (ih_key_t *own, const char *prefix, const char *who)
+{
+    s_client_t client = s_connected (ZMQ_SUB, s_pub, own, who);
+    zsock_set_subscribe (client.sock, prefix);
+    return client;
+}
+
 //  A CURVE DEALER to ingest as site, after a successful handshake.
 static s_client_t
 s_ingest_client (ih_tk_site_t *site)
 {
-    s_client_t client = s_client (ZMQ_DEALER, s_ingest, site->key, s_hub_key);
-    IH_CHECK (s_handshake (&client) == 1, "site %s could not connect",
-              site->site);
+    return s_connected (ZMQ_DEALER, s_ingest, site->key, site->site);
+}
+
+//  A CURVE DEALER to ingest as the bureau, after a successful handshake.
+static s_client_t
+s_bureau_client (void)
+{
+    ih_key_t *bureau = ih_tk_bureau (s_registry);
+    //  The socket holds its own copy of the transport pair
+    s_client_t client = s_connected (ZMQ_DEALER, s_ingest, bureau, "bureau");
+    ih_key_destroy (&bureau);
     return client;
+}
+
+//  Checks that a DEALER to ingest as own (plain text if NULL), trusting
+//  hub as the hub's key, fails the handshake; failure says what passed.
+static void
+s_expect_refused (ih_key_t *own, ih_key_t *hub, const char *failure)
+{
+    s_client_t client = s_client (ZMQ_DEALER, s_ingest, own, hub);
+    IH_CHECK (s_handshake (&client) == -1, "%s", failure);
+    s_client_destroy (&client);
 }
 
 //  Pushes a registry change straight to the hub as the bureau (as
@@ -218,12 +257,9 @@ s_registry_push (const ih_regchange_t *change)
     uint8_t *bytes;
     size_t size;
     ih_tk_registry_change (s_registry, change, &bytes, &size);
-    ih_key_t *bureau = ih_tk_bureau (s_registry);
-    s_client_t client = s_client (ZMQ_DEALER, s_ingest, bureau, s_hub_key);
-    IH_CHECK (s_handshake (&client) == 1, "the bureau could not connect");
+    s_client_t client = s_bureau_client ();
     s_expect_ack (&client, bytes, size, "registry change");
     s_client_destroy (&client);
-    ih_key_destroy (&bureau);
 }
 
 //  Starts the CURVE hub; reads its endpoints.
@@ -263,17 +299,76 @@ s_hub_start (const char *hub_key_path)
     return hub;
 }
 
-//  Receives the next feed message on sub (deadline) and returns its site.
+//  Receives the next feed message on sub (deadline) and checks that it is
+//  an event of site.
 static void
-s_feed_next (zsock_t *sub, char *site, const char *who)
+s_feed_expect (zsock_t *sub, const char *who, const char *site)
 {
     zsock_set_rcvtimeo (sub, S_DEADLINE);
     zmsg_t *msg = zmsg_recv (sub);
     IH_CHECK (msg, "%s: nothing on the feed within %d ms", who, S_DEADLINE);
     ih_wire_t wire;
     IH_CHECK (ih_wire_decode_pub (msg, &wire) == IH_OK, "%s: bad PUB", who);
-    snprintf (site, IH_NAME_MAX + 1, "%s", wire.site);
+    IH_CHECK (streq (wire.site, site),
+              "%s: the feed carried %s's event, not %s's", who, wire.site,
+              site);
     zmsg_destroy (&msg);
+}
+
+//  Receives and drops whatever sub holds now (it has a short receive
+//  timeout); true if there was anything.
+static bool
+s_feed_drain (zsock_t *sub)
+{
+    bool any = false;
+    zmsg_t *msg;
+    while ((msg = zmsg_recv (sub))) {
+        any = true;
+        zmsg_destroy (&msg);
+    }
+    return any;
+}
+
+//  Publishes site's events on client until both subscribers have received
+//  something (deadline 20 s): until then their subscriptions may not be
+//  applied yet. failure says what never happened.
+static void
+s_feed_warm_up (s_client_t *client, ih_tk_site_t *site, zsock_t *first,
+                zsock_t *second, const char *failure)
+{
+    bool first_ok = false, second_ok = false;
+    int64_t deadline = ih_tk_now () + 20000;
+    zsock_set_rcvtimeo (first, 100);
+    zsock_set_rcvtimeo (second, 100);
+    while (!(first_ok && second_ok)) {
+        IH_CHECK (ih_tk_now () < deadline, "%s", failure);
+        size_t size;
+        uint8_t *bytes = ih_tk_site_sign (site, "training.held", "{}", &size);
+        s_expect_ack (client, bytes, size, "warm-up");
+        first_ok |= s_feed_drain (first);
+        second_ok |= s_feed_drain (second);
+    }
+}
+
+//  Once own_sub and city_sub both receive (warmed up with own's events on
+//  client), publishes an event of offshore (on a connection of its own),
+//  then one of own's: own_sub, which may read only own's events, must get
+//  own's next, and city_sub, which reads everything, offshore's.
+static void
+s_feed_check (s_client_t *client, ih_tk_site_t *own, ih_tk_site_t *offshore,
+              zsock_t *own_sub, zsock_t *city_sub, const char *warm_failure)
+{
+    s_feed_warm_up (client, own, own_sub, city_sub, warm_failure);
+    size_t size;
+    s_client_t off = s_ingest_client (offshore);
+    uint8_t *bytes =
+        ih_tk_site_sign (offshore, "offshore.project_introduced", "{}", &size);
+    s_expect_ack (&off, bytes, size, "offshore event");
+    s_client_destroy (&off);
+    bytes = ih_tk_site_sign (own, "training.held", "{}", &size);
+    s_expect_ack (client, bytes, size, "own event");
+    s_feed_expect (own_sub, own->site, own->site);
+    s_feed_expect (city_sub, "district", offshore->site);
 }
 
 //  Runs incuhub; returns its exit status, stdout and stderr in *out_p,
@@ -282,6 +377,46 @@ static int
 s_cli (const char *const *args, char **out_p, char **err_p)
 {
     return ih_tk_run (s_dir, "incuhub", args, NULL, out_p, err_p, 60000);
+}
+
+//  Starts incuhub-agent with args and waits for its ready line; checks
+//  that the line announces next_seq, unless that is NULL.
+static ih_proc_t *
+s_agent_start (const char *const *args, const char *next_seq)
+{
+    ih_proc_t *agent = ih_proc_start (s_dir, "incuhub-agent", args);
+    char *line = ih_proc_wait_line (agent, "incuhub-agent: ready", 20000);
+    IH_CHECK (line, "agent not ready (see %s)", ih_proc_stderr (agent));
+    if (next_seq) {
+        char *next = ih_tk_field (line, "next_seq");
+        IH_CHECK (next && streq (next, next_seq), "next_seq '%s' in '%s'",
+                  next ? next : "", line);
+        free (next);
+    }
+    free (line);
+    return agent;
+}
+
+//  Stops the agent with SIGTERM and checks that it exits cleanly.
+static void
+s_agent_stop (ih_proc_t **agent_p)
+{
+    ih_proc_signal (*agent_p, SIGTERM);
+    IH_CHECK (ih_proc_wait_exit (*agent_p, 10000) == 0, "agent exit");
+    ih_proc_destroy (agent_p);
+}
+
+//  Publishes the JSON line count times, one `incuhub publish` each,
+//  through the agent listening on listen.
+static void
+s_agent_publish (const char *listen, const char *line, int count,
+                 const char *what)
+{
+    const char *args[] = {"publish", "--agent", listen, NULL};
+    for (int i = 0; i < count; i++)
+        IH_CHECK (ih_tk_run (s_dir, "incuhub", args, line, NULL, NULL, 20000) ==
+                      0,
+                  "%s", what);
 }
 
 int
@@ -360,6 +495,17 @@ main (void)
                       patterns[i]);
         change.read = IH_READ_OWN;
         ih_tk_registry_change (s_registry, &change, NULL, NULL);
+        //  ... and the district kind too
+        snprintf (change.kind, sizeof change.kind, "district");
+        const char *district_patterns[] = {"district.*", "training.*",
+                                           "qianfan.*", "mentor.*",
+                                           "statistics.*"};
+        change.publish_count = 5;
+        for (int i = 0; i < 5; i++)
+            snprintf (change.publish[i], sizeof change.publish[i], "%s",
+                      district_patterns[i]);
+        change.read = IH_READ_ALL;
+        ih_tk_registry_change (s_registry, &change, NULL, NULL);
     }
     char keys[512];
     snprintf (keys, sizeof keys, "%s/hubkeys", s_dir);
@@ -384,25 +530,20 @@ main (void)
     {
         //  A key the registry does not know
         ih_key_t *stranger = ih_key_new ("lh-inc-01");
-        s_client_t other = s_client (ZMQ_DEALER, s_ingest, stranger, s_hub_key);
-        IH_CHECK (s_handshake (&other) == -1,
-                  "an unregistered transport key completed the handshake");
-        s_client_destroy (&other);
+        s_expect_refused (
+            stranger, s_hub_key,
+            "an unregistered transport key completed the handshake");
         //  The right site key, but a wrong hub key
         ih_key_t *fake_hub = ih_key_new ("hub");
-        other = s_client (ZMQ_DEALER, s_ingest, inc.key, fake_hub);
-        IH_CHECK (s_handshake (&other) == -1,
-                  "a client with a wrong hub key completed the handshake");
-        s_client_destroy (&other);
+        s_expect_refused (
+            inc.key, fake_hub,
+            "a client with a wrong hub key completed the handshake");
         //  Plain text to a CURVE endpoint
-        other = s_client (ZMQ_DEALER, s_ingest, NULL, NULL);
-        IH_CHECK (s_handshake (&other) == -1,
-                  "a plain-text client completed the handshake");
-        s_client_destroy (&other);
+        s_expect_refused (NULL, NULL,
+                          "a plain-text client completed the handshake");
         //  An auditor is read-only: no ingest
-        other = s_client (ZMQ_DEALER, s_ingest, auditor.key, s_hub_key);
-        IH_CHECK (s_handshake (&other) == -1, "an auditor connected to ingest");
-        s_client_destroy (&other);
+        s_expect_refused (auditor.key, s_hub_key,
+                          "an auditor connected to ingest");
         ih_key_destroy (&stranger);
         ih_key_destroy (&fake_hub);
         printf ("handshakes: registered ok; unregistered, wrong hub key, "
@@ -423,6 +564,18 @@ main (void)
                   "incubator publishes an award");
     inc.seq = inc_seq;
     memcpy (inc.prev, inc_prev, IH_HASH_SIZE);
+    {
+        //  A district office posing as an incubator: it reports an
+        //  enterprise admitted, under its own id (the only one its
+        //  connection allows)
+        s_client_t office = s_ingest_client (&district);
+        ih_tk_site_t copy = district;
+        bytes = ih_tk_site_sign (&copy, "enterprise.admitted",
+                                 "{\"enterprise\":\"e-9\"}", &size);
+        s_expect_nak (&office, bytes, size, IH_E_DENIED,
+                      "district office reports an enterprise admitted");
+        s_client_destroy (&office);
+    }
     {
         //  lh-inc-02's own, validly signed event, sent on lh-inc-01's
         //  connection
@@ -447,10 +600,7 @@ main (void)
     {
         //  A registry change that claims to be the bureau's, signed by
         //  another key, sent on the bureau's own (authenticated) connection
-        ih_key_t *bureau = ih_tk_bureau (s_registry);
-        s_client_t as_bureau =
-            s_client (ZMQ_DEALER, s_ingest, bureau, s_hub_key);
-        IH_CHECK (s_handshake (&as_bureau) == 1, "bureau cannot connect");
+        s_client_t as_bureau = s_bureau_client ();
         //  A real change first (the remote kind gets its defaults back),
         //  whose hash is the chain head the forger continues
         ih_regchange_t change;
@@ -482,7 +632,6 @@ main (void)
                       "registry change signed by a forged bureau key");
         s_client_destroy (&as_bureau);
         ih_key_destroy (&forger.key);
-        ih_key_destroy (&bureau);
         //  ... so incubators still may not publish awards
         bytes = ih_tk_site_sign (&inc, "award.granted", "{}", &size);
         s_expect_nak (&client, bytes, size, IH_E_DENIED,
@@ -513,15 +662,11 @@ main (void)
         ih_tk_site_rotate (&victim, rotated, s_registry);
         //  ih_tk_site_rotate wrote the change to the journal; push it as
         //  `incuhub site rotate --hub` does: it is the journal's last line
-        ih_key_t *bureau = ih_tk_bureau (s_registry);
-        s_client_t as_bureau =
-            s_client (ZMQ_DEALER, s_ingest, bureau, s_hub_key);
-        IH_CHECK (s_handshake (&as_bureau) == 1, "bureau cannot connect");
+        s_client_t as_bureau = s_bureau_client ();
         IH_CHECK (ih_tk_journal_last (s_registry, &rotation, &rotation_size),
                   "no journal");
         s_expect_ack (&as_bureau, rotation, rotation_size, "rotation");
         s_client_destroy (&as_bureau);
-        ih_key_destroy (&bureau);
     }
     for (int i = S_BEFORE; i < S_OLD; i++)
         s_expect_ack (&victim_client, old_events[i], old_sizes[i],
@@ -543,12 +688,9 @@ main (void)
         s_expect_ack (&victim_client, bytes, size, "new key");
     }
     {
-        s_client_t other = s_client (ZMQ_DEALER, s_ingest, old_key, s_hub_key);
-        IH_CHECK (s_handshake (&other) == -1,
-                  "the replaced transport key still connects");
-        s_client_destroy (&other);
-        other = s_client (ZMQ_DEALER, s_ingest, victim.key, s_hub_key);
-        IH_CHECK (s_handshake (&other) == 1, "the new transport key fails");
+        s_expect_refused (old_key, s_hub_key,
+                          "the replaced transport key still connects");
+        s_client_t other = s_ingest_client (&victim);
         s_client_destroy (&other);
     }
     printf ("rotation: %d old-key and %d new-key events stored\n", S_OLD,
@@ -556,9 +698,8 @@ main (void)
 
     //  --- Revocation ------------------------------------------------------
     //  The victim follows its own feed; the revocation must end that too
-    s_client_t victim_sub = s_client (ZMQ_SUB, s_pub, victim.key, s_hub_key);
-    IH_CHECK (s_handshake (&victim_sub) == 1, "victim cannot subscribe");
-    zsock_set_subscribe (victim_sub.sock, "laoshan/lh-inc-02/");
+    s_client_t victim_sub =
+        s_subscriber (victim.key, "laoshan/lh-inc-02/", "victim's feed");
     {
         ih_regchange_t change;
         memset (&change, 0, sizeof change);
@@ -577,10 +718,8 @@ main (void)
     s_expect_nak (&victim_client, bytes, size, IH_E_REVOKED,
                   "event of a revoked key");
     {
-        s_client_t other =
-            s_client (ZMQ_DEALER, s_ingest, victim.key, s_hub_key);
-        IH_CHECK (s_handshake (&other) == -1, "a revoked key still connects");
-        s_client_destroy (&other);
+        s_expect_refused (victim.key, s_hub_key,
+                          "a revoked key still connects");
         //  The feed was reopened: the revoked subscriber was dropped, and
         //  its reconnection is refused
         s_wait_event (&victim_sub, ZMQ_EVENT_HANDSHAKE_FAILED_AUTH,
@@ -591,49 +730,13 @@ main (void)
 
     //  --- The feed -------------------------------------------------------
     {
-        s_client_t greedy = s_client (ZMQ_SUB, s_pub, inc.key, s_hub_key);
-        s_client_t city = s_client (ZMQ_SUB, s_pub, district.key, s_hub_key);
-        IH_CHECK (s_handshake (&greedy) == 1, "incubator cannot subscribe");
-        IH_CHECK (s_handshake (&city) == 1, "district cannot subscribe");
-        zsock_set_subscribe (greedy.sock, "");
+        s_client_t greedy = s_subscriber (inc.key, "", "incubator's feed");
         zsock_set_subscribe (greedy.sock, "laoshan/lh-inc-01/");
-        zsock_set_subscribe (city.sock, "");
-        //  Warm up until both get the incubator's own events
-        char site[IH_NAME_MAX + 1];
-        bool greedy_ok = false, city_ok = false;
-        int64_t deadline = ih_tk_now () + 20000;
-        zsock_set_rcvtimeo (greedy.sock, 100);
-        zsock_set_rcvtimeo (city.sock, 100);
-        while (!(greedy_ok && city_ok)) {
-            IH_CHECK (ih_tk_now () < deadline, "subscriptions never applied");
-            bytes = ih_tk_site_sign (&inc, "training.held", "{}", &size);
-            s_expect_ack (&client, bytes, size, "warm-up");
-            zmsg_t *msg;
-            while ((msg = zmsg_recv (greedy.sock))) {
-                greedy_ok = true;
-                zmsg_destroy (&msg);
-            }
-            while ((msg = zmsg_recv (city.sock))) {
-                city_ok = true;
-                zmsg_destroy (&msg);
-            }
-        }
-        //  Another site's event, then the incubator's own
-        s_client_t off = s_ingest_client (&offshore);
-        bytes = ih_tk_site_sign (&offshore, "offshore.project_introduced", "{}",
-                                 &size);
-        s_expect_ack (&off, bytes, size, "offshore event");
-        s_client_destroy (&off);
-        bytes = ih_tk_site_sign (&inc, "training.held", "{}", &size);
-        s_expect_ack (&client, bytes, size, "own event");
-        s_feed_next (greedy.sock, site, "incubator");
-        IH_CHECK (streq (site, "lh-inc-01"),
-                  "the incubator's feed carried %s's event", site);
-        s_feed_next (city.sock, site, "district");
-        IH_CHECK (streq (site, "sg-offshore-01"),
-                  "the district feed's next event is %s's", site);
-        s_feed_next (city.sock, site, "district");
-        IH_CHECK (streq (site, "lh-inc-01"), "then %s's", site);
+        s_client_t city = s_subscriber (district.key, "", "district's feed");
+        s_feed_check (&client, &inc, &offshore, greedy.sock, city.sock,
+                      "subscriptions never applied");
+        //  ... and then the incubator's own
+        s_feed_expect (city.sock, "district", "lh-inc-01");
         s_client_destroy (&greedy);
         s_client_destroy (&city);
         printf ("feed: incubator sees only its own events, district all\n");
@@ -646,10 +749,10 @@ main (void)
         //  subscription while a district office subscribes to everything;
         //  the hub reopens the feed and the attacker still gets nothing
         //  but its own events.
-        s_client_t attacker = s_client (ZMQ_XSUB, s_pub, inc.key, s_hub_key);
-        IH_CHECK (s_handshake (&attacker) == 1, "attacker cannot connect");
-        s_client_t city = s_client (ZMQ_SUB, s_pub, district.key, s_hub_key);
-        IH_CHECK (s_handshake (&city) == 1, "district cannot subscribe");
+        s_client_t attacker =
+            s_connected (ZMQ_XSUB, s_pub, inc.key, "attacker's XSUB");
+        s_client_t city =
+            s_connected (ZMQ_SUB, s_pub, district.key, "district's feed");
         zstr_send (attacker.sock, "junk");
         zsock_set_subscribe (city.sock, "");
         const char own[] = "\x01laoshan/lh-inc-01/";
@@ -660,37 +763,8 @@ main (void)
                       "the feed was reopened after the junk");
         //  Both reconnect and subscribe again (SUB and XSUB resend their
         //  subscriptions); warm up until both get the incubator's events
-        bool attacker_ok = false, city_ok = false;
-        int64_t deadline = ih_tk_now () + 20000;
-        zsock_set_rcvtimeo (attacker.sock, 100);
-        zsock_set_rcvtimeo (city.sock, 100);
-        while (!(attacker_ok && city_ok)) {
-            IH_CHECK (ih_tk_now () < deadline, "feed never came back");
-            bytes = ih_tk_site_sign (&inc, "training.held", "{}", &size);
-            s_expect_ack (&client, bytes, size, "warm-up");
-            zmsg_t *msg;
-            while ((msg = zmsg_recv (attacker.sock))) {
-                attacker_ok = true;
-                zmsg_destroy (&msg);
-            }
-            while ((msg = zmsg_recv (city.sock))) {
-                city_ok = true;
-                zmsg_destroy (&msg);
-            }
-        }
-        s_client_t off = s_ingest_client (&offshore);
-        bytes = ih_tk_site_sign (&offshore, "offshore.project_introduced", "{}",
-                                 &size);
-        s_expect_ack (&off, bytes, size, "offshore event");
-        s_client_destroy (&off);
-        bytes = ih_tk_site_sign (&inc, "training.held", "{}", &size);
-        s_expect_ack (&client, bytes, size, "own event");
-        char site[IH_NAME_MAX + 1];
-        s_feed_next (attacker.sock, site, "attacker");
-        IH_CHECK (streq (site, "lh-inc-01"),
-                  "the XSUB attacker received %s's event", site);
-        s_feed_next (city.sock, site, "district");
-        IH_CHECK (streq (site, "sg-offshore-01"), "district got %s", site);
+        s_feed_check (&client, &inc, &offshore, attacker.sock, city.sock,
+                      "feed never came back");
         s_client_destroy (&attacker);
         s_client_destroy (&city);
         printf ("feed: an XSUB's junk reopens the feed; it still sees only "
@@ -699,8 +773,8 @@ main (void)
 
     //  --- Replay ---------------------------------------------------------
     {
-        s_client_t reader = s_client (ZMQ_DEALER, s_replay, inc.key, s_hub_key);
-        IH_CHECK (s_handshake (&reader) == 1, "incubator cannot reach replay");
+        s_client_t reader =
+            s_connected (ZMQ_DEALER, s_replay, inc.key, "incubator's replay");
         s_expect_denied (&reader,
                          ih_wire_replay (1, 0, 0, NULL, NULL, NULL, 100),
                          "replay of everything by an incubator");
@@ -753,9 +827,8 @@ main (void)
         ih_tk_site_init (&remote, s_dir, s_registry, "bj-remote-01", "remote",
                          "laoshan");
         //  The hub meets the new site through the journal
-        s_client_t city = s_client (ZMQ_SUB, s_pub, district.key, s_hub_key);
-        IH_CHECK (s_handshake (&city) == 1, "district cannot subscribe");
-        zsock_set_subscribe (city.sock, "laoshan/bj-remote-01/");
+        s_client_t city = s_subscriber (district.key, "laoshan/bj-remote-01/",
+                                        "district's feed");
         char key[600], outbox[600], listen[600];
         snprintf (key, sizeof key, "%s/bj-remote-01.key", s_dir);
         snprintf (outbox, sizeof outbox, "%s/outbox", s_dir);
@@ -764,14 +837,7 @@ main (void)
             "--site",   "bj-remote-01", "--key",   key,        "--hub",
             s_ingest,   "--hub-key",    s_hub_pub, "--outbox", outbox,
             "--listen", listen,         NULL};
-        ih_proc_t *agent = ih_proc_start (s_dir, "incuhub-agent", args);
-        char *line = ih_proc_wait_line (agent, "incuhub-agent: ready", 20000);
-        IH_CHECK (line, "agent not ready (see %s)", ih_proc_stderr (agent));
-        char *next = ih_tk_field (line, "next_seq");
-        IH_CHECK (next && streq (next, "1"), "next_seq '%s' in '%s'",
-                  next ? next : "", line);
-        free (next);
-        free (line);
+        ih_proc_t *agent = s_agent_start (args, "1");
         const char *publish[] = {"publish",
                                  "--agent",
                                  listen,
@@ -781,13 +847,9 @@ main (void)
                                  "{\"project\":\"p-1\"}",
                                  NULL};
         IH_CHECK (s_cli (publish, NULL, NULL) == 0, "publish via the agent");
-        char site[IH_NAME_MAX + 1];
-        s_feed_next (city.sock, site, "district (agent's event)");
-        IH_CHECK (streq (site, "bj-remote-01"), "got %s", site);
+        s_feed_expect (city.sock, "district (agent's event)", "bj-remote-01");
         s_client_destroy (&city);
-        ih_proc_signal (agent, SIGTERM);
-        IH_CHECK (ih_proc_wait_exit (agent, 10000) == 0, "agent exit");
-        ih_proc_destroy (&agent);
+        s_agent_stop (&agent);
         printf ("agent over CURVE: event stored and published\n");
 
         //  Key rotation with an agent, events in its outbox: seqs 2..5
@@ -795,21 +857,12 @@ main (void)
         char nowhere[600];
         snprintf (nowhere, sizeof nowhere, "ipc://%s/nowhere.sock", s_dir);
         args[5] = nowhere;
-        agent = ih_proc_start (s_dir, "incuhub-agent", args);
-        line = ih_proc_wait_line (agent, "incuhub-agent: ready", 20000);
-        IH_CHECK (line, "agent not ready (see %s)", ih_proc_stderr (agent));
-        free (line);
-        const char *lines = "{\"type\":\"remote.project_introduced\","
-                            "\"data\":{\"key\":\"old\"}}\n";
-        for (int i = 0; i < 4; i++) {
-            const char *one[] = {"publish", "--agent", listen, NULL};
-            IH_CHECK (ih_tk_run (s_dir, "incuhub", one, lines, NULL, NULL,
-                                 20000) == 0,
-                      "publish into the outbox");
-        }
-        ih_proc_signal (agent, SIGTERM);
-        IH_CHECK (ih_proc_wait_exit (agent, 10000) == 0, "agent exit");
-        ih_proc_destroy (&agent);
+        agent = s_agent_start (args, NULL);
+        s_agent_publish (listen,
+                         "{\"type\":\"remote.project_introduced\","
+                         "\"data\":{\"key\":\"old\"}}\n",
+                         4, "publish into the outbox");
+        s_agent_stop (&agent);
         //  ... the agent restarts with a new key, which the hub does not
         //  know yet: its ready line tells the operator from_seq ...
         char newdir[600], newkey[700];
@@ -820,22 +873,11 @@ main (void)
         snprintf (newkey, sizeof newkey, "%s/bj-remote-01.key", newdir);
         args[3] = newkey;
         args[5] = s_ingest;
-        agent = ih_proc_start (s_dir, "incuhub-agent", args);
-        line = ih_proc_wait_line (agent, "incuhub-agent: ready", 20000);
-        IH_CHECK (line, "agent not ready (see %s)", ih_proc_stderr (agent));
-        next = ih_tk_field (line, "next_seq");
-        IH_CHECK (next && streq (next, "6"), "next_seq '%s' in '%s'",
-                  next ? next : "", line);
-        free (next);
-        free (line);
-        const char *new_lines = "{\"type\":\"remote.project_introduced\","
-                                "\"data\":{\"key\":\"new\"}}\n";
-        for (int i = 0; i < 5; i++) {
-            const char *one[] = {"publish", "--agent", listen, NULL};
-            IH_CHECK (ih_tk_run (s_dir, "incuhub", one, new_lines, NULL, NULL,
-                                 20000) == 0,
-                      "publish with the new key");
-        }
+        agent = s_agent_start (args, "6");
+        s_agent_publish (listen,
+                         "{\"type\":\"remote.project_introduced\","
+                         "\"data\":{\"key\":\"new\"}}\n",
+                         5, "publish with the new key");
         //  ... and the bureau rotates from that seq
         ih_regchange_t change;
         memset (&change, 0, sizeof change);
@@ -864,9 +906,7 @@ main (void)
             if (acked < 10)
                 zclock_sleep (50); //  poll at 20 Hz, deadline above
         }
-        ih_proc_signal (agent, SIGTERM);
-        IH_CHECK (ih_proc_wait_exit (agent, 10000) == 0, "agent exit");
-        ih_proc_destroy (&agent);
+        s_agent_stop (&agent);
         ih_key_destroy (&key2);
         ih_tk_site_fini (&remote);
         printf ("agent key rotation: 4 old-key events from the outbox and 5 "

@@ -248,36 +248,78 @@ s_raw_del (s_raw_t *self, uint64_t hub_seq)
     IH_CHECK (mdb_del (self->txn, self->log, &key, NULL) == 0, "del");
 }
 
+//  Changes the received time of the record at hub_seq by one ms (its
+//  last byte): the site's signature still verifies, the tree does not.
+static void
+s_raw_touch (s_raw_t *self, uint64_t hub_seq)
+{
+    zchunk_t *record = s_raw_get (self, hub_seq);
+    zchunk_data (record)[8] ^= 1;
+    s_raw_put (self, hub_seq, record);
+    zchunk_destroy (&record);
+}
+
+//  Decodes the signed event inside record into *event; sets *bytes_p and
+//  *size_p to the signed bytes (inside record).
+static void
+s_record_event (zchunk_t *record, ih_event_t *event, const uint8_t **bytes_p,
+                size_t *size_p)
+{
+    uint64_t received;
+    IH_CHECK (ih_record_decode (zchunk_data (record), zchunk_size (record),
+                                &received, bytes_p, size_p) == IH_OK &&
+                  ih_event_decode (*bytes_p, *size_p, event) == IH_OK,
+              "decode");
+}
+
+//  Writes the index key of event (site, NUL, big-endian seq) into k, which
+//  has room for IH_NAME_MAX + 9 bytes; returns its length.
+static size_t
+s_index_key (const ih_event_t *event, uint8_t *k)
+{
+    size_t len = strlen (event->site);
+    memcpy (k, event->site, len);
+    k[len] = 0;
+    ih_record_put_u64 (k + len + 1, event->seq);
+    return len + 9;
+}
+
+//  Removes the index entry of the event inside record.
+static void
+s_raw_unindex (s_raw_t *self, zchunk_t *record)
+{
+    ih_event_t event;
+    const uint8_t *bytes;
+    size_t size;
+    s_record_event (record, &event, &bytes, &size);
+    uint8_t k[IH_NAME_MAX + 9];
+    MDB_val key = {s_index_key (&event, k), k};
+    IH_CHECK (mdb_del (self->txn, self->index, &key, NULL) == 0, "index");
+}
+
 //  Points the index entry of the event inside record at hub_seq, and (if
 //  head) the site's chain head at that event.
 static void
 s_raw_fix_tables (s_raw_t *self, zchunk_t *record, uint64_t hub_seq, bool head)
 {
-    uint64_t received;
+    ih_event_t event;
     const uint8_t *bytes;
     size_t size;
-    ih_event_t event;
-    IH_CHECK (ih_record_decode (zchunk_data (record), zchunk_size (record),
-                                &received, &bytes, &size) == IH_OK &&
-                  ih_event_decode (bytes, size, &event) == IH_OK,
-              "decode");
+    s_record_event (record, &event, &bytes, &size);
     uint8_t k[IH_NAME_MAX + 9], v[8 + IH_HASH_SIZE];
-    size_t len = strlen (event.site);
-    memcpy (k, event.site, len);
-    k[len] = 0;
-    ih_record_put_u64 (k + len + 1, event.seq);
     ih_record_put_u64 (v, hub_seq);
-    MDB_val key = {len + 9, k}, val = {8, v};
+    MDB_val key = {s_index_key (&event, k), k}, val = {8, v};
     IH_CHECK (mdb_put (self->txn, self->index, &key, &val, 0) == 0, "index");
     if (head) {
         ih_record_put_u64 (v, event.seq);
         ih_event_hash (bytes, size, v + 8);
-        MDB_val skey = {len, event.site}, sval = {sizeof v, v};
+        MDB_val skey = {strlen (event.site), event.site}, sval = {sizeof v, v};
         IH_CHECK (mdb_put (self->txn, self->sites, &skey, &sval, 0) == 0,
                   "sites");
     }
 }
 
+//  Copies the log in from_dir to a new directory to_dir.
 static void
 s_copy_data (const char *from_dir, const char *to_dir)
 {
@@ -593,8 +635,24 @@ s_verify (const char *name, json_t *doc, int status, const char *words)
 //  --------------------------------------------------------------------------
 //  4. Tampered copies
 
+//  Copies the log in data to s_tmp/name (its path into dir, of dir_size
+//  bytes) and opens the copy for raw edits.
 static void
-s_expect_audit (const char *name, const char *dir, const char *expect)
+s_tamper_open (s_raw_t *raw, char *dir, size_t dir_size, const char *data,
+               const char *name)
+{
+    snprintf (dir, dir_size, "%s/%s", s_tmp, name);
+    s_copy_data (data, dir);
+    s_raw_open (raw, dir);
+}
+
+//  Runs `incuhub audit --data dir` with the kit's bureau and the hub's
+//  public key, and option with its value unless option is NULL; returns
+//  the exit status, and stdout in *out_p and stderr in *err_p (caller
+//  frees) where those are not NULL.
+static int
+s_audit (const char *dir, const char *option, const char *value, char **out_p,
+         char **err_p)
 {
     const char *args[] = {"audit",
                           "--data",
@@ -603,9 +661,19 @@ s_expect_audit (const char *name, const char *dir, const char *expect)
                           ih_tk_bureau_pub (s_registry),
                           "--hub-key",
                           s_hub_pub,
+                          option,
+                          value,
                           NULL};
+    return ih_tk_run (s_tmp, "incuhub", args, NULL, out_p, err_p, 30000);
+}
+
+//  Audits dir: expects success if expect is NULL, else exit 3 and expect
+//  in stderr.
+static void
+s_expect_audit (const char *name, const char *dir, const char *expect)
+{
     char *err = NULL;
-    int got = ih_tk_run (s_tmp, "incuhub", args, NULL, NULL, &err, 30000);
+    int got = s_audit (dir, NULL, NULL, NULL, &err);
     IH_CHECK (got == (expect ? 3 : 0), "%s: audit exited %d: %s", name, got,
               err ? err : "");
     if (expect)
@@ -616,6 +684,8 @@ s_expect_audit (const char *name, const char *dir, const char *expect)
     free (err);
 }
 
+//  Checks that the actor with the hub key refuses to START on dir, naming
+//  expect.
 static void
 s_expect_refused (const char *name, const char *dir, const char *expect)
 {
@@ -627,6 +697,18 @@ s_expect_refused (const char *name, const char *dir, const char *expect)
     printf ("  %-10s start refused: %s\n", name, reason);
     zstr_free (&reason);
     zactor_destroy (&actor);
+}
+
+//  Checks a tampered copy: the audit fails naming audit_fails, and the
+//  hub refuses to start naming hub_seq as the first bad one.
+static void
+s_expect_tampered (const char *name, const char *dir, const char *audit_fails,
+                   uint64_t hub_seq)
+{
+    char refused[64];
+    snprintf (refused, sizeof refused, "hub_seq=%" PRIu64 ":", hub_seq);
+    s_expect_audit (name, dir, audit_fails);
+    s_expect_refused (name, dir, refused);
 }
 
 int
@@ -765,17 +847,7 @@ main (void)
     s_expect_audit ("intact", data, NULL);
     char kept[600];
     snprintf (kept, sizeof kept, "%s/kept.checkpoint", s_tmp);
-    const char *args[] = {"audit",
-                          "--data",
-                          data,
-                          "--bureau-key",
-                          ih_tk_bureau_pub (s_registry),
-                          "--hub-key",
-                          s_hub_pub,
-                          "--checkpoint-out",
-                          kept,
-                          NULL};
-    IH_CHECK (ih_tk_run (s_tmp, "incuhub", args, NULL, NULL, NULL, 30000) == 0,
+    IH_CHECK (s_audit (data, "--checkpoint-out", kept, NULL, NULL) == 0,
               "checkpoint-out");
     char *kept_text = NULL;
     {
@@ -787,19 +859,8 @@ main (void)
         zfile_destroy (&file);
     }
     IH_CHECK (streq (kept_text, last_text), "kept checkpoint is the latest");
-    const char *trusted_args[] = {"audit",
-                                  "--data",
-                                  data,
-                                  "--bureau-key",
-                                  ih_tk_bureau_pub (s_registry),
-                                  "--hub-key",
-                                  s_hub_pub,
-                                  "--trusted-checkpoint",
-                                  kept,
-                                  NULL};
     char *out = NULL;
-    IH_CHECK (ih_tk_run (s_tmp, "incuhub", trusted_args, NULL, &out, NULL,
-                         30000) == 0,
+    IH_CHECK (s_audit (data, "--trusted-checkpoint", kept, &out, NULL) == 0,
               "trusted audit");
     char tree_words[64], trusted_words[64];
     snprintf (tree_words, sizeof tree_words, "tree size=%" PRIu64 " ", total);
@@ -819,27 +880,19 @@ main (void)
     char dir[600];
     s_raw_t raw;
     //  One record's received time changed: its signature still verifies
-    snprintf (dir, sizeof dir, "%s/changed", s_tmp);
-    s_copy_data (data, dir);
-    s_raw_open (&raw, dir);
-    zchunk_t *record = s_raw_get (&raw, base + 5);
-    zchunk_data (record)[8] ^= 1;
-    s_raw_put (&raw, base + 5, record);
-    zchunk_destroy (&record);
+    s_tamper_open (&raw, dir, sizeof dir, data, "changed");
+    s_raw_touch (&raw, base + 5);
     s_raw_close (&raw);
     //  The checkpoint of the journal (size base) still holds; the first
     //  one covering the change does not
-    char cp1_fails[128], refused[64];
+    char cp1_fails[128];
     snprintf (cp1_fails, sizeof cp1_fails,
               "FAILED at hub_seq=%" PRIu64 ": hub_seq 1..%" PRIu64, cp1, cp1);
-    snprintf (refused, sizeof refused, "hub_seq=%" PRIu64 ":", base + 5);
-    s_expect_audit ("changed", dir, cp1_fails);
-    s_expect_refused ("changed", dir, refused);
+    s_expect_tampered ("changed", dir, cp1_fails, base + 5);
 
     //  One removed, the rest renumbered
-    snprintf (dir, sizeof dir, "%s/removed", s_tmp);
-    s_copy_data (data, dir);
-    s_raw_open (&raw, dir);
+    s_tamper_open (&raw, dir, sizeof dir, data, "removed");
+    zchunk_t *record;
     for (uint64_t h = base + 7; h < total; h++) {
         record = s_raw_get (&raw, h + 1);
         s_raw_put (&raw, h, record);
@@ -849,15 +902,11 @@ main (void)
     s_raw_close (&raw);
     char fails[64];
     snprintf (fails, sizeof fails, "FAILED at hub_seq=%" PRIu64, base + 7);
-    snprintf (refused, sizeof refused, "hub_seq=%" PRIu64 ":", base + 7);
-    s_expect_audit ("removed", dir, fails);
-    s_expect_refused ("removed", dir, refused);
+    s_expect_tampered ("removed", dir, fails, base + 7);
 
     //  Two events of different sites swapped, the index fixed to match:
     //  every site's chain and the hub's tables still agree
-    snprintf (dir, sizeof dir, "%s/swapped", s_tmp);
-    s_copy_data (data, dir);
-    s_raw_open (&raw, dir);
+    s_tamper_open (&raw, dir, sizeof dir, data, "swapped");
     //  (events 5 and 6: sites a and b)
     zchunk_t *fifth = s_raw_get (&raw, base + 5),
              *sixth = s_raw_get (&raw, base + 6);
@@ -868,31 +917,13 @@ main (void)
     zchunk_destroy (&fifth);
     zchunk_destroy (&sixth);
     s_raw_close (&raw);
-    snprintf (refused, sizeof refused, "hub_seq=%" PRIu64 ":", base + 5);
-    s_expect_audit ("swapped", dir, cp1_fails);
-    s_expect_refused ("swapped", dir, refused);
+    s_expect_tampered ("swapped", dir, cp1_fails, base + 5);
 
     //  The tail cut, the index and chain heads rewritten to match
-    snprintf (dir, sizeof dir, "%s/truncated", s_tmp);
-    s_copy_data (data, dir);
-    s_raw_open (&raw, dir);
+    s_tamper_open (&raw, dir, sizeof dir, data, "truncated");
     for (uint64_t h = base + 31; h <= total; h++) {
         record = s_raw_get (&raw, h);
-        uint64_t received;
-        const uint8_t *bytes;
-        size_t size;
-        ih_event_t event;
-        IH_CHECK (ih_record_decode (zchunk_data (record), zchunk_size (record),
-                                    &received, &bytes, &size) == IH_OK &&
-                      ih_event_decode (bytes, size, &event) == IH_OK,
-                  "decode");
-        uint8_t k[IH_NAME_MAX + 9];
-        size_t len = strlen (event.site);
-        memcpy (k, event.site, len);
-        k[len] = 0;
-        ih_record_put_u64 (k + len + 1, event.seq);
-        MDB_val key = {len + 9, k};
-        IH_CHECK (mdb_del (raw.txn, raw.index, &key, NULL) == 0, "index");
+        s_raw_unindex (&raw, record);
         s_raw_del (&raw, h);
         zchunk_destroy (&record);
     }
@@ -903,19 +934,12 @@ main (void)
     }
     s_raw_close (&raw);
     snprintf (fails, sizeof fails, "FAILED at hub_seq=%" PRIu64, base + 31);
-    snprintf (refused, sizeof refused, "hub_seq=%" PRIu64 ":", base + 31);
-    s_expect_audit ("truncated", dir, fails);
-    s_expect_refused ("truncated", dir, refused);
+    s_expect_tampered ("truncated", dir, fails, base + 31);
 
     //  A rewritten log, re-signed by the hub: its own checkpoints agree
     //  with it, but it does not extend what the auditor kept
-    snprintf (dir, sizeof dir, "%s/rewritten", s_tmp);
-    s_copy_data (data, dir);
-    s_raw_open (&raw, dir);
-    record = s_raw_get (&raw, base + 5);
-    zchunk_data (record)[8] ^= 1;
-    s_raw_put (&raw, base + 5, record);
-    zchunk_destroy (&record);
+    s_tamper_open (&raw, dir, sizeof dir, data, "rewritten");
+    s_raw_touch (&raw, base + 5);
     s_raw_downgrade (&raw);
     s_raw_close (&raw);
     log = ih_log_new (dir, false, 0); //  rebuilds the tree
@@ -935,22 +959,11 @@ main (void)
               "IH_E_PROOF");
     ih_log_destroy (&log);
     s_expect_audit ("rewritten", dir, NULL); //  consistent with itself...
-    snprintf (kept, sizeof kept, "%s/kept.checkpoint", s_tmp);
-    const char *rewritten_args[] = {"audit",
-                                    "--data",
-                                    dir,
-                                    "--bureau-key",
-                                    ih_tk_bureau_pub (s_registry),
-                                    "--hub-key",
-                                    s_hub_pub,
-                                    "--trusted-checkpoint",
-                                    kept,
-                                    NULL};
     char *err = NULL;
     snprintf (fails, sizeof fails, "FAILED at hub_seq=%" PRIu64, total);
-    IH_CHECK (ih_tk_run (s_tmp, "incuhub", rewritten_args, NULL, NULL, &err,
-                         30000) == 3 &&
-                  strstr (err, fails) && strstr (err, "trusted checkpoint"),
+    IH_CHECK (s_audit (dir, "--trusted-checkpoint", kept, NULL, &err) == 3 &&
+                  err && strstr (err, fails) &&
+                  strstr (err, "trusted checkpoint"),
               "...but not with the kept checkpoint: %s", err ? err : "");
     printf ("  rewritten  trusted audit: %s", err);
     zstr_free (&err);
