@@ -59,8 +59,9 @@
     bureau may register the site a minute later: so after a connection
     that closed before its handshake completed, the actor reconnects the
     DEALER itself, with a backoff (1 s doubling to 30 s, reset by a
-    handshake that succeeds). Without hub_key the hub must be local (plain text,
-    development only). The listen socket is plain text and local only.
+    handshake that succeeds): proto/ih_redial, which ih_follow uses too.
+    Without hub_key the hub must be local (plain text, development only).
+    The listen socket is plain text and local only.
     =========================================================================*/
 #include <czmq.h>
 #include <pthread.h>
@@ -69,6 +70,7 @@
 #include "ih_key.h"
 #include "ih_wire.h"
 #include "ih_json.h"
+#include "ih_redial.h"
 #include "ih_outbox.h"
 #include "ih_agent.h"
 
@@ -84,8 +86,6 @@
 #define IH_AGENT_BACKOFF_MIN 1000      //  ms after the first refusal
 #define IH_AGENT_BACKOFF_MAX 60000     //  ms, cap of the doubling
 #define IH_AGENT_LOG_EVERY 10000       //  ms between repeats of a log line
-#define IH_AGENT_RECONNECT_MIN 1000    //  ms before the first own reconnect
-#define IH_AGENT_RECONNECT_MAX 30000   //  ms, cap of its doubling
 
 //  What the API thread holds: the actor and what set-up resolved.
 struct _ih_agent_t {
@@ -116,7 +116,7 @@ typedef struct {
     zpoller_t *poller;   //  pipe, router, dealer, monitor
     zsock_t *dealer;     //  to the hub's ingest ROUTER
     zsock_t *router;     //  listen socket, or NULL
-    zactor_t *monitor;   //  zmonitor on the dealer
+    ih_redial_t *redial; //  monitor on the dealer; redials after refusals
     ih_outbox_t *outbox; //  the durable outbox
     ih_key_t *key;       //  the site's secret key
     char *site;          //  site id
@@ -130,32 +130,27 @@ typedef struct {
     bool connected;           //  per the monitor
     s_req_t batch[IH_AGENT_MAX_BATCH]; //  requests of the group commit
     size_t batch_size;
-    uint64_t acked;            //  highest seq the hub has stored
-    uint64_t deleted;          //  highest seq passed to ih_outbox_ack_upto
-    uint64_t delete_chunk;     //  events per delete transaction, halved on FULL
-    uint64_t next_send;        //  next seq to send
-    uint64_t max_sent;         //  highest seq sent in this run
-    int64_t progress_at;       //  last ACK progress (or window start)
-    uint64_t rewind_to;        //  target of the last rewind
-    int64_t rewind_at;         //  time of the last rewind
-    int64_t retry_at;          //  blocked by a refusal until then; 0 = not
-    int64_t backoff;           //  current refusal backoff, ms
-    int64_t send_retry_at;     //  send queue was full; retry then; 0 = not
-    int64_t delete_at;         //  flush deletes then; 0 = nothing to flush
-    int64_t refusal_log_at;    //  last refusal log line
-    uint64_t refusals;         //  refusals since the refused seq was stored
-    uint64_t refused_seq;      //  the seq the hub refused last
-    ih_err_t refused_code;     //  code of the last refusal (while refusals)
-    bool curve;                //  the DEALER is a CURVE client
-    bool handshake_failed;     //  the last handshake with the hub failed
-    bool handshaken;           //  this connection completed its handshake
-    int64_t handshake_log_at;  //  last handshake-failure log line
-    int64_t reconnect_at;      //  reconnect the DEALER ourselves; 0 = not
-    int64_t reconnect_backoff; //  ms, doubled per reconnect until success
-    int64_t gap_log_at;        //  last odd-GAP log line
-    int64_t store_log_at;      //  last outbox-error log line
-    uint64_t sent;             //  EVENT messages sent (with resends)
-    uint64_t rewinds;          //  rewinds done
+    uint64_t acked;         //  highest seq the hub has stored
+    uint64_t deleted;       //  highest seq passed to ih_outbox_ack_upto
+    uint64_t delete_chunk;  //  events per delete transaction, halved on FULL
+    uint64_t next_send;     //  next seq to send
+    uint64_t max_sent;      //  highest seq sent in this run
+    int64_t progress_at;    //  last ACK progress (or window start)
+    uint64_t rewind_to;     //  target of the last rewind
+    int64_t rewind_at;      //  time of the last rewind
+    int64_t retry_at;       //  blocked by a refusal until then; 0 = not
+    int64_t backoff;        //  current refusal backoff, ms
+    int64_t send_retry_at;  //  send queue was full; retry then; 0 = not
+    int64_t delete_at;      //  flush deletes then; 0 = nothing to flush
+    int64_t refusal_log_at; //  last refusal log line
+    uint64_t refusals;      //  refusals since the refused seq was stored
+    uint64_t refused_seq;   //  the seq the hub refused last
+    ih_err_t refused_code;  //  code of the last refusal (while refusals)
+    bool curve;             //  the DEALER is a CURVE client
+    int64_t gap_log_at;     //  last odd-GAP log line
+    int64_t store_log_at;   //  last outbox-error log line
+    uint64_t sent;          //  EVENT messages sent (with resends)
+    uint64_t rewinds;       //  rewinds done
 } s_self_t;
 
 //  ---------------------------------------------------------------------
@@ -171,7 +166,7 @@ s_self_destroy (s_self_t **self_p)
         zframe_destroy (&self->batch[i].identity);
     zpoller_destroy (&self->poller);
     //  Stop the monitor before closing the socket it watches.
-    zactor_destroy (&self->monitor);
+    ih_redial_destroy (&self->redial);
     zsock_destroy (&self->dealer);
     zsock_destroy (&self->router);
     ih_outbox_destroy (&self->outbox);
@@ -334,16 +329,10 @@ s_self_new (const ih_agent_config_t *config, ih_err_t *err_p)
         err = IH_E_CONFIG;
     }
 
-    //  Start the monitor before connecting, or the first CONNECTED is lost.
-    self->monitor = zactor_new (zmonitor, self->dealer);
-    assert (self->monitor);
-    zstr_sendx (self->monitor, "LISTEN", "CONNECTED", "DISCONNECTED",
-                "HANDSHAKE_SUCCEEDED", "HANDSHAKE_FAILED_NO_DETAIL",
-                "HANDSHAKE_FAILED_PROTOCOL", "HANDSHAKE_FAILED_AUTH", NULL);
-    zstr_send (self->monitor, "START");
-    zsock_wait (self->monitor);
-
-    if (zsock_connect (self->dealer, "%s", config->hub) == -1) {
+    //  The redialer starts the monitor, then connects (so the first
+    //  CONNECTED is not lost)
+    self->redial = ih_redial_new (config->hub);
+    if (ih_redial_dial (self->redial, self->dealer) == -1) {
         zsys_error ("agent: cannot connect hub=%s err=%s", config->hub,
                     zmq_strerror (zmq_errno ()));
         goto cleanup;
@@ -658,77 +647,55 @@ s_handle_hub (s_self_t *self)
     }
 }
 
-//  The connection closed before its handshake completed: libzmq may not
-//  retry it (see the top of this file), so we will, after a backoff.
-static void
-s_schedule_reconnect (s_self_t *self)
-{
-    if (self->reconnect_at)
-        return;
-    self->reconnect_backoff = self->reconnect_backoff
-                                  ? self->reconnect_backoff * 2
-                                  : IH_AGENT_RECONNECT_MIN;
-    if (self->reconnect_backoff > IH_AGENT_RECONNECT_MAX)
-        self->reconnect_backoff = IH_AGENT_RECONNECT_MAX;
-    self->reconnect_at = zclock_mono () + self->reconnect_backoff;
-}
-
+//  Monitor events. A connection that closed before its handshake
+//  completed is not retried by libzmq (see the top of this file): the
+//  redialer schedules our own reconnect, run by s_run_timers.
 static void
 s_handle_monitor (s_self_t *self)
 {
-    zsock_t *sock = zactor_sock (self->monitor);
+    zsock_t *sock = zactor_sock (ih_redial_monitor (self->redial));
     while (zsock_events (sock) & ZMQ_POLLIN) {
-        zmsg_t *msg = zmsg_recv (self->monitor);
-        if (!msg)
+        bool failing = ih_redial_failing (self->redial); //  until now
+        ih_redial_event_t event = ih_redial_recv (self->redial);
+        const char *name = ih_redial_event_name (self->redial);
+        if (event == IH_REDIAL_NONE)
             break;
-        char *event = zmsg_popstr (msg);
-        if (event && streq (event, "CONNECTED")) {
+        if (event == IH_REDIAL_CONNECTED) {
             //  Quiet while the handshake keeps failing (reconnects)
-            if (!self->connected && !self->handshake_failed)
+            if (!self->connected && !failing)
                 zsys_info ("forward: connected site=%s hub=%s", self->site,
                            self->hub);
             self->connected = true;
-            self->handshaken = false;
             //  Whatever was in flight on the old connection may be lost.
             s_rewind (self, self->acked + 1);
-        } else if (event && streq (event, "DISCONNECTED")) {
+        } else if (event == IH_REDIAL_DISCONNECTED) {
             if (self->connected)
                 zsys_info ("forward: disconnected site=%s hub=%s", self->site,
                            self->hub);
             self->connected = false;
-            if (!self->handshaken)
-                s_schedule_reconnect (self);
-        } else if (event && streq (event, "HANDSHAKE_SUCCEEDED")) {
-            if (self->handshake_failed)
+        } else if (event == IH_REDIAL_SUCCEEDED) {
+            if (failing)
                 zsys_notice ("forward: %s handshake with hub=%s succeeded "
                              "site=%s",
                              self->curve ? "CURVE" : "plain-text", self->hub,
                              self->site);
-            self->handshake_failed = false;
-            self->handshaken = true;
-            self->reconnect_backoff = 0;
-            self->reconnect_at = 0;
-        } else if (event && strncmp (event, "HANDSHAKE_FAILED", 16) == 0) {
-            //  libzmq drops the connection and retries: stop sending
-            //  until the next CONNECTED, and say why, loudly
-            self->handshake_failed = true;
+        } else if (event == IH_REDIAL_FAILED) {
+            //  libzmq drops the connection for good: stop sending until
+            //  the next CONNECTED (after our redial), and say why, loudly
             self->connected = false;
-            s_schedule_reconnect (self);
-            if (s_may_log (&self->handshake_log_at))
+            if (ih_redial_may_log (self->redial))
                 zsys_error (
                     "forward: %s handshake with hub=%s failed site=%s "
                     "event=%s: %s",
                     self->curve ? "CURVE" : "plain-text", self->hub, self->site,
-                    event,
-                    streq (event, "HANDSHAKE_FAILED_AUTH")
+                    name,
+                    streq (name, "HANDSHAKE_FAILED_AUTH")
                         ? "the hub refused our key (is the site registered "
                           "with this key's transport key, and not revoked?)"
                     : self->curve ? "wrong hub_key, or the hub does not "
                                     "speak CURVE?"
                                   : "the hub wants CURVE: set hub_key");
         }
-        zstr_free (&event);
-        zmsg_destroy (&msg);
     }
 }
 
@@ -946,14 +913,11 @@ s_run_timers (s_self_t *self)
     }
     if (self->delete_at && now >= self->delete_at)
         s_flush_deletes (self, false);
-    if (self->reconnect_at && now >= self->reconnect_at) {
-        self->reconnect_at = 0;
+    if (ih_redial_due (self->redial)) {
         zsys_info ("forward: reconnecting site=%s hub=%s (the last "
                    "connection closed before its handshake completed)",
                    self->site, self->hub);
-        zsock_disconnect (self->dealer, "%s", self->hub);
-        if (zsock_connect (self->dealer, "%s", self->hub) == -1)
-            s_schedule_reconnect (self); //  cannot happen: it did before
+        ih_redial_run (self->redial);
     }
     s_send_window (self);
 }
@@ -968,8 +932,9 @@ s_poll_timeout (s_self_t *self)
         next = self->retry_at;
     if (self->delete_at && self->delete_at < next)
         next = self->delete_at;
-    if (self->reconnect_at && self->reconnect_at < next)
-        next = self->reconnect_at;
+    int64_t redial_at = ih_redial_at (self->redial);
+    if (redial_at && redial_at < next)
+        next = redial_at;
     if (self->connected && !self->retry_at &&
         self->next_send > self->acked + 1 &&
         self->progress_at + self->ack_timeout < next)
@@ -994,7 +959,7 @@ s_actor (zsock_t *pipe, void *args)
     if (self->router)
         zpoller_add (self->poller, self->router);
     zpoller_add (self->poller, self->dealer);
-    zpoller_add (self->poller, self->monitor);
+    zpoller_add (self->poller, ih_redial_monitor (self->redial));
     //  The embedding application decides when we stop ($TERM), not SIGINT.
     zpoller_set_nonstop (self->poller, true);
     zsock_signal (pipe, 0);
@@ -1005,7 +970,8 @@ s_actor (zsock_t *pipe, void *args)
         if ((zsock_events (pipe) & ZMQ_POLLIN) ||
             (self->router && (zsock_events (self->router) & ZMQ_POLLIN)))
             s_handle_requests (self);
-        if (zsock_events (zactor_sock (self->monitor)) & ZMQ_POLLIN)
+        if (zsock_events (zactor_sock (ih_redial_monitor (self->redial))) &
+            ZMQ_POLLIN)
             s_handle_monitor (self);
         if (zsock_events (self->dealer) & ZMQ_POLLIN)
             s_handle_hub (self);

@@ -14,16 +14,28 @@
     Both sockets are secured the same way (ih_curve): CURVE clients when
     the caller gave the keys, loaded once here and kept for the dealers
     made when a stream is replaced; else plain text, local endpoints only.
+
+    Both are dialled through ih_redial, which watches their handshakes:
+    libzmq never retries a connection whose handshake failed (a ZAP
+    refusal: the reader's site is registered a moment later, or the hub
+    reopens its feed after a registry change and refuses the reconnect
+    once), so after one the socket is dialled again, 1 s later, doubling
+    to 30 s, and the failure is reported on stderr (rate-limited). The
+    replay DEALER sends with a zero timeout: between a refusal and the
+    redial it has no connection to queue on, and a REPLAY that cannot be
+    sent is asked for again at the next resync, as a lost one is after a
+    redial while a stream is open (on a fresh socket, see s_replay).
     =========================================================================*/
 #include "ih_follow.h"
 #include "ih_curve.h"
+#include "ih_redial.h"
 #include "ih_wire.h"
 
 struct _ih_follow_t {
     zsock_t *dealer;              //  replay service
-    char *replay;                 //  its endpoint, to reconnect
+    ih_redial_t *dealer_redial;   //  its endpoint, monitor and redials
     zsock_t *sub;                 //  live feed, or NULL (replay only)
-    zpoller_t *poller;            //  dealer and sub
+    ih_redial_t *sub_redial;      //  its endpoint, monitor and redials
     char *district, *site, *type; //  filters, NULL = any
     bool filtered;                //  any filter set
     uint64_t cursor;              //  see the invariant above
@@ -62,17 +74,21 @@ s_secure (ih_follow_t *self, zsock_t *sock, const char *endpoint)
     return 0;
 }
 
-//  A DEALER connected to the replay service, or NULL.
+//  A DEALER connected to the replay service, or NULL. On success the
+//  redialer watches it, not the one before (which the caller may close).
 static zsock_t *
 s_dealer_new (ih_follow_t *self)
 {
+    const char *replay = ih_redial_endpoint (self->dealer_redial);
     zsock_t *dealer = zsock_new (ZMQ_DEALER);
     assert (dealer);
     zsock_set_maxmsgsize (dealer, IH_WIRE_MAX);
     zsock_set_linger (dealer, 0);
     zsock_set_rcvhwm (dealer, 2 * IH_FOLLOW_CREDIT + 100);
-    if (s_secure (self, dealer, self->replay) ||
-        zsock_connect (dealer, "%s", self->replay))
+    //  Refused, it has no connection until the redial: fail, not block
+    zsock_set_sndtimeo (dealer, 0);
+    if (s_secure (self, dealer, replay) ||
+        ih_redial_dial (self->dealer_redial, dealer))
         zsock_destroy (&dealer);
     return dealer;
 }
@@ -138,20 +154,17 @@ ih_follow_new (const ih_follow_options_t *options)
     self->filtered = self->district || self->site || self->type;
     self->cursor = options->from ? options->from : 1;
     self->from_time = options->from_time;
-    self->replay = strdup (options->replay);
-    assert (self->replay);
+    self->dealer_redial = ih_redial_new (options->replay);
     if (s_transport (self, options)) {
         ih_follow_destroy (&self);
         return NULL;
     }
     self->dealer = s_dealer_new (self);
     if (!self->dealer) {
-        fprintf (stderr, "incuhub: cannot connect to '%s'\n", self->replay);
+        fprintf (stderr, "incuhub: cannot connect to '%s'\n", options->replay);
         ih_follow_destroy (&self);
         return NULL;
     }
-    self->poller = zpoller_new (self->dealer, NULL);
-    assert (self->poller);
     if (options->pub) {
         //  Subscribe before the first replay: what is published while it
         //  runs waits in the SUB queue (or is fetched again if that
@@ -164,13 +177,13 @@ ih_follow_new (const ih_follow_options_t *options)
         char topic[3 * IH_NAME_MAX + 4];
         ih_wire_topic_prefix (self->district, self->site, self->type, topic);
         zsock_set_subscribe (self->sub, topic);
+        self->sub_redial = ih_redial_new (options->pub);
         if (s_secure (self, self->sub, options->pub) ||
-            zsock_connect (self->sub, "%s", options->pub)) {
+            ih_redial_dial (self->sub_redial, self->sub)) {
             fprintf (stderr, "incuhub: cannot connect to '%s'\n", options->pub);
             ih_follow_destroy (&self);
             return NULL;
         }
-        zpoller_add (self->poller, self->sub);
     }
     self->live_at = zclock_mono ();
     return self;
@@ -182,14 +195,15 @@ ih_follow_destroy (ih_follow_t **self_p)
     assert (self_p);
     if (*self_p) {
         ih_follow_t *self = *self_p;
-        zpoller_destroy (&self->poller);
+        //  The monitors stop before the sockets they watch close
+        ih_redial_destroy (&self->dealer_redial);
+        ih_redial_destroy (&self->sub_redial);
         zsock_destroy (&self->dealer);
         zsock_destroy (&self->sub);
         zmsg_destroy (&self->current);
         free (self->district);
         free (self->site);
         free (self->type);
-        free (self->replay);
         ih_key_destroy (&self->key);
         ih_key_destroy (&self->hub_key);
         free (self);
@@ -221,10 +235,8 @@ s_replay (ih_follow_t *self, uint64_t to)
         //  (the hub forgets the old one when it goes idle)
         zsock_t *dealer = s_dealer_new (self);
         if (dealer) {
-            zpoller_remove (self->poller, self->dealer);
             zsock_destroy (&self->dealer);
             self->dealer = dealer;
-            zpoller_add (self->poller, self->dealer);
         }
     }
     zmsg_t *msg =
@@ -233,7 +245,14 @@ s_replay (ih_follow_t *self, uint64_t to)
                               self->site, self->type, IH_FOLLOW_CREDIT)
             : ih_wire_replay (self->cursor, 0, to, self->district, self->site,
                               self->type, IH_FOLLOW_CREDIT);
-    zmsg_send (&msg, self->dealer);
+    if (zmsg_send (&msg, self->dealer) != 0) {
+        //  No connection (a refused handshake, not redialled yet): ask
+        //  again at the next resync, from the cursor to the end
+        zmsg_destroy (&msg);
+        self->streaming = false;
+        self->live_at = zclock_mono ();
+        return;
+    }
     self->streaming = true;
     self->stream_to = to;
     self->unacked = 0;
@@ -280,9 +299,13 @@ s_on_dealer (ih_follow_t *self, zmsg_t *msg, ih_follow_event_t *event)
     if (wire.kind == IH_WIRE_RECORD) {
         self->from_time = 0;
         if (++self->unacked >= IH_FOLLOW_CREDIT / 2) {
+            //  If it cannot go now, the next RECORD tries again (half the
+            //  credit is still left)
             zmsg_t *credit = ih_wire_credit (self->unacked);
-            zmsg_send (&credit, self->dealer);
-            self->unacked = 0;
+            if (zmsg_send (&credit, self->dealer) == 0)
+                self->unacked = 0;
+            else
+                zmsg_destroy (&credit);
         }
         return s_deliver (self, &msg, &wire, event) ? IH_OK : IH_E_TIMEOUT;
     }
@@ -348,6 +371,82 @@ s_on_live (ih_follow_t *self, zmsg_t *msg, ih_follow_event_t *event)
     return IH_E_TIMEOUT;
 }
 
+//  Reads what the monitor of one socket says (service names it). A failed
+//  handshake is reported on stderr, at most every IH_REDIAL_LOG_EVERY ms
+//  per socket, and so is the first success after one; the redialer
+//  schedules the redial.
+static void
+s_on_monitor (ih_follow_t *self, ih_redial_t *redial, const char *service)
+{
+    const char *mechanism = self->hub_key ? "CURVE" : "plain-text";
+    zsock_t *monitor = zactor_sock (ih_redial_monitor (redial));
+    while (zsock_events (monitor) & ZMQ_POLLIN) {
+        bool failing = ih_redial_failing (redial); //  until now
+        ih_redial_event_t event = ih_redial_recv (redial);
+        const char *name = ih_redial_event_name (redial);
+        if (event == IH_REDIAL_NONE)
+            break;
+        if (event == IH_REDIAL_SUCCEEDED && failing)
+            fprintf (stderr, "incuhub: %s handshake with the %s %s succeeded\n",
+                     mechanism, service, ih_redial_endpoint (redial));
+        else if (event == IH_REDIAL_FAILED && ih_redial_may_log (redial))
+            fprintf (stderr,
+                     "incuhub: %s handshake with the %s %s failed event=%s: "
+                     "%s; dialling again in %" PRId64 " ms\n",
+                     mechanism, service, ih_redial_endpoint (redial), name,
+                     streq (name, "HANDSHAKE_FAILED_AUTH")
+                         ? "the hub refused our key (is its site registered "
+                           "with this key's transport key, and not revoked?)"
+                     : self->hub_key ? "wrong hub key, or the hub does not "
+                                       "speak CURVE?"
+                                     : "the hub wants CURVE: give its key and "
+                                       "an own key",
+                     ih_redial_backoff (redial));
+    }
+}
+
+//  Runs the redials that are due. If a stream is open, its REPLAY went
+//  down with the refused connection: it is asked for again, on a fresh
+//  socket (a dial as well, see s_replay).
+static void
+s_redial (ih_follow_t *self)
+{
+    if (self->sub && ih_redial_due (self->sub_redial))
+        ih_redial_run (self->sub_redial);
+    if (ih_redial_due (self->dealer_redial) && self->streaming)
+        s_replay (self, self->stream_to);
+    if (ih_redial_due (self->dealer_redial)) //  no stream, or no fresh socket
+        ih_redial_run (self->dealer_redial);
+}
+
+//  The earlier of two zclock_mono times; 0 means none.
+static int64_t
+s_earlier (int64_t time, int64_t other)
+{
+    return other && other < time ? other : time;
+}
+
+//  Waits at most wait ms for a monitor, the replay service or the feed,
+//  which is read only between streams: while one is open, live events
+//  wait in the SUB queue until the replay has caught up. Returns the
+//  one ready, or NULL; *terminated_p tells a signal from a timeout.
+static void *
+s_wait (ih_follow_t *self, int wait, bool *terminated_p)
+{
+    zpoller_t *poller =
+        zpoller_new (ih_redial_monitor (self->dealer_redial), NULL);
+    assert (poller);
+    if (self->sub)
+        zpoller_add (poller, ih_redial_monitor (self->sub_redial));
+    zpoller_add (poller, self->dealer);
+    if (self->sub && !self->streaming)
+        zpoller_add (poller, self->sub);
+    void *which = zpoller_wait (poller, wait);
+    *terminated_p = zpoller_terminated (poller);
+    zpoller_destroy (&poller);
+    return which;
+}
+
 ih_err_t
 ih_follow_next (ih_follow_t *self, int timeout, ih_follow_event_t *event)
 {
@@ -363,30 +462,28 @@ ih_follow_next (ih_follow_t *self, int timeout, ih_follow_event_t *event)
         int64_t now = zclock_mono ();
         if (now >= deadline)
             return IH_E_TIMEOUT;
-        //  Wake up for the caller's deadline, a silent stream, a resync
+        //  Wake up for the caller's deadline, a silent stream, a resync, a
+        //  redial
         int64_t wake = deadline;
         if (self->streaming && self->heard + IH_FOLLOW_STREAM_TIMEOUT < wake)
             wake = self->heard + IH_FOLLOW_STREAM_TIMEOUT;
         if (!self->streaming && self->live_at + IH_FOLLOW_RESYNC_MS < wake)
             wake = self->live_at + IH_FOLLOW_RESYNC_MS;
+        wake = s_earlier (wake, ih_redial_at (self->dealer_redial));
+        if (self->sub)
+            wake = s_earlier (wake, ih_redial_at (self->sub_redial));
         int wait = wake > now ? (int) (wake - now) : 0;
-        //  Only the stream is read while one is open: live events wait in
-        //  the SUB queue until the replay has caught up
-        void *which = NULL;
-        if (self->streaming) {
-            zpoller_t *poller = zpoller_new (self->dealer, NULL);
-            which = zpoller_wait (poller, wait);
-            bool terminated = zpoller_terminated (poller);
-            zpoller_destroy (&poller);
-            if (!which && terminated)
-                return IH_E_INTERNAL;
-        } else {
-            which = zpoller_wait (self->poller, wait);
-            if (!which && zpoller_terminated (self->poller))
-                return IH_E_INTERNAL;
-        }
+        bool terminated = false;
+        void *which = s_wait (self, wait, &terminated);
+        if (!which && terminated)
+            return IH_E_INTERNAL;
         ih_err_t err = IH_E_TIMEOUT;
-        if (which == self->dealer) {
+        if (which == ih_redial_monitor (self->dealer_redial) ||
+            (self->sub && which == ih_redial_monitor (self->sub_redial))) {
+            s_on_monitor (self, self->dealer_redial, "replay service");
+            if (self->sub)
+                s_on_monitor (self, self->sub_redial, "feed");
+        } else if (which == self->dealer) {
             zmsg_t *msg = zmsg_recv (self->dealer);
             if (!msg)
                 return IH_E_INTERNAL;
@@ -408,6 +505,7 @@ ih_follow_next (ih_follow_t *self, int timeout, ih_follow_event_t *event)
                 s_replay (self, 0);
             }
         }
+        s_redial (self);
         if (err != IH_E_TIMEOUT)
             return err;
     }

@@ -35,6 +35,15 @@
     else the replay service NAKs IH_E_DENIED and the feed drops the
     subscription). Without them, plain text, which ih_follow_new allows
     only to local endpoints (ipc://, inproc://, loopback tcp://).
+
+    A refused handshake (the reader's key is not registered yet, or no
+    longer; a wrong hub key; plain text to a CURVE hub) is reported on
+    stderr, at most once every 10 s per socket, and that socket is dialled
+    again by itself (ih_redial: after 1 s, doubling up to 30 s, reset by a
+    handshake that succeeds), since libzmq never retries such a
+    connection; ih_follow_next meanwhile waits as it would for a silent
+    hub. A long-running follower thus gets through once the bureau's
+    change reaches the hub, without a restart.
     =========================================================================*/
 #ifndef IH_FOLLOW_H_INCLUDED
 #define IH_FOLLOW_H_INCLUDED

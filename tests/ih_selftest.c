@@ -28,6 +28,7 @@
 #include "ih_regchange.h"
 #include "ih_journal.h"
 #include "ih_zap.h"
+#include "ih_redial.h"
 
 static const struct {
     const char *name;
@@ -44,6 +45,7 @@ static const struct {
     {"replay", ih_replay_test},   {"conftab", ih_conftab_test},
     {"curve", ih_curve_test},     {"regchange", ih_regchange_test},
     {"journal", ih_journal_test}, {"zap", ih_zap_test},
+    {"redial", ih_redial_test},
 };
 
 int

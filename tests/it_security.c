@@ -32,6 +32,9 @@
       bureau rotates, and all old-key and new-key events are stored;
     - a revoked site's open feed subscription is dropped (the feed is
       reopened) and its reconnection refused;
+    - `incuhub tail --replay` started for a site that is not registered
+      yet is refused (and says so on stderr), dials again by itself once
+      the bureau registers the site, prints the site's event and exits 0;
     - after the hub stops, `incuhub audit --bureau-key` passes, and fails
       naming IH_E_REVOKED once an event of the revoked key is slipped into
       a copy of the log;
@@ -395,6 +398,54 @@ s_agent_start (const char *const *args, const char *next_seq)
     }
     free (line);
     return agent;
+}
+
+//  Registers site, whose key ih_tk_site_init made without a registry, as
+//  kind: a registry.site_added in the journal, which the hub reads within
+//  a second or so.
+static void
+s_site_register (ih_tk_site_t *site, const char *kind)
+{
+    ih_regchange_t change;
+    memset (&change, 0, sizeof change);
+    change.op = IH_REG_OP_SITE_ADDED;
+    snprintf (change.site, sizeof change.site, "%s", site->site);
+    snprintf (change.kind, sizeof change.kind, "%s", kind);
+    snprintf (change.district, sizeof change.district, "%s", site->district);
+    memcpy (change.sign_key, ih_key_public (site->key), IH_KEY_PUBLIC_SIZE);
+    memcpy (change.curve_key, ih_key_curve_public (site->key),
+            IH_KEY_CURVE_SIZE);
+    ih_tk_registry_change (s_registry, &change, NULL, NULL);
+}
+
+//  True if the file at path holds text.
+static bool
+s_file_has (const char *path, const char *text)
+{
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return false;
+    bool found = false;
+    char line[4096];
+    while (!found && fgets (line, sizeof line, file))
+        found = strstr (line, text) != NULL;
+    fclose (file);
+    return found;
+}
+
+//  Waits up to timeout ms until a line of proc's stderr holds text; what
+//  says what that means.
+static void
+s_wait_stderr (ih_proc_t *proc, const char *text, int timeout, const char *what)
+{
+    int64_t deadline = ih_tk_now () + timeout;
+    while (!s_file_has (ih_proc_stderr (proc), text)) {
+        IH_CHECK (ih_tk_now () < deadline && ih_proc_alive (proc),
+                  "%s: no '%s' in %s within %d ms", what, text,
+                  ih_proc_stderr (proc), timeout);
+        zclock_sleep (50); //  poll at 20 Hz, deadline above
+    }
+    printf ("  %s\n", what);
 }
 
 //  Stops the agent with SIGTERM and checks that it exits cleanly.
@@ -912,6 +963,63 @@ main (void)
         printf ("agent key rotation: 4 old-key events from the outbox and 5 "
                 "new-key events stored after the rotation\n");
     }
+
+    //  --- A tail refused, then let in ----------------------------------
+    {
+        //  The site's key exists, the registry does not know it yet: the
+        //  hub refuses tail's feed and replay handshakes, and libzmq never
+        //  retries them; tail must dial again by itself
+        ih_tk_site_t late;
+        ih_tk_site_init (&late, s_dir, NULL, "lh-inc-03", "incubator",
+                         "laoshan");
+        char key[600];
+        snprintf (key, sizeof key, "%s/lh-inc-03.key", s_dir);
+        const char *args[] = {"tail",      "--hub",      s_pub,     "--replay",
+                              s_replay,    "--hub-key",  s_hub_pub, "--key",
+                              key,         "--count",    "1",       "--site",
+                              "lh-inc-03", "--district", "laoshan", NULL};
+        ih_proc_t *tail = ih_proc_start (s_dir, "incuhub", args);
+        char feed[400], replay[400];
+        snprintf (feed, sizeof feed, "handshake with the feed %s", s_pub);
+        snprintf (replay, sizeof replay, "handshake with the replay service %s",
+                  s_replay);
+        char refused[500], accepted[500];
+        snprintf (refused, sizeof refused, "%s failed event=", feed);
+        s_wait_stderr (tail, refused, S_DEADLINE,
+                       "tail's feed handshake refused, reported");
+        snprintf (refused, sizeof refused, "%s failed event=", replay);
+        s_wait_stderr (tail, refused, S_DEADLINE,
+                       "tail's replay handshake refused, reported");
+        //  The bureau registers the site: both sockets get through at
+        //  their next dial (1 s after the first refusal, then 2 s, 4 s
+        //  ... after each further one)
+        s_site_register (&late, "incubator");
+        snprintf (accepted, sizeof accepted, "%s succeeded", feed);
+        s_wait_stderr (tail, accepted, 30000,
+                       "tail's feed dialled again, handshake succeeded");
+        snprintf (accepted, sizeof accepted, "%s succeeded", replay);
+        s_wait_stderr (tail, accepted, 30000,
+                       "tail's replay dialled again, handshake succeeded");
+        //  The site publishes; tail prints its event and stops
+        s_client_t late_client = s_ingest_client (&late);
+        bytes =
+            ih_tk_site_sign (&late, "training.held", "{\"late\":true}", &size);
+        s_expect_ack (&late_client, bytes, size, "the late site's event");
+        s_client_destroy (&late_client);
+        char *line = ih_proc_wait_line (tail, "{\"hub_seq\":", 30000);
+        IH_CHECK (line && strstr (line, "\"site\":\"lh-inc-03\""),
+                  "tail printed no event of lh-inc-03 after its registration "
+                  "(see %s): '%s'",
+                  ih_proc_stderr (tail), line ? line : "");
+        free (line);
+        int rc = ih_proc_wait_exit (tail, S_DEADLINE);
+        IH_CHECK (rc == 0, "tail --count 1: exit %d (see %s)", rc,
+                  ih_proc_stderr (tail));
+        ih_proc_destroy (&tail);
+        ih_tk_site_fini (&late);
+        printf ("tail refused until its site was registered: dialled again, "
+                "printed the site's event, exit 0\n");
+    }
     s_client_destroy (&client);
 
     //  --- Stop; what the log holds; the audit ----------------------------
@@ -926,6 +1034,9 @@ main (void)
               count ? *count : 0, inc.seq);
     count = (uint64_t *) zhashx_lookup (counts, "bj-remote-01");
     IH_CHECK (count && *count == 10, "bj-remote-01: %" PRIu64 " stored of 10",
+              count ? *count : 0);
+    count = (uint64_t *) zhashx_lookup (counts, "lh-inc-03");
+    IH_CHECK (count && *count == 1, "lh-inc-03: %" PRIu64 " stored of 1",
               count ? *count : 0);
     count = (uint64_t *) zhashx_lookup (counts, "lh-inc-02");
     IH_CHECK (count && *count == victim_seq,
