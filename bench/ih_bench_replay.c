@@ -347,7 +347,7 @@ s_size (const s_options_t *options, const char *work, const char *data_root,
     IH_CHECK (ih_proc_wait_exit (hub, S_TIMEOUT) == 0,
               "hub did not stop cleanly (see %s)", ih_proc_stderr (hub));
     ih_proc_destroy (&hub);
-    ih_benchkit_rmrf (data);
+    ih_tk_rmrf (data);
 }
 
 int

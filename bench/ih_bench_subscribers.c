@@ -465,7 +465,7 @@ s_run (const s_options_t *options, const char *work, const char *data_root,
     IH_CHECK (status == 0, "incuhubd did not stop cleanly: status %d (see %s)",
               status, ih_proc_stderr (ih_benchkit_hub_proc (hub)));
     ih_benchkit_hub_destroy (&hub);
-    ih_benchkit_rmrf (data);
+    ih_tk_rmrf (data);
     return result;
 }
 

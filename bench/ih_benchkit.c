@@ -25,8 +25,6 @@
 #include "ih_curve.h"
 #include "ih_json.h"
 
-#define S_STATUS_TIMEOUT_MS 10000
-
 //  ---------------------------------------------------------------------
 //  Options and set-up
 
@@ -130,28 +128,6 @@ ih_benchkit_make_data_root (const char *root, const char *prefix, char *path,
 }
 
 void
-ih_benchkit_rmrf (const char *path)
-{
-    DIR *dir = opendir (path);
-    if (!dir)
-        return;
-    struct dirent *entry;
-    while ((entry = readdir (dir))) {
-        if (streq (entry->d_name, ".") || streq (entry->d_name, ".."))
-            continue;
-        char child[1024];
-        snprintf (child, sizeof child, "%s/%s", path, entry->d_name);
-        struct stat st;
-        if (lstat (child, &st) == 0 && S_ISDIR (st.st_mode))
-            ih_benchkit_rmrf (child);
-        else
-            unlink (child);
-    }
-    closedir (dir);
-    rmdir (path);
-}
-
-void
 ih_benchkit_dirs_make (ih_benchkit_dirs_t *self, const char *root,
                        const char *prefix, const char *registry_name)
 {
@@ -165,7 +141,7 @@ ih_benchkit_dirs_make (ih_benchkit_dirs_t *self, const char *root,
 void
 ih_benchkit_dirs_remove (ih_benchkit_dirs_t *self)
 {
-    ih_benchkit_rmrf (self->data_root);
+    ih_tk_rmrf (self->data_root);
     ih_tk_cleanup ();
 }
 
@@ -241,19 +217,11 @@ ih_benchkit_print_machine (const char *data_root)
 uint64_t
 ih_benchkit_status_field (const char *endpoint, const char *field)
 {
-    zmsg_t *request = ih_wire_status_request ();
-    ih_wire_t wire;
-    zmsg_t *reply =
-        ih_tk_request (endpoint, &request, &wire, S_STATUS_TIMEOUT_MS);
-    IH_CHECK (reply && wire.kind == IH_WIRE_STATUS, "no STATUS from %s",
-              endpoint);
-    json_t *status = json_loadb (wire.json, wire.json_size, 0, NULL);
-    IH_CHECK (status, "STATUS reply is not JSON");
+    json_t *status = ih_tk_status (endpoint);
     json_t *value = json_object_get (status, field);
     IH_CHECK (json_is_integer (value), "STATUS has no integer '%s'", field);
     uint64_t number = (uint64_t) json_integer_value (value);
     json_decref (status);
-    zmsg_destroy (&reply);
     return number;
 }
 
@@ -808,7 +776,7 @@ ih_benchkit_test (bool verbose)
     FILE *file = fopen (nested, "w");
     assert (file);
     fclose (file);
-    ih_benchkit_rmrf (root);
+    ih_tk_rmrf (root);
     struct stat st;
     assert (stat (root, &st) == -1 && errno == ENOENT);
     if (verbose)

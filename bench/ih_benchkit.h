@@ -15,8 +15,8 @@
         default data root ($IH_BENCH_DIR or IH_BENCH_DATA, a directory
         under the build directory, never /tmp, which may be tmpfs where
         fsync is free), a fresh data root made with mkdtemp next to a
-        temporary work directory (ih_benchkit_dirs_t), rm -rf of what we
-        made;
+        temporary work directory (ih_benchkit_dirs_t), removed again with
+        the testkit's ih_tk_rmrf;
       - the machine: CPU, kernel and the data filesystem's name, with a
         warning when it is a memory filesystem;
       - the hub (ih_benchkit_hub_t): incuhubd spawned on ipc:// endpoints
@@ -115,9 +115,6 @@ const char *ih_benchkit_default_root (void);
 //  in it, written into path (size bytes). Fails the run on error.
 void ih_benchkit_make_data_root (const char *root, const char *prefix,
                                  char *path, size_t size);
-
-//  Removes a directory tree we made (files and folders only).
-void ih_benchkit_rmrf (const char *path);
 
 //  Where a run keeps its files: work, a temporary directory for sockets,
 //  keys, the registry and hub logs (ih_tk_tempdir: kept on failure), and

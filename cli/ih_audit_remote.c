@@ -20,13 +20,8 @@ ih_audit_remote_read (const char *endpoint, ih_cli_transport_t *transport,
                       int timeout, ih_log_fn *fn, void *arg)
 {
     assert (endpoint && transport && fn);
-    bool curve = ih_cli_transport_curve (transport);
-    ih_follow_options_t options = {.replay = endpoint,
-                                   .from = 1,
-                                   .key = curve ? transport->key_path : NULL,
-                                   .hub_key =
-                                       curve ? transport->hub_key_path : NULL};
-    ih_follow_t *follow = ih_follow_new (&options);
+    ih_follow_options_t options = {.replay = endpoint, .from = 1};
+    ih_follow_t *follow = ih_cli_follow_new (transport, &options);
     if (!follow)
         return IH_E_INTERNAL;
     //  One buffer for every record: header plus the largest event
@@ -71,31 +66,22 @@ ih_audit_remote_checkpoint (const char *endpoint, ih_cli_transport_t *transport,
         return IH_E_INTERNAL; //  reported
     zmsg_t *msg = ih_wire_checkpoint_request (size);
     zmsg_send (&msg, dealer);
-    zpoller_t *poller = zpoller_new (dealer, NULL);
-    assert (poller);
-    ih_err_t err = IH_E_TIMEOUT;
-    if (zpoller_wait (poller, timeout) == dealer)
-        msg = zmsg_recv (dealer);
-    else if (zpoller_terminated (poller))
-        err = IH_E_INTERNAL;
-    zpoller_destroy (&poller);
-    if (msg) {
-        ih_wire_t wire;
-        err = ih_wire_decode (msg, &wire);
-        if (err == IH_OK) {
-            if (wire.kind == IH_WIRE_NAK)
-                err = wire.code;
-            else if (wire.kind != IH_WIRE_SIGNED_CHECKPOINT)
-                err = IH_E_COMMAND;
-            else if (wire.checkpoint_size > IH_CHECKPOINT_MAX)
-                err = IH_E_TOOBIG;
-            else {
-                memcpy (bytes, wire.checkpoint, wire.checkpoint_size);
-                *size_p = wire.checkpoint_size;
-            }
+    zmsg_destroy (&msg); //  if unsent; the wait below then times out
+    ih_wire_t wire;
+    ih_err_t err = ih_cli_recv_wire (dealer, timeout, &msg, &wire);
+    if (err == IH_OK) {
+        if (wire.kind == IH_WIRE_NAK)
+            err = wire.code;
+        else if (wire.kind != IH_WIRE_SIGNED_CHECKPOINT)
+            err = IH_E_COMMAND;
+        else if (wire.checkpoint_size > IH_CHECKPOINT_MAX)
+            err = IH_E_TOOBIG;
+        else {
+            memcpy (bytes, wire.checkpoint, wire.checkpoint_size);
+            *size_p = wire.checkpoint_size;
         }
-        zmsg_destroy (&msg);
     }
+    zmsg_destroy (&msg);
     zsock_destroy (&dealer);
     return err;
 }

@@ -3,18 +3,18 @@
 
     Error reporting in the one format scripts and tests parse, strict
     number parsing, the transport rule (CURVE, or plain text on this
-    machine only) in one place, connecting a client socket, a bounded wait
-    for one reply, and the one JSON line per event that tail and replay
-    print.
+    machine only) in one place, making and connecting a client socket, a
+    bounded wait for one reply, opening the hub's log read-only, and the
+    one JSON line per event that tail and replay print.
     =========================================================================*/
 #include <getopt.h>
 #include <stdarg.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include "ih_cli.h"
 #include "ih_curve.h"
 #include "ih_event.h"
 #include "ih_json.h"
-#include "ih_wire.h"
 
 int
 ih_cli_fail (const char *sub, ih_err_t err, int status, const char *format, ...)
@@ -136,6 +136,13 @@ ih_cli_transport_curve (ih_cli_transport_t *self)
     return self->hub_key_path && !self->plaintext;
 }
 
+bool
+ih_cli_transport_given (ih_cli_transport_t *self)
+{
+    assert (self);
+    return self->hub_key_path || self->key_path || self->plaintext;
+}
+
 const char *
 ih_cli_transport_hint (ih_cli_transport_t *self)
 {
@@ -226,30 +233,57 @@ ih_cli_transport_apply (const char *sub, ih_cli_transport_t *self,
     return IH_CLI_OK;
 }
 
-zsock_t *
-ih_cli_connect (const char *sub, int type, const char *endpoint,
-                ih_cli_transport_t *transport, int *status_p)
+ih_follow_t *
+ih_cli_follow_new (ih_cli_transport_t *transport, ih_follow_options_t *options)
 {
-    int status = IH_CLI_FAIL;
+    assert (transport);
+    assert (options);
+    bool curve = ih_cli_transport_curve (transport);
+    options->key = curve ? transport->key_path : NULL;
+    options->hub_key = curve ? transport->hub_key_path : NULL;
+    return ih_follow_new (options);
+}
+
+zsock_t *
+ih_cli_socket (const char *sub, int type)
+{
     zsock_t *sock = zsock_new (type);
     if (!sock) {
         ih_cli_fail (sub, IH_E_INTERNAL, IH_CLI_FAIL,
                      "cannot create a socket: %s", zmq_strerror (zmq_errno ()));
-        goto cleanup;
+        return NULL;
     }
     zsock_set_maxmsgsize (sock, IH_WIRE_MAX);
     //  Leave nothing queued behind on exit: an unanswered request to a dead
     //  peer must not keep the command alive.
     zsock_set_linger (sock, 0);
+    return sock;
+}
+
+int
+ih_cli_dial (const char *sub, zsock_t *sock, const char *endpoint)
+{
+    assert (sock);
+    if (zsock_connect (sock, "%s", endpoint) == 0)
+        return IH_CLI_OK;
+    return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
+                        "cannot connect to '%s': %s", endpoint,
+                        zmq_strerror (zmq_errno ()));
+}
+
+zsock_t *
+ih_cli_connect (const char *sub, int type, const char *endpoint,
+                ih_cli_transport_t *transport, int *status_p)
+{
+    int status = IH_CLI_FAIL;
+    zsock_t *sock = ih_cli_socket (sub, type);
+    if (!sock)
+        goto cleanup;
     if (transport && (status = ih_cli_transport_apply (sub, transport, sock,
                                                        endpoint)) != IH_CLI_OK)
         goto cleanup;
-    if (zsock_connect (sock, "%s", endpoint) != 0) {
-        status = ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
-                              "cannot connect to '%s': %s", endpoint,
-                              zmq_strerror (zmq_errno ()));
+    if ((status = ih_cli_dial (sub, sock, endpoint)) != IH_CLI_OK)
         goto cleanup;
-    }
     return sock;
 cleanup:
     zsock_destroy (&sock);
@@ -281,6 +315,52 @@ ih_cli_recv (zsock_t *sock, int timeout, zmsg_t **reply_p)
 }
 
 ih_err_t
+ih_cli_recv_wire (zsock_t *sock, int timeout, zmsg_t **reply_p, ih_wire_t *wire)
+{
+    assert (wire);
+    ih_err_t err = ih_cli_recv (sock, timeout, reply_p);
+    if (err != IH_OK) {
+        memset (wire, 0, sizeof *wire);
+        return err;
+    }
+    return ih_wire_decode (*reply_p, wire);
+}
+
+bool
+ih_cli_directory (const char *sub, const char *dir)
+{
+    struct stat st;
+    if (stat (dir, &st) == 0 && S_ISDIR (st.st_mode))
+        return true;
+    ih_cli_fail (sub, IH_E_IO, IH_CLI_FAIL, "'%s' is not a directory", dir);
+    return false;
+}
+
+ih_log_t *
+ih_cli_log_open (const char *sub, const char *dir)
+{
+    if (!ih_cli_directory (sub, dir))
+        return NULL;
+    ih_log_t *log = ih_log_new (dir, true, 0);
+    if (!log)
+        ih_cli_fail (sub, IH_E_STORE, IH_CLI_FAIL,
+                     "cannot open the log in %s (see above)", dir);
+    return log;
+}
+
+bool
+ih_cli_print_json (json_t *json, size_t flags)
+{
+    char *line = json_dumps (json, flags);
+    if (!line)
+        return false;
+    puts (line);
+    fflush (stdout);
+    free (line);
+    return true;
+}
+
+ih_err_t
 ih_cli_print_event (const uint8_t *bytes, size_t size, uint64_t hub_seq,
                     uint64_t received)
 {
@@ -291,13 +371,7 @@ ih_cli_print_event (const uint8_t *bytes, size_t size, uint64_t hub_seq,
     json_t *json = ih_json_event (&event, hub_seq, received);
     if (!json)
         return IH_E_MALFORMED; //  the payload did not map to JSON
-    char *line = json_dumps (json, JSON_COMPACT);
+    bool printed = ih_cli_print_json (json, JSON_COMPACT);
     json_decref (json);
-    if (!line)
-        return IH_E_INTERNAL;
-    fputs (line, stdout);
-    fputc ('\n', stdout);
-    fflush (stdout);
-    free (line);
-    return IH_OK;
+    return printed ? IH_OK : IH_E_INTERNAL;
 }

@@ -9,7 +9,8 @@
     helpers they share: error reporting in the one house format, option
     parsing, the transport rule for connections to the hub (CURVE or,
     for development on this machine only, plain text), request/reply over
-    a DEALER, and printing an event as JSON.
+    a DEALER, opening the hub's log read-only, and printing an event as
+    JSON.
 
     Conventions every subcommand follows:
       - `--help` prints usage on stdout and exits 0;
@@ -22,8 +23,12 @@
 #define IH_CLI_H_INCLUDED
 
 #include <czmq.h>
+#include <jansson.h>
 #include "ih_err.h"
+#include "ih_follow.h"
 #include "ih_key.h"
+#include "ih_log.h"
+#include "ih_wire.h"
 
 #define IH_CLI_OK 0
 #define IH_CLI_FAIL 1
@@ -58,7 +63,7 @@ bool ih_cli_no_arguments (const char *sub, int argc, char *argv[]);
 //  Parses a whole decimal number (no sign, no junk) into *value_p.
 bool ih_cli_parse_u64 (const char *text, uint64_t *value_p);
 
-//  Parses a timeout in ms (1 .. 24 h) for option name; on failure reports a
+//  Parses the value of --timeout, in ms (1 .. 24 h); on failure reports a
 //  usage error and returns false.
 bool ih_cli_parse_timeout (const char *sub, const char *text, int *ms_p);
 //  Parses the value of --flag as a whole number >= 1 into *value_p; on
@@ -132,6 +137,10 @@ bool ih_cli_transport_option (ih_cli_transport_t *self, int opt,
 //  True if the options say CURVE (--hub-key given, no --plaintext).
 bool ih_cli_transport_curve (ih_cli_transport_t *self);
 
+//  True if any of the three options was given (for commands that reject
+//  them where nothing talks to the hub).
+bool ih_cli_transport_given (ih_cli_transport_t *self);
+
 //  Applies the rule to endpoint and loads the keys it needs (once).
 //  Returns IH_CLI_OK, or reports (`incuhub SUB: ... (IH_E_NAME)`) and
 //  returns the exit status (IH_CLI_USAGE or IH_CLI_FAIL).
@@ -154,8 +163,25 @@ const char *ih_cli_transport_hint (ih_cli_transport_t *self);
 int ih_cli_transport_apply (const char *sub, ih_cli_transport_t *self,
                             zsock_t *sock, const char *endpoint);
 
-//  A new socket of type (ZMQ_DEALER, ZMQ_SUB) connected to endpoint, with
-//  ZMQ_MAXMSGSIZE set, secured by transport (NULL: plain text, for an
+//  Starts an ih_follow on options, as the transport options say: CURVE
+//  with their key files, else plain text. The endpoints in options must
+//  have passed ih_cli_transport_check. Returns NULL if ih_follow_new
+//  fails (it reports why).
+ih_follow_t *ih_cli_follow_new (ih_cli_transport_t *transport,
+                                ih_follow_options_t *options);
+
+//  A new socket of type with what every command's sockets need:
+//  ZMQ_MAXMSGSIZE set, no linger (an unanswered request to a dead peer
+//  must not keep the command alive). Not yet connected. Returns NULL
+//  after reporting (IH_E_INTERNAL; exit status IH_CLI_FAIL).
+zsock_t *ih_cli_socket (const char *sub, int type);
+
+//  Connects sock to endpoint. Returns IH_CLI_OK, or reports ("cannot
+//  connect to 'EP': ...", IH_E_BADARG) and returns IH_CLI_USAGE.
+int ih_cli_dial (const char *sub, zsock_t *sock, const char *endpoint);
+
+//  A new socket of type (ZMQ_DEALER, ZMQ_SUB) connected to endpoint, made
+//  by ih_cli_socket, secured by transport (NULL: plain text, for an
 //  agent's local listen socket). Returns NULL after reporting the error;
 //  *status_p (if not NULL) then holds the exit status.
 zsock_t *ih_cli_connect (const char *sub, int type, const char *endpoint,
@@ -165,6 +191,27 @@ zsock_t *ih_cli_connect (const char *sub, int type, const char *endpoint,
 //  *reply_p set (caller owns it), IH_E_TIMEOUT, or IH_E_INTERNAL when
 //  interrupted by SIGINT or SIGTERM (zsys_interrupted is then set).
 ih_err_t ih_cli_recv (zsock_t *sock, int timeout, zmsg_t **reply_p);
+
+//  ih_cli_recv, then ih_wire_decode of the reply into *wire, which points
+//  into *reply_p (the caller destroys it, whatever this returns). Returns
+//  IH_OK, IH_E_TIMEOUT, IH_E_INTERNAL (interrupted), or the decode error
+//  (never one of those two).
+ih_err_t ih_cli_recv_wire (zsock_t *sock, int timeout, zmsg_t **reply_p,
+                           ih_wire_t *wire);
+
+//  Opens the hub's log in dir read-only (safe next to a running hub).
+//  Returns NULL after reporting: "'DIR' is not a directory" (IH_E_IO) or
+//  "cannot open the log in DIR (see above)" (IH_E_STORE); exit status
+//  IH_CLI_FAIL either way.
+ih_log_t *ih_cli_log_open (const char *sub, const char *dir);
+
+//  True if dir is a directory; else reports "'DIR' is not a directory"
+//  (IH_E_IO) and returns false, for the caller to return IH_CLI_FAIL.
+bool ih_cli_directory (const char *sub, const char *dir);
+
+//  Prints json as one line (json_dumps with flags) on stdout, flushed.
+//  Returns false, printing nothing, if it does not serialise.
+bool ih_cli_print_json (json_t *json, size_t flags);
 
 //  Decodes a signed event and prints it as one compact JSON line (the
 //  ih_json_event form) on stdout, flushed. Returns IH_OK, or the decode

@@ -64,7 +64,6 @@
     =========================================================================*/
 #include <getopt.h>
 #include <stdarg.h>
-#include <sys/stat.h>
 #include "ih_audit_remote.h"
 #include "ih_checkpoint.h"
 #include "ih_cli.h"
@@ -276,6 +275,18 @@ s_free_chain (void **item_p)
     }
 }
 
+//  Records the fault (the first one: the audit stops there). s_fail and
+//  s_fail_site return -1, which stops ih_log_read and the other walks.
+static void
+s_vfail (s_audit_t *self, uint64_t hub_seq, ih_err_t err, const char *format,
+         va_list args)
+{
+    vsnprintf (self->reason, sizeof self->reason, format, args);
+    self->failed = true;
+    self->failed_at = hub_seq;
+    self->err = err;
+}
+
 static int s_fail (s_audit_t *self, uint64_t hub_seq, ih_err_t err,
                    const char *format, ...) CHECK_PRINTF (4);
 
@@ -285,12 +296,9 @@ s_fail (s_audit_t *self, uint64_t hub_seq, ih_err_t err, const char *format,
 {
     va_list args;
     va_start (args, format);
-    vsnprintf (self->reason, sizeof self->reason, format, args);
+    s_vfail (self, hub_seq, err, format, args);
     va_end (args);
-    self->failed = true;
-    self->failed_at = hub_seq;
-    self->err = err;
-    return -1; //  stops ih_log_read
+    return -1;
 }
 
 //  The same for a fault that has no hub sequence: names the site.
@@ -303,12 +311,9 @@ s_fail_site (s_audit_t *self, const char *site, ih_err_t err,
 {
     va_list args;
     va_start (args, format);
-    vsnprintf (self->reason, sizeof self->reason, format, args);
+    s_vfail (self, 0, err, format, args);
     va_end (args);
-    self->failed = true;
-    self->failed_at = 0;
     snprintf (self->failed_site, sizeof self->failed_site, "%s", site);
-    self->err = err;
     return -1;
 }
 
@@ -449,6 +454,25 @@ s_check_signature (s_audit_t *self, const s_cp_t *cp, ih_key_t *hub_key,
                        which, cp->cp.log_id, ih_key_name (hub_key));
     }
     return 0;
+}
+
+//  Adds the trusted checkpoint to the ones the tree is checked against:
+//  in size order, after stored ones of the same size.
+static void
+s_add_trusted (s_audit_t *self, const s_cp_t *trusted)
+{
+    s_cp_t *grown = (s_cp_t *) realloc (
+        self->checkpoints, (self->ncheckpoints + 1) * sizeof (s_cp_t));
+    assert (grown);
+    self->checkpoints = grown;
+    size_t at = self->ncheckpoints;
+    while (at > 0 && self->checkpoints[at - 1].cp.size > trusted->cp.size)
+        at--;
+    memmove (&self->checkpoints[at + 1], &self->checkpoints[at],
+             (self->ncheckpoints - at) * sizeof (s_cp_t));
+    self->checkpoints[at] = *trusted;
+    self->ncheckpoints++;
+    self->trusted_at = at;
 }
 
 //  ih_registry_admit's last: the highest seq of site the audit has seen so
@@ -812,14 +836,23 @@ s_load_trusted (const char *sub, const char *path, s_cp_t *cp)
     return err;
 }
 
-//  Writes the latest stored checkpoint's text form to path.
-static int
-s_write_latest (const char *sub, s_audit_t *self, const char *path)
+//  The latest of the hub's checkpoints (stored locally, served remotely),
+//  or NULL if it has none; never the trusted one.
+static const s_cp_t *
+s_latest (s_audit_t *self)
 {
     const s_cp_t *latest = NULL;
     for (size_t i = 0; i < self->ncheckpoints; i++)
         if (i != self->trusted_at)
             latest = &self->checkpoints[i];
+    return latest;
+}
+
+//  Writes the latest stored checkpoint's text form to path.
+static int
+s_write_latest (const char *sub, s_audit_t *self, const char *path)
+{
+    const s_cp_t *latest = s_latest (self);
     if (!latest) {
         ih_cli_fail (sub, IH_E_MISSING, IH_CLI_FAIL,
                      "the log has no checkpoint to write (is the hub "
@@ -1038,17 +1071,8 @@ ih_cmd_audit (int argc, char *argv[])
     }
     self.registry = ih_registry_new (bureau);
     assert (self.registry);
-    struct stat st;
-    if (dir && (stat (dir, &st) != 0 || !S_ISDIR (st.st_mode))) {
-        ih_cli_fail (sub, IH_E_IO, IH_CLI_FAIL, "'%s' is not a directory", dir);
+    if (dir && !(log = ih_cli_log_open (sub, dir)))
         goto cleanup;
-    }
-    log = dir ? ih_log_new (dir, true, 0) : NULL;
-    if (dir && !log) {
-        ih_cli_fail (sub, IH_E_STORE, IH_CLI_FAIL,
-                     "cannot open the log in %s (see above)", dir);
-        goto cleanup;
-    }
     source.log = log;
     self.chains = zhashx_new ();
     self.types = zhashx_new ();
@@ -1064,21 +1088,8 @@ ih_cmd_audit (int argc, char *argv[])
          err == IH_OK && !self.failed && hub_key && i < self.ncheckpoints; i++)
         s_check_signature (&self, &self.checkpoints[i], hub_key, "stored");
     if (err == IH_OK && !self.failed && trusted_path &&
-        s_check_signature (&self, &trusted, hub_key, "trusted") == 0) {
-        //  In size order, after stored ones of the same size
-        s_cp_t *grown = (s_cp_t *) realloc (
-            self.checkpoints, (self.ncheckpoints + 1) * sizeof (s_cp_t));
-        assert (grown);
-        self.checkpoints = grown;
-        size_t at = self.ncheckpoints;
-        while (at > 0 && self.checkpoints[at - 1].cp.size > trusted.cp.size)
-            at--;
-        memmove (&self.checkpoints[at + 1], &self.checkpoints[at],
-                 (self.ncheckpoints - at) * sizeof (s_cp_t));
-        self.checkpoints[at] = trusted;
-        self.ncheckpoints++;
-        self.trusted_at = at;
-    }
+        s_check_signature (&self, &trusted, hub_key, "trusted") == 0)
+        s_add_trusted (&self, &trusted);
     if (err == IH_OK && !self.failed)
         s_check_roots (&self, 0);
     if (err == IH_OK && !self.failed)
@@ -1131,23 +1142,17 @@ ih_cmd_audit (int argc, char *argv[])
     char root_hex[IH_KEY_HEX_SIZE];
     ih_key_to_hex (self.root, root_hex);
     uint64_t stored = self.ncheckpoints - (trusted_path ? 1 : 0);
-    uint64_t latest = 0;
-    for (size_t i = 0; i < self.ncheckpoints; i++)
-        if (i != self.trusted_at)
-            latest = self.checkpoints[i].cp.size;
+    const s_cp_t *latest = s_latest (&self);
     json_object_set_new (
         summary, "tree",
         json_pack ("{s:I, s:s, s:I, s:I, s:I}", "size",
                    (json_int_t) self.events, "root", root_hex, "checkpoints",
-                   (json_int_t) stored, "latest", (json_int_t) latest,
-                   "trusted",
+                   (json_int_t) stored, "latest",
+                   (json_int_t) (latest ? latest->cp.size : 0), "trusted",
                    (json_int_t) (trusted_path ? trusted.cp.size : 0)));
-    if (as_json) {
-        char *text = json_dumps (summary, JSON_COMPACT);
-        if (text)
-            puts (text);
-        free (text);
-    } else
+    if (as_json)
+        ih_cli_print_json (summary, JSON_COMPACT);
+    else
         s_print_text (summary);
     json_decref (summary);
     fflush (stdout);

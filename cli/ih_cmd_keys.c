@@ -73,10 +73,8 @@ ih_cmd_keygen (int argc, char *argv[])
                             "'%s' is not a valid site id ([a-z0-9._-], "
                             "1 to %d bytes)",
                             name, IH_NAME_MAX);
-    struct stat st;
-    if (stat (dir, &st) != 0 || !S_ISDIR (st.st_mode))
-        return ih_cli_fail (sub, IH_E_IO, IH_CLI_FAIL,
-                            "'%s' is not a directory", dir);
+    if (!ih_cli_directory (sub, dir))
+        return IH_CLI_FAIL;
 
     char secret_path[PATH_MAX], public_path[PATH_MAX];
     if (snprintf (secret_path, sizeof secret_path, "%s/%s.key", dir, name) >=
@@ -85,6 +83,7 @@ ih_cmd_keygen (int argc, char *argv[])
             (int) sizeof public_path)
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE, "path too long");
     //  ih_key_save refuses too; checking first gives a clearer message.
+    struct stat st;
     if (lstat (secret_path, &st) == 0 || lstat (public_path, &st) == 0)
         return ih_cli_fail (sub, IH_E_IO, IH_CLI_FAIL,
                             "%s or %s exists already; refusing to overwrite",

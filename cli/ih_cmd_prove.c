@@ -20,7 +20,6 @@
 #include <sodium.h>
 #include "ih_cli.h"
 #include "ih_checkpoint.h"
-#include "ih_wire.h"
 
 static const char *s_usage =
     "Usage: incuhub prove --hub ENDPOINT --seq N [--checkpoint SIZE]\n"
@@ -164,17 +163,18 @@ ih_cmd_prove (int argc, char *argv[])
                           ? ih_wire_prove_consistency (old_size, new_size)
                           : ih_wire_prove_inclusion (seq, size);
     zmsg_send (&request, sock);
+    zmsg_destroy (&request); //  if unsent; the wait below then times out
     zmsg_t *reply = NULL;
-    ih_err_t err = ih_cli_recv (sock, timeout, &reply);
+    ih_wire_t wire;
+    ih_err_t err = ih_cli_recv_wire (sock, timeout, &reply, &wire);
     rc = IH_CLI_FAIL;
     json_t *json = NULL;
-    ih_wire_t wire;
     if (err == IH_E_TIMEOUT)
         ih_cli_fail (sub, err, IH_CLI_FAIL, "no answer from %s in %d ms%s", hub,
                      timeout, ih_cli_transport_hint (&transport));
-    else if (err)
+    else if (err == IH_E_INTERNAL)
         ih_cli_fail (sub, err, IH_CLI_FAIL, "interrupted");
-    else if ((err = ih_wire_decode (reply, &wire)) != IH_OK)
+    else if (err != IH_OK)
         ih_cli_fail (sub, err, IH_CLI_FAIL, "the answer does not decode");
     else if (wire.kind == IH_WIRE_NAK)
         ih_cli_fail (sub, wire.code, IH_CLI_FAIL, "the hub refused: %s",
@@ -203,14 +203,9 @@ ih_cmd_prove (int argc, char *argv[])
     } else
         ih_cli_fail (sub, IH_E_COMMAND, IH_CLI_FAIL,
                      "unexpected answer from the hub");
-    if (json) {
-        char *text = json_dumps (json, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        puts (text);
-        fflush (stdout);
-        free (text);
-        json_decref (json);
+    if (json && ih_cli_print_json (json, JSON_COMPACT | JSON_PRESERVE_ORDER))
         rc = IH_CLI_OK;
-    }
+    json_decref (json);
     zmsg_destroy (&reply);
     zsock_destroy (&sock);
     return rc;

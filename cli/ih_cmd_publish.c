@@ -531,13 +531,9 @@ ih_cmd_publish (int argc, char *argv[])
     memset (&self, 0, sizeof self);
     self.endpoint = endpoint;
     self.timeout = timeout;
-    self.dealer = zsock_new (ZMQ_DEALER);
+    self.dealer = ih_cli_socket (sub, ZMQ_DEALER);
     if (!self.dealer)
-        return ih_cli_fail (sub, IH_E_INTERNAL, IH_CLI_FAIL,
-                            "cannot create a socket: %s",
-                            zmq_strerror (zmq_errno ()));
-    zsock_set_maxmsgsize (self.dealer, IH_WIRE_MAX);
-    zsock_set_linger (self.dealer, 0);
+        return IH_CLI_FAIL;
     //  The monitor must run before the connect, or the first events of the
     //  connection are not seen.
     self.monitor = zactor_new (zmonitor, self.dealer);
@@ -545,13 +541,9 @@ ih_cmd_publish (int argc, char *argv[])
     zstr_sendx (self.monitor, "LISTEN", "DISCONNECTED", NULL);
     zstr_send (self.monitor, "START");
     zsock_wait (self.monitor);
-    int rc = IH_CLI_USAGE;
-    if (zsock_connect (self.dealer, "%s", endpoint) != 0) {
-        ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
-                     "cannot connect to '%s': %s", endpoint,
-                     zmq_strerror (zmq_errno ()));
+    int rc = ih_cli_dial (sub, self.dealer, endpoint);
+    if (rc != IH_CLI_OK)
         goto cleanup;
-    }
     self.poller = zpoller_new (self.dealer, zactor_sock (self.monitor), NULL);
     assert (self.poller);
     rc = type ? s_publish_one (&self, type, data) : s_publish_stream (&self);
@@ -632,8 +624,7 @@ ih_cmd_status (int argc, char *argv[])
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "wants exactly one of --hub and --agent; see "
                             "--help");
-    if (agent &&
-        (transport.hub_key_path || transport.key_path || transport.plaintext))
+    if (agent && ih_cli_transport_given (&transport))
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "--hub-key, --key and --plaintext are for --hub "
                             "(an agent's listen endpoint is local)");
@@ -656,19 +647,18 @@ ih_cmd_status (int argc, char *argv[])
                      endpoint);
         goto cleanup;
     }
-    ih_err_t err = ih_cli_recv (dealer, timeout, &reply);
+    ih_wire_t wire;
+    ih_err_t err = ih_cli_recv_wire (dealer, timeout, &reply, &wire);
     if (err == IH_E_TIMEOUT) {
         ih_cli_fail (sub, err, IH_CLI_FAIL,
                      "no answer from %s %s within %d ms%s", peer, endpoint,
                      timeout, hub ? ih_cli_transport_hint (&transport) : "");
         goto cleanup;
     }
-    if (err != IH_OK) {
+    if (err == IH_E_INTERNAL) {
         ih_cli_fail (sub, err, IH_CLI_FAIL, "interrupted");
         goto cleanup;
     }
-    ih_wire_t wire;
-    err = ih_wire_decode (reply, &wire);
     if (err == IH_OK && wire.kind == IH_WIRE_NAK) {
         ih_cli_fail (sub, wire.code, IH_CLI_FAIL, "%s refused: %s", peer,
                      wire.reason);
@@ -686,12 +676,8 @@ ih_cmd_status (int argc, char *argv[])
                      "%s answered a status that is not a JSON object", peer);
         goto cleanup;
     }
-    char *text = json_dumps (json, pretty ? JSON_INDENT (2) : JSON_COMPACT);
-    if (text) {
-        puts (text);
-        free (text);
+    if (ih_cli_print_json (json, pretty ? JSON_INDENT (2) : JSON_COMPACT))
         rc = IH_CLI_OK;
-    }
 cleanup:
     json_decref (json);
     zmsg_destroy (&reply);

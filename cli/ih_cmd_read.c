@@ -21,7 +21,6 @@
     for every endpoint before anything connects.
     =========================================================================*/
 #include <getopt.h>
-#include <sys/stat.h>
 #include "ih_cli.h"
 #include "ih_event.h"
 #include "ih_json.h"
@@ -66,6 +65,28 @@ static const char *s_tail_usage =
     "(a subscription beyond it is dropped; --district or --site may be\n"
     "needed). SIGINT or SIGTERM stop it with exit status 0.\n";
 
+//  The --district, --site and --type filters of tail and replay --hub.
+typedef struct {
+    const char *district; //  NULL: any
+    const char *site;     //  NULL: any
+    const char *type;     //  NULL: any
+} s_filters_t;
+
+//  Handles -D, -s or -t. Returns false if opt is none of them.
+static bool
+s_filter_option (s_filters_t *self, int opt, const char *arg)
+{
+    if (opt == 'D')
+        self->district = arg;
+    else if (opt == 's')
+        self->site = arg;
+    else if (opt == 't')
+        self->type = arg;
+    else
+        return false;
+    return true;
+}
+
 static bool
 s_filter_ok (const char *sub, const char *option, const char *value)
 {
@@ -80,11 +101,11 @@ s_filter_ok (const char *sub, const char *option, const char *value)
 //  True if each filter given is a valid name; else reports the first bad
 //  one (IH_E_BADNAME) and returns false.
 static bool
-s_filters_ok (const char *sub, const char *district, const char *site,
-              const char *type)
+s_filters_ok (const char *sub, const s_filters_t *self)
 {
-    return s_filter_ok (sub, "district", district) &&
-           s_filter_ok (sub, "site", site) && s_filter_ok (sub, "type", type);
+    return s_filter_ok (sub, "district", self->district) &&
+           s_filter_ok (sub, "site", self->site) &&
+           s_filter_ok (sub, "type", self->type);
 }
 
 //  Prints what follow hands out until count events (0 = no limit), a
@@ -136,10 +157,7 @@ static int
 s_follow_hub (const char *sub, ih_follow_options_t *options,
               ih_cli_transport_t *transport, uint64_t count, int timeout)
 {
-    bool curve = ih_cli_transport_curve (transport);
-    options->key = curve ? transport->key_path : NULL;
-    options->hub_key = curve ? transport->hub_key_path : NULL;
-    ih_follow_t *follow = ih_follow_new (options);
+    ih_follow_t *follow = ih_cli_follow_new (transport, options);
     int rc = follow ? s_follow (sub, follow, count, timeout, options->pub)
                     : IH_CLI_USAGE;
     ih_follow_destroy (&follow);
@@ -150,8 +168,8 @@ int
 ih_cmd_tail (int argc, char *argv[])
 {
     const char *sub = "tail";
-    const char *hub = NULL, *district = NULL, *site = NULL, *type = NULL;
-    const char *replay = NULL;
+    const char *hub = NULL, *replay = NULL;
+    s_filters_t filters = {NULL, NULL, NULL};
     uint64_t count = 0, from = 0;
     int timeout = -1; //  zpoller: wait for ever
     static const struct option options[] = {
@@ -172,7 +190,8 @@ ih_cmd_tail (int argc, char *argv[])
     int opt;
     while ((opt = getopt_long (argc, argv, ":H:R:f:D:s:t:n:T:h", options,
                                NULL)) != -1) {
-        if (ih_cli_transport_option (&transport, opt, optarg))
+        if (ih_cli_transport_option (&transport, opt, optarg) ||
+            s_filter_option (&filters, opt, optarg))
             continue;
         switch (opt) {
         case 'H':
@@ -184,15 +203,6 @@ ih_cmd_tail (int argc, char *argv[])
         case 'f':
             if (!ih_cli_parse_positive (sub, "from", "a number", optarg, &from))
                 return IH_CLI_USAGE;
-            break;
-        case 'D':
-            district = optarg;
-            break;
-        case 's':
-            site = optarg;
-            break;
-        case 't':
-            type = optarg;
             break;
         case 'n':
             if (!ih_cli_parse_positive (sub, "count", "a number", optarg,
@@ -215,7 +225,7 @@ ih_cmd_tail (int argc, char *argv[])
     if (!hub)
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "--hub is required; see --help");
-    if (!s_filters_ok (sub, district, site, type))
+    if (!s_filters_ok (sub, &filters))
         return IH_CLI_USAGE;
     if (from && !replay)
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
@@ -231,9 +241,9 @@ ih_cmd_tail (int argc, char *argv[])
         ih_follow_options_t follow_options = {.pub = hub,
                                               .replay = replay,
                                               .from = from ? from : 1,
-                                              .district = district,
-                                              .site = site,
-                                              .type = type};
+                                              .district = filters.district,
+                                              .site = filters.site,
+                                              .type = filters.type};
         rc = s_follow_hub (sub, &follow_options, &transport, count, timeout);
         ih_cli_transport_end (&transport);
         return rc;
@@ -244,7 +254,7 @@ ih_cmd_tail (int argc, char *argv[])
     if (!sock)
         return rc;
     char topic[3 * IH_NAME_MAX + 4];
-    ih_wire_topic_prefix (district, site, type, topic);
+    ih_wire_topic_prefix (filters.district, filters.site, filters.type, topic);
     zsock_set_subscribe (sock, topic);
 
     rc = IH_CLI_OK;
@@ -266,8 +276,8 @@ ih_cmd_tail (int argc, char *argv[])
             break; //  SIGINT or SIGTERM: a normal way to stop
         ih_wire_t wire;
         err = ih_wire_decode_pub (msg, &wire);
-        if (err == IH_OK &&
-            ih_wire_topic_match (wire.topic, district, site, type)) {
+        if (err == IH_OK && ih_wire_topic_match (wire.topic, filters.district,
+                                                 filters.site, filters.type)) {
             err = ih_cli_print_event (wire.event, wire.event_size, wire.hub_seq,
                                       wire.received);
             if (err == IH_OK)
@@ -345,7 +355,7 @@ ih_cmd_replay (int argc, char *argv[])
 {
     const char *sub = "replay";
     const char *dir = NULL, *hub = NULL;
-    const char *district = NULL, *site = NULL, *type = NULL;
+    s_filters_t filters = {NULL, NULL, NULL};
     uint64_t from = 1, count = 0, from_time = 0;
     bool from_given = false;
     int timeout = IH_CLI_TIMEOUT_DEFAULT;
@@ -368,7 +378,8 @@ ih_cmd_replay (int argc, char *argv[])
     int opt;
     while ((opt = getopt_long (argc, argv, ":d:H:F:D:s:t:T:f:n:h", options,
                                NULL)) != -1) {
-        if (ih_cli_transport_option (&transport, opt, optarg))
+        if (ih_cli_transport_option (&transport, opt, optarg) ||
+            s_filter_option (&filters, opt, optarg))
             continue;
         switch (opt) {
         case 'd':
@@ -381,15 +392,6 @@ ih_cmd_replay (int argc, char *argv[])
             if (!ih_cli_parse_positive (sub, "from-time", "ms", optarg,
                                         &from_time))
                 return IH_CLI_USAGE;
-            break;
-        case 'D':
-            district = optarg;
-            break;
-        case 's':
-            site = optarg;
-            break;
-        case 't':
-            type = optarg;
             break;
         case 'T':
             if (!ih_cli_parse_timeout (sub, optarg, &timeout))
@@ -420,14 +422,13 @@ ih_cmd_replay (int argc, char *argv[])
     if (from_given && from_time)
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "--from and --from-time exclude each other");
-    if (dir && (from_time || district || site || type))
+    if (dir && (from_time || filters.district || filters.site || filters.type))
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "--from-time and filters need --hub");
-    if (dir &&
-        (transport.hub_key_path || transport.key_path || transport.plaintext))
+    if (dir && ih_cli_transport_given (&transport))
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "--hub-key, --key and --plaintext need --hub");
-    if (!s_filters_ok (sub, district, site, type))
+    if (!s_filters_ok (sub, &filters))
         return IH_CLI_USAGE;
     if (hub) {
         int rc = ih_cli_transport_check (sub, &transport, hub);
@@ -435,23 +436,18 @@ ih_cmd_replay (int argc, char *argv[])
             ih_follow_options_t follow_options = {.replay = hub,
                                                   .from = from,
                                                   .from_time = from_time,
-                                                  .district = district,
-                                                  .site = site,
-                                                  .type = type};
+                                                  .district = filters.district,
+                                                  .site = filters.site,
+                                                  .type = filters.type};
             rc =
                 s_follow_hub (sub, &follow_options, &transport, count, timeout);
         }
         ih_cli_transport_end (&transport);
         return rc;
     }
-    struct stat st;
-    if (stat (dir, &st) != 0 || !S_ISDIR (st.st_mode))
-        return ih_cli_fail (sub, IH_E_IO, IH_CLI_FAIL,
-                            "'%s' is not a directory", dir);
-    ih_log_t *log = ih_log_new (dir, true, 0);
+    ih_log_t *log = ih_cli_log_open (sub, dir);
     if (!log)
-        return ih_cli_fail (sub, IH_E_STORE, IH_CLI_FAIL,
-                            "cannot open the log in %s (see above)", dir);
+        return IH_CLI_FAIL;
     s_replay_t self = {0};
     ih_err_t err = ih_log_read (log, from, count, s_replay_one, &self);
     ih_log_destroy (&log);

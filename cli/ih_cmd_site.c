@@ -124,16 +124,22 @@ typedef struct {
     ih_cli_transport_t transport; //  its key_path is --key, the bureau's
 } s_opts_t;
 
-//  One subcommand: its name and the options it takes (letters as in the
-//  getopt string; the common ones K j H T are always taken).
+//  One subcommand: its name, the options it takes (letters as in the
+//  getopt string; the common ones K j H T are always taken) and the
+//  registry change it signs, if any (push signs none).
 typedef struct {
     const char *name;
     const char *takes;
+    bool signs;
+    ih_regop_t op; //  if signs
 } s_sub_t;
 
 static const s_sub_t s_subs[] = {
-    {"add", "skDS"},   {"rotate", "sSf"}, {"revoke", "sR"},
-    {"permit", "kpr"}, {"push", ""},
+    {"add", "skDS", true, IH_REG_OP_SITE_ADDED},
+    {"rotate", "sSf", true, IH_REG_OP_KEY_ROTATED},
+    {"revoke", "sR", true, IH_REG_OP_KEY_REVOKED},
+    {"permit", "kpr", true, IH_REG_OP_PERMISSIONS},
+    {"push", "", false, IH_REG_OP_SITE_ADDED},
 };
 #define S_SUBS (sizeof (s_subs) / sizeof (s_subs[0]))
 
@@ -319,7 +325,9 @@ s_await (s_push_t *self, const ih_event_t *event, size_t line)
     while (true) {
         int64_t left = deadline - zclock_mono ();
         zmsg_t *reply = NULL;
-        ih_err_t err = left > 0 ? ih_cli_recv (self->dealer, (int) left, &reply)
+        ih_wire_t wire;
+        ih_err_t err = left > 0 ? ih_cli_recv_wire (self->dealer, (int) left,
+                                                    &reply, &wire)
                                 : IH_E_TIMEOUT;
         if (err == IH_E_TIMEOUT)
             return ih_cli_fail (self->sub, err, IH_CLI_FAIL,
@@ -328,10 +336,8 @@ s_await (s_push_t *self, const ih_event_t *event, size_t line)
                                 self->hub, self->timeout, line, event->site,
                                 event->seq,
                                 ih_cli_transport_hint (self->transport));
-        if (err != IH_OK)
+        if (err == IH_E_INTERNAL)
             return ih_cli_fail (self->sub, err, IH_CLI_FAIL, "interrupted");
-        ih_wire_t wire;
-        err = ih_wire_decode (reply, &wire);
         int rc = -1; //  -1: not the answer to this event, go on waiting
         if (err == IH_OK && wire.kind == IH_WIRE_ACK &&
             streq (wire.site, event->site) && wire.seq == event->seq)
@@ -408,6 +414,24 @@ s_push (const char *sub, s_opts_t *opts)
 
 //  --------------------------------------------------------------------------
 //  The command
+
+//  Loads the bureau's secret key (--key) into *bureau_p, which the caller
+//  destroys whatever this returns.
+static int
+s_load_bureau (const char *sub, const char *path, ih_key_t **bureau_p)
+{
+    ih_err_t err = ih_key_load (path, bureau_p);
+    if (err != IH_OK)
+        return ih_cli_fail (sub, err, IH_CLI_FAIL,
+                            "cannot load the bureau's key %s: %s", path,
+                            ih_strerror (err));
+    if (!ih_key_has_secret (*bureau_p))
+        return ih_cli_fail (sub, IH_E_KEY, IH_CLI_FAIL,
+                            "%s has no secret part: --key wants the "
+                            "bureau's NAME.key",
+                            path);
+    return IH_CLI_OK;
+}
 
 //  Signs change as the bureau's next event and appends it to the journal.
 static int
@@ -536,7 +560,7 @@ s_parse (const char *sub, const s_sub_t *which, int argc, char *argv[],
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "--key (the bureau's NAME.key) and --registry "
                             "(its journal) are required; see --help");
-    if (streq (which->name, "push") && !opts->hub)
+    if (!which->signs && !opts->hub)
         return ih_cli_fail (sub, IH_E_BADARG, IH_CLI_USAGE,
                             "--hub is required; see --help");
     if (!opts->hub &&
@@ -573,26 +597,10 @@ ih_cmd_site (int argc, char *argv[])
 
     ih_regchange_t change;
     ih_key_t *bureau = NULL;
-    if (streq (which->name, "push"))
-        rc = IH_CLI_OK;
-    else {
-        ih_regop_t op = streq (which->name, "add")      ? IH_REG_OP_SITE_ADDED
-                        : streq (which->name, "rotate") ? IH_REG_OP_KEY_ROTATED
-                        : streq (which->name, "revoke") ? IH_REG_OP_KEY_REVOKED
-                                                        : IH_REG_OP_PERMISSIONS;
-        rc = s_build (sub, op, &opts, &change);
-        if (rc == IH_CLI_OK) {
-            ih_err_t err = ih_key_load (opts.transport.key_path, &bureau);
-            if (err != IH_OK)
-                rc = ih_cli_fail (sub, err, IH_CLI_FAIL,
-                                  "cannot load the bureau's key %s: %s",
-                                  opts.transport.key_path, ih_strerror (err));
-            else if (!ih_key_has_secret (bureau))
-                rc = ih_cli_fail (sub, IH_E_KEY, IH_CLI_FAIL,
-                                  "%s has no secret part: --key wants the "
-                                  "bureau's NAME.key",
-                                  opts.transport.key_path);
-        }
+    if (which->signs) {
+        rc = s_build (sub, which->op, &opts, &change);
+        if (rc == IH_CLI_OK)
+            rc = s_load_bureau (sub, opts.transport.key_path, &bureau);
         //  Check the transport before the change is signed, so that a
         //  usage error leaves the journal as it was
         if (rc == IH_CLI_OK && opts.hub)
@@ -602,7 +610,7 @@ ih_cmd_site (int argc, char *argv[])
     }
     if (rc == IH_CLI_OK && opts.hub) {
         rc = s_push (sub, &opts);
-        if (rc != IH_CLI_OK && !streq (which->name, "push"))
+        if (rc != IH_CLI_OK && which->signs)
             fprintf (stderr,
                      "incuhub %s: the change is in the journal %s; send it "
                      "again with 'incuhub site push'\n",

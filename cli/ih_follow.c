@@ -312,12 +312,10 @@ s_on_dealer (ih_follow_t *self, zmsg_t *msg, ih_follow_event_t *event)
     zmsg_destroy (&msg);
     if (wire.kind == IH_WIRE_END) {
         self->streaming = false;
-        if (self->from_time) {
-            //  Nothing at or after from_time yet: follow from what exists
-            self->from_time = 0;
-            if (wire.last + 1 > self->cursor)
-                self->cursor = wire.last + 1;
-        } else if (wire.last + 1 > self->cursor)
+        //  With from_time set, nothing at or after it exists yet: follow
+        //  from what exists
+        self->from_time = 0;
+        if (wire.last + 1 > self->cursor)
             self->cursor = wire.last + 1;
         if (!self->sub) {
             self->done = true;

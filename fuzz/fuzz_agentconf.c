@@ -22,14 +22,7 @@
 #include "ih_agentconf.h"
 #include "ih_curve.h"
 
-int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-    (void) argc;
-    (void) argv;
-    ih_fuzz_init ();
-    return 0;
-}
+IH_FUZZ_INITIALIZE ();
 
 static bool
 s_is_empty (ih_agentconf_t *conf)
@@ -73,41 +66,27 @@ s_check_values (ih_agentconf_t *conf)
         complete = ih_curve_local (config.listen);
     char *error = NULL;
     ih_err_t rc = ih_agentconf_check (conf, &error);
-    IH_FUZZ_CHECK (rc == (complete ? IH_OK : IH_E_CONFIG));
-    IH_FUZZ_CHECK ((error == NULL) == complete);
-    zstr_free (&error);
+    IH_FUZZ_CHECK (ih_fuzz_config_answer (rc, &error) == complete);
 }
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *bytes, size_t size)
 {
-    //  The loader takes a C string: text ends at the first NUL
-    char *text = (char *) malloc (size + 1);
-    IH_FUZZ_CHECK (text);
-    if (size)
-        memcpy (text, bytes, size);
-    text[size] = 0;
+    char *text = ih_fuzz_text (bytes, size);
 
     ih_agentconf_t *conf = ih_agentconf_new ();
     IH_FUZZ_CHECK (conf && s_is_empty (conf));
     char *error = NULL;
     ih_err_t rc = ih_agentconf_load_string (conf, text, &error);
-    IH_FUZZ_CHECK (rc == IH_OK || rc == IH_E_CONFIG);
-    if (rc == IH_OK)
-        IH_FUZZ_CHECK (error == NULL);
-    else {
-        IH_FUZZ_CHECK (error && *error);
+    IH_FUZZ_CHECK (!error || *error); //  a message is never empty
+    if (!ih_fuzz_config_answer (rc, &error))
         IH_FUZZ_CHECK (s_is_empty (conf));
-        zstr_free (&error);
-    }
     s_check_values (conf);
 
     //  The same bytes as a command-line value for every option
     for (size_t i = 0; ih_agentconf_flag (i); i++) {
         rc = ih_agentconf_set (conf, ih_agentconf_flag (i), text, &error);
-        IH_FUZZ_CHECK (rc == IH_OK || rc == IH_E_CONFIG);
-        IH_FUZZ_CHECK ((rc == IH_OK) == (error == NULL));
-        zstr_free (&error);
+        ih_fuzz_config_answer (rc, &error);
         s_check_values (conf);
     }
     ih_agentconf_destroy (&conf);

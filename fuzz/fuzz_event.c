@@ -18,14 +18,7 @@ static const uint8_t s_public[IH_KEY_PUBLIC_SIZE] = {
     0x18, 0xe7, 0x4b, 0xc0, 0x99, 0x67, 0xe4, 0xd6, 0x30, 0x9b, 0xa5,
     0x0d, 0x5f, 0x1d, 0xdc, 0x86, 0x64, 0x12, 0x55, 0x31, 0xb8};
 
-int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-    (void) argc;
-    (void) argv;
-    ih_fuzz_init ();
-    return 0;
-}
+IH_FUZZ_INITIALIZE ();
 
 static bool
 s_is_map_header (uint8_t byte)
@@ -36,12 +29,7 @@ s_is_map_header (uint8_t byte)
 int
 LLVMFuzzerTestOneInput (const uint8_t *bytes, size_t size)
 {
-    //  Copy so that ASan sees exactly size bytes (libFuzzer's buffer is
-    //  exact too, but this also gives the NULL-for-empty case a pointer)
-    uint8_t *copy = malloc (size ? size : 1);
-    IH_FUZZ_CHECK (copy);
-    if (size)
-        memcpy (copy, bytes, size);
+    uint8_t *copy = ih_fuzz_copy (bytes, size);
 
     ih_event_t event;
     ih_err_t rc = ih_event_decode (copy, size, &event);

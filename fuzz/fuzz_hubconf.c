@@ -22,14 +22,7 @@
 #include "ih_ingest.h"
 #include "ih_curve.h"
 
-int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-    (void) argc;
-    (void) argv;
-    ih_fuzz_init ();
-    return 0;
-}
+IH_FUZZ_INITIALIZE ();
 
 static bool
 s_is_default (ih_hubconf_t *conf)
@@ -73,28 +66,20 @@ s_check_values (ih_hubconf_t *conf)
                !ih_curve_local (ih_hubconf_replay (conf)));
     else
         bad = bad || !*ih_hubconf_key (conf);
-    IH_FUZZ_CHECK (rc == (bad ? IH_E_CONFIG : IH_OK));
-    IH_FUZZ_CHECK ((error != NULL) == bad);
-    zstr_free (&error);
+    IH_FUZZ_CHECK (ih_fuzz_config_answer (rc, &error) == !bad);
 }
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *bytes, size_t size)
 {
-    //  The loader takes a C string: text ends at the first NUL
-    char *text = (char *) malloc (size + 1);
-    IH_FUZZ_CHECK (text);
-    if (size)
-        memcpy (text, bytes, size);
-    text[size] = 0;
+    char *text = ih_fuzz_text (bytes, size);
 
     ih_hubconf_t *conf = ih_hubconf_new ();
     IH_FUZZ_CHECK (conf && s_is_default (conf));
     char *error = NULL;
     ih_err_t rc = ih_hubconf_load_string (conf, text, &error);
-    IH_FUZZ_CHECK (rc == IH_OK || rc == IH_E_CONFIG);
-    if (rc == IH_OK) {
-        IH_FUZZ_CHECK (error == NULL);
+    IH_FUZZ_CHECK (!error || *error); //  a message is never empty
+    if (ih_fuzz_config_answer (rc, &error)) {
         s_check_values (conf);
         //  Loading the same text again changes nothing
         ih_hubconf_t *again = ih_hubconf_new ();
@@ -107,18 +92,13 @@ LLVMFuzzerTestOneInput (const uint8_t *bytes, size_t size)
         IH_FUZZ_CHECK (ih_hubconf_batch_max (again) ==
                        ih_hubconf_batch_max (conf));
         ih_hubconf_destroy (&again);
-    } else {
-        IH_FUZZ_CHECK (error && *error);
+    } else
         IH_FUZZ_CHECK (s_is_default (conf));
-        zstr_free (&error);
-    }
 
     //  The same bytes as a command-line value for every option
     for (size_t i = 0; ih_hubconf_flag (i); i++) {
         rc = ih_hubconf_set (conf, ih_hubconf_flag (i), text, &error);
-        IH_FUZZ_CHECK (rc == IH_OK || rc == IH_E_CONFIG);
-        IH_FUZZ_CHECK ((rc == IH_OK) == (error == NULL));
-        zstr_free (&error);
+        ih_fuzz_config_answer (rc, &error);
         s_check_values (conf);
     }
     ih_hubconf_destroy (&conf);

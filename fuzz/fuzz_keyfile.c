@@ -17,15 +17,7 @@
 #include "ih_event.h"
 #include "ih_key.h"
 
-int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-    (void) argc;
-    (void) argv;
-    ih_fuzz_init ();
-    ih_fuzz_dir ();
-    return 0;
-}
+IH_FUZZ_INITIALIZE (ih_fuzz_dir ());
 
 //  Saves key into a fresh subdirectory of the scratch dir, reloads both
 //  files and checks they hold the same key; removes what it wrote.

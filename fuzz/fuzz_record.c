@@ -11,14 +11,7 @@
 #include "ih_event.h"
 #include "ih_record.h"
 
-int
-LLVMFuzzerInitialize (int *argc, char ***argv)
-{
-    (void) argc;
-    (void) argv;
-    ih_fuzz_init ();
-    return 0;
-}
+IH_FUZZ_INITIALIZE ();
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *bytes, size_t size)

@@ -73,12 +73,10 @@ s_registry_new (void)
     return registry;
 }
 
-int
-LLVMFuzzerInitialize (int *argc, char ***argv)
+//  Pins the bureau and builds the base registry, once.
+static void
+s_setup (void)
 {
-    (void) argc;
-    (void) argv;
-    ih_fuzz_init ();
     ih_fuzz_dir ();
     uint8_t sign[IH_KEY_PUBLIC_SIZE], curve[IH_KEY_CURVE_SIZE];
     s_unhex (S_BUREAU_SIGN, sign);
@@ -90,8 +88,9 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
     IH_FUZZ_CHECK (s_init);
     s_unhex (S_INIT_EVENT, s_init);
     s_base = s_registry_new ();
-    return 0;
 }
+
+IH_FUZZ_INITIALIZE (s_setup ());
 
 static uint64_t
 s_last (const char *site, void *arg)

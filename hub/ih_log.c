@@ -667,59 +667,104 @@ ih_log_stats (ih_log_t *self, uint64_t *events_p, uint64_t *bytes_p,
         *sites_p = sites;
 }
 
-//  One pass over the log db for ih_log_read (raw false) and
-//  ih_log_read_raw (raw true).
+//  Begins a read transaction for a reader that must not run inside the
+//  writer's open batch: a thread may hold only one transaction, so the
+//  writer reads between batches.
+ih_err_t
+ih_log_int_reader_begin (ih_log_t *self, MDB_txn **txn_p)
+{
+    if (ih_log_int_writer_busy (self)) {
+        zsys_error ("log: read while a batch is open in %s", self->dir);
+        return IH_E_STORE;
+    }
+    int rc = ih_log_int_read_begin (self, txn_p);
+    return rc ? ih_log_int_mdb_err (self, "mdb_txn_begin", rc) : IH_OK;
+}
+
+//  Walks the entries of dbi from the first key >= *from (from NULL: from
+//  the first) in one read transaction, calling each (key, value, arg)
+//  until it returns non-zero.
+ih_err_t
+ih_log_int_walk (ih_log_t *self, MDB_dbi dbi, const MDB_val *from,
+                 int (*each) (const MDB_val *key, const MDB_val *val,
+                              void *arg),
+                 void *arg)
+{
+    MDB_txn *txn;
+    ih_err_t err = ih_log_int_reader_begin (self, &txn);
+    if (err != IH_OK)
+        return err;
+    MDB_cursor *cursor;
+    int rc = mdb_cursor_open (txn, dbi, &cursor);
+    if (rc) {
+        ih_log_int_read_end (self, txn);
+        return ih_log_int_mdb_err (self, "mdb_cursor_open", rc);
+    }
+    MDB_val key = {0, NULL}, val;
+    if (from)
+        key = *from;
+    rc = mdb_cursor_get (cursor, &key, &val, from ? MDB_SET_RANGE : MDB_FIRST);
+    while (rc == 0) {
+        if (each (&key, &val, arg))
+            break;
+        rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
+    }
+    if (rc && rc != MDB_NOTFOUND)
+        err = ih_log_int_mdb_err (self, "mdb_cursor_get", rc);
+    mdb_cursor_close (cursor);
+    ih_log_int_read_end (self, txn);
+    return err;
+}
+
+//  How the readers pass a stored record: the signed event and the time it
+//  was received, or (raw, or a record that does not split) the stored
+//  value as it is with received 0.
+static void
+s_split (const MDB_val *record, bool raw, uint64_t *received_p,
+         const uint8_t **event_p, size_t *size_p)
+{
+    if (raw || ih_record_decode (record->mv_data, record->mv_size, received_p,
+                                 event_p, size_p) != IH_OK) {
+        *received_p = 0;
+        *event_p = record->mv_data;
+        *size_p = record->mv_size;
+    }
+}
+
+//  ih_log_read's pass over the log db.
+typedef struct {
+    ih_log_fn *fn;
+    void *arg;
+    uint64_t max; //  stop after this many records, or 0
+    uint64_t count;
+    bool raw; //  ih_log_read_raw: records as stored
+} s_read_t;
+
+static int
+s_read_entry (const MDB_val *key, const MDB_val *val, void *arg)
+{
+    s_read_t *read = (s_read_t *) arg;
+    uint64_t hub_seq = key->mv_size == 8 ? ih_record_get_u64 (key->mv_data) : 0;
+    uint64_t received;
+    const uint8_t *event;
+    size_t event_size;
+    s_split (val, read->raw, &received, &event, &event_size);
+    if (read->fn (hub_seq, received, event, event_size, read->arg))
+        return 1;
+    return read->max && ++read->count >= read->max;
+}
+
 static ih_err_t
 s_read (ih_log_t *self, uint64_t from, uint64_t max, ih_log_fn *fn, void *arg,
         bool raw)
 {
     assert (self);
     assert (fn);
-    if (ih_log_int_writer_busy (self)) {
-        //  A thread may hold only one transaction: the writer reads
-        //  between batches
-        zsys_error ("log: read while a batch is open in %s", self->dir);
-        return IH_E_STORE;
-    }
-    MDB_txn *txn;
-    int rc = ih_log_int_read_begin (self, &txn);
-    if (rc)
-        return ih_log_int_mdb_err (self, "mdb_txn_begin", rc);
-    MDB_cursor *cursor;
-    rc = mdb_cursor_open (txn, self->log, &cursor);
-    if (rc) {
-        ih_log_int_read_end (self, txn);
-        return ih_log_int_mdb_err (self, "mdb_cursor_open", rc);
-    }
     uint8_t start[8];
     ih_record_put_u64 (start, from);
-    MDB_val key = {8, start}, val;
-    uint64_t count = 0;
-    rc = mdb_cursor_get (cursor, &key, &val, MDB_SET_RANGE);
-    while (rc == 0) {
-        uint64_t hub_seq =
-            key.mv_size == 8 ? ih_record_get_u64 (key.mv_data) : 0;
-        uint64_t received = 0;
-        const uint8_t *event = val.mv_data;
-        size_t event_size = val.mv_size;
-        if (!raw && ih_record_decode (val.mv_data, val.mv_size, &received,
-                                      &event, &event_size) != IH_OK) {
-            received = 0;
-            event = val.mv_data;
-            event_size = val.mv_size;
-        }
-        if (fn (hub_seq, received, event, event_size, arg))
-            break;
-        if (max && ++count >= max)
-            break;
-        rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
-    }
-    ih_err_t err = IH_OK;
-    if (rc && rc != MDB_NOTFOUND)
-        err = ih_log_int_mdb_err (self, "mdb_cursor_get", rc);
-    mdb_cursor_close (cursor);
-    ih_log_int_read_end (self, txn);
-    return err;
+    MDB_val key = {8, start};
+    s_read_t read = {fn, arg, max, 0, raw};
+    return ih_log_int_walk (self, self->log, &key, s_read_entry, &read);
 }
 
 ih_err_t
@@ -734,43 +779,6 @@ ih_log_read_raw (ih_log_t *self, uint64_t from, uint64_t max, ih_log_fn *fn,
                  void *arg)
 {
     return s_read (self, from, max, fn, arg, true);
-}
-
-//  Walks every entry of dbi (sites or index) in one read transaction,
-//  calling each (key, value, arg) until it returns non-zero.
-ih_err_t
-ih_log_int_walk (ih_log_t *self, MDB_dbi dbi,
-                 int (*each) (const MDB_val *key, const MDB_val *val,
-                              void *arg),
-                 void *arg)
-{
-    if (ih_log_int_writer_busy (self)) {
-        zsys_error ("log: read while a batch is open in %s", self->dir);
-        return IH_E_STORE;
-    }
-    MDB_txn *txn;
-    int rc = ih_log_int_read_begin (self, &txn);
-    if (rc)
-        return ih_log_int_mdb_err (self, "mdb_txn_begin", rc);
-    MDB_cursor *cursor;
-    rc = mdb_cursor_open (txn, dbi, &cursor);
-    if (rc) {
-        ih_log_int_read_end (self, txn);
-        return ih_log_int_mdb_err (self, "mdb_cursor_open", rc);
-    }
-    MDB_val key, val;
-    rc = mdb_cursor_get (cursor, &key, &val, MDB_FIRST);
-    while (rc == 0) {
-        if (each (&key, &val, arg))
-            break;
-        rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);
-    }
-    ih_err_t err = IH_OK;
-    if (rc && rc != MDB_NOTFOUND)
-        err = ih_log_int_mdb_err (self, "mdb_cursor_get", rc);
-    mdb_cursor_close (cursor);
-    ih_log_int_read_end (self, txn);
-    return err;
 }
 
 static int
@@ -793,7 +801,7 @@ ih_log_sites (ih_log_t *self, ih_log_site_fn *fn, void *arg)
     assert (self);
     assert (fn);
     ih_log_int_walk_t walk = {fn, NULL, NULL, arg};
-    return ih_log_int_walk (self, self->sites, s_site_entry, &walk);
+    return ih_log_int_walk (self, self->sites, NULL, s_site_entry, &walk);
 }
 
 static int
@@ -823,7 +831,7 @@ ih_log_index (ih_log_t *self, ih_log_index_fn *fn, void *arg)
     assert (self);
     assert (fn);
     ih_log_int_walk_t walk = {NULL, fn, NULL, arg};
-    return ih_log_int_walk (self, self->index, s_index_entry, &walk);
+    return ih_log_int_walk (self, self->index, NULL, s_index_entry, &walk);
 }
 
 //  The transaction a per-site reader uses: the open batch's when the
@@ -901,17 +909,10 @@ ih_log_site_events (ih_log_t *self, const char *site, uint64_t from_seq,
         }
         if (rc)
             break;
-        //  As ih_log_read passes records: the signed event, or the raw
-        //  value with received 0 if the record does not split
-        uint64_t received = 0;
-        const uint8_t *event = record.mv_data;
-        size_t event_size = record.mv_size;
-        if (ih_record_decode (record.mv_data, record.mv_size, &received, &event,
-                              &event_size) != IH_OK) {
-            received = 0;
-            event = record.mv_data;
-            event_size = record.mv_size;
-        }
+        uint64_t received;
+        const uint8_t *event;
+        size_t event_size;
+        s_split (&record, false, &received, &event, &event_size);
         if (fn (hub_seq, received, event, event_size, arg))
             break;
         rc = mdb_cursor_get (cursor, &key, &val, MDB_NEXT);

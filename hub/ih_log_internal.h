@@ -81,9 +81,15 @@ int ih_log_int_read_state (ih_log_t *self, MDB_txn *txn, uint64_t *last_p,
                            uint64_t *events_p, uint64_t *bytes_p,
                            uint64_t *sites_p);
 
-//  Walks every entry of dbi in one read transaction until each returns
-//  non-zero. Errors: IH_E_STORE.
-ih_err_t ih_log_int_walk (ih_log_t *self, MDB_dbi dbi,
+//  ih_log_int_read_begin for the readers that refuse to run inside the
+//  writer's open batch. Errors: IH_E_STORE (a batch is open, or LMDB
+//  failed), IH_E_FULL.
+ih_err_t ih_log_int_reader_begin (ih_log_t *self, MDB_txn **txn_p);
+
+//  Walks the entries of dbi from the first key >= *from (from NULL: every
+//  entry) in one read transaction until each returns non-zero. The key
+//  and value live until each returns. Errors: IH_E_STORE.
+ih_err_t ih_log_int_walk (ih_log_t *self, MDB_dbi dbi, const MDB_val *from,
                           int (*each) (const MDB_val *key, const MDB_val *val,
                                        void *arg),
                           void *arg);

@@ -109,10 +109,12 @@ ih_log_int_build_tree (ih_log_t *self, MDB_txn *txn, uint64_t *count_p)
 //  --------------------------------------------------------------------------
 //  The Merkle tree and checkpoints
 
-//  Begins a read transaction for the tree readers and reads the committed
-//  last hub_seq in it, so a size is checked against the same snapshot.
+//  Begins the read transaction of a tree reader in io and checks size
+//  against the committed last hub_seq of that same snapshot.
+//  Errors: IH_E_STORE, IH_E_FULL, IH_E_BADARG (size beyond the log; no
+//  transaction is left open).
 static ih_err_t
-s_tree_begin (ih_log_t *self, MDB_txn **txn_p, uint64_t *last_p)
+s_tree_begin (ih_log_t *self, uint64_t size, ih_log_int_tree_io_t *io)
 {
     if (!self->has_tree) {
         zsys_error ("log: %s has no Merkle tree (format 1; the hub upgrades "
@@ -120,20 +122,20 @@ s_tree_begin (ih_log_t *self, MDB_txn **txn_p, uint64_t *last_p)
                     self->dir);
         return IH_E_STORE;
     }
-    if (ih_log_int_writer_busy (self)) {
-        zsys_error ("log: read while a batch is open in %s", self->dir);
-        return IH_E_STORE;
-    }
-    int rc = ih_log_int_read_begin (self, txn_p);
+    *io = (ih_log_int_tree_io_t){self, NULL, 0};
+    ih_err_t err = ih_log_int_reader_begin (self, &io->txn);
+    if (err != IH_OK)
+        return err;
+    uint64_t last, events, bytes, sites;
+    int rc =
+        ih_log_int_read_state (self, io->txn, &last, &events, &bytes, &sites);
     if (rc)
-        return ih_log_int_mdb_err (self, "mdb_txn_begin", rc);
-    uint64_t events, bytes, sites;
-    rc = ih_log_int_read_state (self, *txn_p, last_p, &events, &bytes, &sites);
-    if (rc) {
-        ih_log_int_read_end (self, *txn_p);
-        return ih_log_int_mdb_err (self, "reading state", rc);
-    }
-    return IH_OK;
+        err = ih_log_int_mdb_err (self, "reading state", rc);
+    else if (size > last)
+        err = IH_E_BADARG;
+    if (err != IH_OK)
+        ih_log_int_read_end (self, io->txn);
+    return err;
 }
 
 ih_err_t
@@ -141,15 +143,12 @@ ih_log_root (ih_log_t *self, uint64_t size, uint8_t *root)
 {
     assert (self);
     assert (root);
-    MDB_txn *txn;
-    uint64_t last;
-    ih_err_t err = s_tree_begin (self, &txn, &last);
+    ih_log_int_tree_io_t io;
+    ih_err_t err = s_tree_begin (self, size, &io);
     if (err != IH_OK)
         return err;
-    ih_log_int_tree_io_t io = {self, txn, 0};
-    err = size > last ? IH_E_BADARG
-                      : ih_merkle_root (size, ih_log_int_tree_get, &io, root);
-    ih_log_int_read_end (self, txn);
+    err = ih_merkle_root (size, ih_log_int_tree_get, &io, root);
+    ih_log_int_read_end (self, io.txn);
     return err;
 }
 
@@ -161,18 +160,16 @@ ih_log_inclusion_proof (ih_log_t *self, uint64_t hub_seq, uint64_t size,
     assert (path_p && len_p);
     *path_p = NULL;
     *len_p = 0;
-    MDB_txn *txn;
-    uint64_t last;
-    ih_err_t err = s_tree_begin (self, &txn, &last);
+    ih_log_int_tree_io_t io;
+    ih_err_t err = s_tree_begin (self, size, &io);
     if (err != IH_OK)
         return err;
-    ih_log_int_tree_io_t io = {self, txn, 0};
-    if (hub_seq == 0 || hub_seq > size || size > last)
+    if (hub_seq == 0 || hub_seq > size)
         err = IH_E_BADARG;
     else
         err = ih_merkle_inclusion_proof (hub_seq - 1, size, ih_log_int_tree_get,
                                          &io, path_p, len_p);
-    ih_log_int_read_end (self, txn);
+    ih_log_int_read_end (self, io.txn);
     return err;
 }
 
@@ -184,18 +181,16 @@ ih_log_consistency_proof (ih_log_t *self, uint64_t old_size, uint64_t new_size,
     assert (proof_p && len_p);
     *proof_p = NULL;
     *len_p = 0;
-    MDB_txn *txn;
-    uint64_t last;
-    ih_err_t err = s_tree_begin (self, &txn, &last);
+    ih_log_int_tree_io_t io;
+    ih_err_t err = s_tree_begin (self, new_size, &io);
     if (err != IH_OK)
         return err;
-    ih_log_int_tree_io_t io = {self, txn, 0};
-    if (old_size > new_size || new_size > last)
+    if (old_size > new_size)
         err = IH_E_BADARG;
     else
         err = ih_merkle_consistency_proof (
             old_size, new_size, ih_log_int_tree_get, &io, proof_p, len_p);
-    ih_log_int_read_end (self, txn);
+    ih_log_int_read_end (self, io.txn);
     return err;
 }
 
@@ -207,17 +202,14 @@ ih_log_checkpoint (ih_log_t *self, uint64_t size, uint8_t *out, size_t *size_p)
     *size_p = 0;
     if (!self->has_tree)
         return IH_E_MISSING;
-    if (ih_log_int_writer_busy (self)) {
-        zsys_error ("log: read while a batch is open in %s", self->dir);
-        return IH_E_STORE;
-    }
     MDB_txn *txn;
-    int rc = ih_log_int_read_begin (self, &txn);
-    if (rc)
-        return ih_log_int_mdb_err (self, "mdb_txn_begin", rc);
+    ih_err_t err = ih_log_int_reader_begin (self, &txn);
+    if (err != IH_OK)
+        return err;
     uint8_t k[8];
     ih_record_put_u64 (k, size);
     MDB_val key = {8, k}, val;
+    int rc;
     if (size)
         rc = mdb_get (txn, self->checkpoints, &key, &val);
     else {
@@ -228,7 +220,6 @@ ih_log_checkpoint (ih_log_t *self, uint64_t size, uint8_t *out, size_t *size_p)
             mdb_cursor_close (cursor);
         }
     }
-    ih_err_t err = IH_OK;
     if (rc == MDB_NOTFOUND)
         err = IH_E_MISSING;
     else if (rc)
@@ -261,7 +252,8 @@ ih_log_checkpoints (ih_log_t *self, ih_log_checkpoint_fn *fn, void *arg)
     if (!self->has_tree)
         return IH_OK; //  a format-1 log has no checkpoints
     ih_log_int_walk_t walk = {NULL, NULL, fn, arg};
-    return ih_log_int_walk (self, self->checkpoints, s_checkpoint_entry, &walk);
+    return ih_log_int_walk (self, self->checkpoints, NULL, s_checkpoint_entry,
+                            &walk);
 }
 
 ih_err_t
@@ -427,11 +419,11 @@ ih_log_verify (ih_log_t *self, ih_key_t *hub_key, uint64_t *bad_hub_seq_p,
         *bad_hub_seq_p = 0;
     if (why_p)
         *why_p = NULL;
-    MDB_txn *txn;
-    uint64_t last;
-    ih_err_t err = s_tree_begin (self, &txn, &last);
+    ih_log_int_tree_io_t io;
+    ih_err_t err = s_tree_begin (self, 0, &io);
     if (err != IH_OK)
         return err;
+    MDB_txn *txn = io.txn;
     s_frontier_t *fr = (s_frontier_t *) zmalloc (sizeof (s_frontier_t));
     assert (fr);
     fr->self = self;

@@ -108,18 +108,11 @@ ih_checkpoint_decode (const uint8_t *bytes, size_t size,
     size_t body_size = size - IH_KEY_SIG_SIZE;
 
     //  Structure first: after this, msgpack-c cannot fail or over-allocate
-    size_t used = 0;
-    ih_err_t rc = ih_msgpack_check (body, body_size, 1, &used);
-    if (rc)
-        return rc;
-    if (used != body_size)
-        return IH_E_TRAILING;
     uint32_t count;
     size_t off;
-    if (ih_msgpack_array_header (body, body_size, &count, &off))
-        return IH_E_MALFORMED;
-    if (count == 0)
-        return IH_E_MISSING;
+    ih_err_t rc = ih_msgpack_fields (body, body_size, 1, &count, &off);
+    if (rc)
+        return rc;
 
     ih_checkpoint_t cp;
     memset (&cp, 0, sizeof (cp));
@@ -134,18 +127,9 @@ ih_checkpoint_decode (const uint8_t *bytes, size_t size,
         msgpack_object *o = &u.data;
         switch (i) {
         case 0: //  version
-            if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-                rc = IH_E_TYPE;
+            rc = ih_msgpack_version (o, IH_CHECKPOINT_VERSION, count, S_FIELDS);
+            if (rc)
                 goto cleanup;
-            }
-            if (o->via.u64 != IH_CHECKPOINT_VERSION) {
-                rc = IH_E_VERSION;
-                goto cleanup;
-            }
-            if (count != S_FIELDS) {
-                rc = count < S_FIELDS ? IH_E_MISSING : IH_E_TRAILING;
-                goto cleanup;
-            }
             break;
         case 1: //  tag: a checkpoint is never mistaken for another message
             if (o->type != MSGPACK_OBJECT_STR) {

@@ -145,19 +145,12 @@ ih_event_decode (const uint8_t *bytes, size_t size, ih_event_t *event)
 
     //  Structure first: after this, msgpack-c cannot fail or over-allocate.
     //  The body array is one level, data may use the rest.
-    size_t used = 0;
-    ih_err_t rc =
-        ih_msgpack_check (body, body_size, IH_MSGPACK_DEPTH + 1, &used);
-    if (rc)
-        return rc;
-    if (used != body_size)
-        return IH_E_TRAILING;
     uint32_t count;
     size_t off;
-    if (ih_msgpack_array_header (body, body_size, &count, &off))
-        return IH_E_MALFORMED;
-    if (count == 0)
-        return IH_E_MISSING;
+    ih_err_t rc =
+        ih_msgpack_fields (body, body_size, IH_MSGPACK_DEPTH + 1, &count, &off);
+    if (rc)
+        return rc;
 
     msgpack_unpacked u;
     msgpack_unpacked_init (&u);
@@ -175,22 +168,9 @@ ih_event_decode (const uint8_t *bytes, size_t size, ih_event_t *event)
         msgpack_object *o = &u.data;
         switch (i) {
         case 0: //  version
-            if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
-                rc = IH_E_TYPE;
+            rc = ih_msgpack_version (o, IH_EVENT_VERSION, count, S_BODY_FIELDS);
+            if (rc)
                 goto cleanup;
-            }
-            if (o->via.u64 != IH_EVENT_VERSION) {
-                rc = IH_E_VERSION;
-                goto cleanup;
-            }
-            if (count < S_BODY_FIELDS) {
-                rc = IH_E_MISSING;
-                goto cleanup;
-            }
-            if (count > S_BODY_FIELDS) {
-                rc = IH_E_TRAILING;
-                goto cleanup;
-            }
             break;
         case 1: //  site
         case 4: //  type

@@ -206,6 +206,36 @@ ih_msgpack_array_header (const uint8_t *bytes, size_t size, uint32_t *count_p,
     return IH_OK;
 }
 
+ih_err_t
+ih_msgpack_fields (const uint8_t *bytes, size_t size, int max_depth,
+                   uint32_t *count_p, size_t *off_p)
+{
+    size_t used = 0;
+    ih_err_t rc = ih_msgpack_check (bytes, size, max_depth, &used);
+    if (rc)
+        return rc;
+    if (used != size)
+        return IH_E_TRAILING;
+    if (ih_msgpack_array_header (bytes, size, count_p, off_p))
+        return IH_E_MALFORMED;
+    return *count_p == 0 ? IH_E_MISSING : IH_OK;
+}
+
+ih_err_t
+ih_msgpack_version (const msgpack_object *o, uint64_t version, uint32_t count,
+                    uint32_t fields)
+{
+    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return IH_E_TYPE;
+    if (o->via.u64 != version)
+        return IH_E_VERSION;
+    if (count < fields)
+        return IH_E_MISSING;
+    if (count > fields)
+        return IH_E_TRAILING;
+    return IH_OK;
+}
+
 int
 ih_msgpack_next (msgpack_unpacked *u, const uint8_t *bytes, size_t size,
                  size_t *off)

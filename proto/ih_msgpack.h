@@ -42,6 +42,23 @@ bool ih_msgpack_is_map (const uint8_t *bytes, size_t size);
 ih_err_t ih_msgpack_array_header (const uint8_t *bytes, size_t size,
                                   uint32_t *count_p, size_t *header_p);
 
+//  The start every proto/ decoder of a message array shares: checks that
+//  bytes[0..size) is exactly one well-formed value (nesting at most
+//  max_depth) and that it is a non-empty array; sets *count_p to its
+//  length and *off_p to the offset of its first element.
+//  Errors: those of ih_msgpack_check, IH_E_TRAILING (bytes after the
+//  value), IH_E_MALFORMED (not an array), IH_E_MISSING (an empty array).
+ih_err_t ih_msgpack_fields (const uint8_t *bytes, size_t size, int max_depth,
+                            uint32_t *count_p, size_t *off_p);
+
+//  Field 0 of a versioned array of count elements whose version has
+//  exactly fields: checks the version before the length, so that a newer
+//  version of another length is reported as IH_E_VERSION.
+//  Errors: IH_E_TYPE (not a uint), IH_E_VERSION, IH_E_MISSING (count <
+//  fields), IH_E_TRAILING (count > fields).
+ih_err_t ih_msgpack_version (const msgpack_object *o, uint64_t version,
+                             uint32_t count, uint32_t fields);
+
 //  The typed field readers every proto/ decoder shares, for objects that
 //  msgpack-c unpacked from input ih_msgpack_check accepted.
 

@@ -431,29 +431,24 @@ ih_wire_topic_match (const char *topic, const char *district, const char *site,
 //  Decoding
 
 //  Unpacks a frame that must hold exactly one msgpack array of count
-//  elements into *u.
+//  elements (count >= 1) into *u.
 static ih_err_t
 s_unpack_array (zframe_t *frame, uint32_t count, msgpack_unpacked *u)
 {
     const uint8_t *bytes = zframe_data (frame);
     size_t size = zframe_size (frame);
-    size_t used = 0;
-    ih_err_t rc = ih_msgpack_check (bytes, size, IH_MSGPACK_DEPTH, &used);
-    if (rc)
-        return rc;
-    if (used != size)
-        return IH_E_TRAILING;
     uint32_t have;
     size_t header;
-    if (ih_msgpack_array_header (bytes, size, &have, &header))
-        return IH_E_MALFORMED;
+    ih_err_t rc =
+        ih_msgpack_fields (bytes, size, IH_MSGPACK_DEPTH, &have, &header);
+    if (rc)
+        return rc;
     if (have < count)
         return IH_E_MISSING;
     if (have > count)
         return IH_E_TRAILING;
     size_t off = 0;
-    if (msgpack_unpack_next (u, (const char *) bytes, size, &off) !=
-        MSGPACK_UNPACK_SUCCESS)
+    if (ih_msgpack_next (u, bytes, size, &off))
         return IH_E_MALFORMED; //  cannot happen after the check above
     return IH_OK;
 }

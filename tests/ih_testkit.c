@@ -77,8 +77,8 @@ ih_tk_tempdir (void)
     return NULL;
 }
 
-static void
-s_rmrf (const char *path)
+void
+ih_tk_rmrf (const char *path)
 {
     //  Test directories hold only files and one level of folders we made.
     DIR *dir = opendir (path);
@@ -91,7 +91,7 @@ s_rmrf (const char *path)
             snprintf (child, sizeof child, "%s/%s", path, entry->d_name);
             struct stat st;
             if (lstat (child, &st) == 0 && S_ISDIR (st.st_mode))
-                s_rmrf (child);
+                ih_tk_rmrf (child);
             else
                 unlink (child);
         }
@@ -108,10 +108,52 @@ ih_tk_cleanup (void)
             ih_proc_destroy (&s_procs[i]);
     for (int i = 0; i < S_MAX_DIRS; i++)
         if (s_dirs[i]) {
-            s_rmrf (s_dirs[i]);
+            ih_tk_rmrf (s_dirs[i]);
             free (s_dirs[i]);
             s_dirs[i] = NULL;
         }
+}
+
+void
+ih_tk_paths (const char *dir, char *data, char *registry, char *ingest,
+             char *pub)
+{
+    if (data)
+        snprintf (data, 512, "%s/data", dir);
+    if (registry)
+        snprintf (registry, 512, "%s/registry.json", dir);
+    if (ingest)
+        snprintf (ingest, 256, "ipc://%s/ingest.sock", dir);
+    if (pub)
+        snprintf (pub, 256, "ipc://%s/pub.sock", dir);
+}
+
+void
+ih_tk_copy (const char *from, const char *to)
+{
+    FILE *in = fopen (from, "rb");
+    FILE *out = fopen (to, "wb");
+    IH_CHECK (in && out, "copy %s -> %s", from, to);
+    char buffer[65536];
+    size_t got;
+    while ((got = fread (buffer, 1, sizeof buffer, in)) > 0)
+        IH_CHECK (fwrite (buffer, 1, got, out) == got, "write %s", to);
+    fclose (in);
+    fclose (out);
+}
+
+zmsg_t *
+ih_tk_frames (int count, ...)
+{
+    zmsg_t *msg = zmsg_new ();
+    va_list args;
+    va_start (args, count);
+    for (int i = 0; i < count; i++) {
+        const char *text = va_arg (args, const char *);
+        zmsg_addmem (msg, text, strlen (text));
+    }
+    va_end (args);
+    return msg;
 }
 
 const char *
@@ -277,18 +319,34 @@ ih_proc_destroy (ih_proc_t **self_p)
     *self_p = NULL;
 }
 
-static char *
-s_slurp (const char *path)
+void
+ih_tk_kill (ih_proc_t **proc_p, const char *what)
+{
+    ih_proc_signal (*proc_p, SIGKILL);
+    IH_CHECK (ih_proc_wait_exit (*proc_p, 10000) == 128 + SIGKILL,
+              "%s did not die of SIGKILL", what);
+    ih_proc_destroy (proc_p);
+}
+
+void
+ih_tk_stop (ih_proc_t **proc_p, const char *what)
+{
+    ih_proc_signal (*proc_p, SIGTERM);
+    IH_CHECK (ih_proc_wait_exit (*proc_p, 10000) == 0, "%s did not stop", what);
+    ih_proc_destroy (proc_p);
+}
+
+char *
+ih_tk_slurp (const char *path)
 {
     FILE *file = fopen (path, "r");
-    if (!file)
-        return strdup ("");
+    IH_CHECK (file, "cannot read %s", path);
     fseek (file, 0, SEEK_END);
     long size = ftell (file);
     fseek (file, 0, SEEK_SET);
     char *text = (char *) zmalloc ((size_t) size + 1);
-    size_t got = fread (text, 1, (size_t) size, file);
-    text[got] = 0;
+    IH_CHECK (fread (text, 1, (size_t) size, file) == (size_t) size, "read %s",
+              path);
     fclose (file);
     return text;
 }
@@ -309,9 +367,9 @@ ih_tk_run (const char *log_dir, const char *name, const char *const *args,
     ih_proc_t *proc = ih_proc_start_stdin (log_dir, name, args, in_path);
     int status = ih_proc_wait_exit (proc, timeout_ms);
     if (out_p)
-        *out_p = s_slurp (proc->out_path);
+        *out_p = ih_tk_slurp (proc->out_path);
     if (err_p)
-        *err_p = s_slurp (proc->err_path);
+        *err_p = ih_tk_slurp (proc->err_path);
     ih_proc_destroy (&proc);
     return status;
 }
@@ -567,6 +625,86 @@ ih_tk_hub_start_ex (const char *dir, const char *data, const char *registry,
     return hub;
 }
 
+ih_proc_t *
+ih_tk_agent_start_args (const char *dir, const char *const *args,
+                        char **ready_p)
+{
+    ih_proc_t *agent = ih_proc_start (dir, "incuhub-agent", args);
+    char *line = ih_proc_wait_line (agent, "incuhub-agent: ready", 20000);
+    IH_CHECK (line, "incuhub-agent not ready (see %s)", ih_proc_stderr (agent));
+    if (ready_p)
+        *ready_p = line;
+    else
+        free (line);
+    return agent;
+}
+
+ih_proc_t *
+ih_tk_agent_start (const char *dir, const char *site, const char *hub,
+                   const char *const *extra, char *listen_out)
+{
+    char key[600], outbox[600], listen[256];
+    snprintf (key, sizeof key, "%s/%s.key", dir, site);
+    snprintf (outbox, sizeof outbox, "%s/outbox-%s", dir, site);
+    snprintf (listen, sizeof listen, "ipc://%s/agent-%s.sock", dir, site);
+    const char *args[48] = {"--site", site,       "--key", key,        "--hub",
+                            hub,      "--outbox", outbox,  "--listen", listen};
+    int argc = 10;
+    while (extra && *extra && argc < 47)
+        args[argc++] = *extra++;
+    args[argc] = NULL;
+    ih_proc_t *agent = ih_tk_agent_start_args (dir, args, NULL);
+    if (listen_out)
+        snprintf (listen_out, 256, "%s", listen);
+    return agent;
+}
+
+json_t *
+ih_tk_status (const char *endpoint)
+{
+    zmsg_t *request = ih_wire_status_request ();
+    ih_wire_t wire;
+    zmsg_t *reply = ih_tk_request (endpoint, &request, &wire, 10000);
+    IH_CHECK (reply && wire.kind == IH_WIRE_STATUS, "no STATUS from %s",
+              endpoint);
+    json_t *status = json_loadb (wire.json, wire.json_size, 0, NULL);
+    IH_CHECK (status, "STATUS from %s is not JSON", endpoint);
+    zmsg_destroy (&reply);
+    return status;
+}
+
+json_int_t
+ih_tk_status_int (const char *endpoint, const char *field)
+{
+    json_t *status = ih_tk_status (endpoint);
+    json_int_t value = json_integer_value (json_object_get (status, field));
+    json_decref (status);
+    return value;
+}
+
+void
+ih_tk_agent_drain (const char *endpoint, int timeout_ms)
+{
+    int64_t deadline = ih_tk_now () + timeout_ms;
+    json_int_t backlog;
+    while ((backlog = ih_tk_status_int (endpoint, "backlog")) != 0) {
+        IH_CHECK (ih_tk_now () < deadline,
+                  "agent %s does not drain: backlog %lld", endpoint,
+                  (long long) backlog);
+        s_nap ();
+    }
+}
+
+int
+ih_tk_audit (const char *dir, const char *data, const char *registry,
+             char **out_p, char **err_p)
+{
+    const char *args[] = {
+        "audit", "--data", data, "--bureau-key", ih_tk_bureau_pub (registry),
+        NULL};
+    return ih_tk_run (dir, "incuhub", args, NULL, out_p, err_p, 60000);
+}
+
 void
 ih_tk_ingest (const char *endpoint, int count, int window, int timeout_ms,
               ih_tk_event_fn *make, void *arg)
@@ -644,16 +782,22 @@ s_check_one (uint64_t hub_seq, uint64_t received, const uint8_t *bytes,
     return 0;
 }
 
-uint64_t
-ih_tk_log_check (const char *data, zhashx_t **site_counts_p)
+void
+ih_tk_log_scan (const char *data, ih_log_fn *fn, void *arg)
 {
     ih_log_t *log = ih_log_new (data, true, 0);
     IH_CHECK (log, "cannot open log %s read-only", data);
+    IH_CHECK (ih_log_read (log, 1, 0, fn, arg) == IH_OK, "ih_log_read %s",
+              data);
+    ih_log_destroy (&log);
+}
+
+uint64_t
+ih_tk_log_check (const char *data, zhashx_t **site_counts_p)
+{
     s_check_t check = {zhashx_new (), 0, 0};
     zhashx_set_destructor (check.sites, (zhashx_destructor_fn *) zstr_free);
-    IH_CHECK (ih_log_read (log, 1, 0, s_check_one, &check) == IH_OK,
-              "ih_log_read");
-    ih_log_destroy (&log);
+    ih_tk_log_scan (data, s_check_one, &check);
     zhashx_delete (check.sites, IH_TK_BUREAU);
     if (site_counts_p)
         *site_counts_p = check.sites;

@@ -20,6 +20,7 @@
 #include "ih_registry.h"
 #include "ih_regchange.h"
 #include "ih_journal.h"
+#include <jansson.h>
 
 //  Fails the test (prints file:line and the message, exits 1) unless cond.
 #define IH_CHECK(cond, ...)                                                    \
@@ -42,6 +43,24 @@ void ih_tk_fail (void);
 const char *ih_tk_tempdir (void);
 //  Kills remaining children and removes temporary directories.
 void ih_tk_cleanup (void);
+//  Removes a directory tree the test made (files and folders only).
+void ih_tk_rmrf (const char *path);
+
+//  The usual places in a test directory dir, written into the arrays
+//  that are not NULL: data (dir/data) and registry (dir/registry.json),
+//  512 bytes each; ingest and pub (ipc://dir/ingest.sock and
+//  ipc://dir/pub.sock), 256 bytes each.
+void ih_tk_paths (const char *dir, char *data, char *registry, char *ingest,
+                  char *pub);
+
+//  The whole content of the file at path, NUL-terminated (caller frees);
+//  fails the test if it cannot be read.
+char *ih_tk_slurp (const char *path);
+//  Copies the file from to the file to; fails the test on error.
+void ih_tk_copy (const char *from, const char *to);
+//  A message of count frames, each one of the count text arguments
+//  (without their NULs). Caller destroys.
+zmsg_t *ih_tk_frames (int count, ...);
 
 //  Path of a built binary: "incuhubd", "incuhub-agent" or "incuhub".
 const char *ih_tk_bin (const char *name);
@@ -73,6 +92,13 @@ const char *ih_proc_stdout (ih_proc_t *self);
 const char *ih_proc_stderr (ih_proc_t *self);
 //  SIGKILLs it if still running, reaps it, frees.
 void ih_proc_destroy (ih_proc_t **self_p);
+
+//  SIGKILLs proc, fails the test unless it died of it within 10 s, and
+//  destroys it (what names it in the message).
+void ih_tk_kill (ih_proc_t **proc_p, const char *what);
+//  SIGTERMs proc, fails the test unless it exits 0 within 10 s, and
+//  destroys it (what names it in the message).
+void ih_tk_stop (ih_proc_t **proc_p, const char *what);
 
 //  Runs a binary to completion with args and optional stdin text; returns
 //  its exit status (or -1 at the deadline), its stdout in *out_p and its
@@ -155,6 +181,36 @@ ih_proc_t *ih_tk_hub_start_ex (const char *dir, const char *data,
                                const char *pub, const char *const *extra,
                                char *ingest_out, char *pub_out);
 
+//  Starts incuhub-agent with args (NULL-terminated, without argv[0]) and
+//  waits (20 s) for its ready line, failing the test without one. The
+//  line is copied into *ready_p (caller frees) if ready_p is not NULL.
+ih_proc_t *ih_tk_agent_start_args (const char *dir, const char *const *args,
+                                   char **ready_p);
+//  Starts incuhub-agent for site (its key dir/SITE.key, as
+//  ih_tk_site_init saved it), forwarding to hub, on the outbox
+//  dir/outbox-SITE and listening on ipc://dir/agent-SITE.sock (so a
+//  restart of the site takes up its outbox again), with extra daemon
+//  arguments (NULL-terminated; may be NULL); waits for its ready line and
+//  copies the listen endpoint into listen_out (256 bytes; may be NULL).
+ih_proc_t *ih_tk_agent_start (const char *dir, const char *site,
+                              const char *hub, const char *const *extra,
+                              char *listen_out);
+//  Waits (polling STATUS) until the agent listening on endpoint reports
+//  backlog 0; fails the test after timeout_ms.
+void ih_tk_agent_drain (const char *endpoint, int timeout_ms);
+
+//  STATUS of the hub or agent at endpoint as a JSON object (caller
+//  decrefs); fails the test without a STATUS answer in 10 s.
+json_t *ih_tk_status (const char *endpoint);
+//  One integer field of the STATUS of endpoint (0 if missing).
+json_int_t ih_tk_status_int (const char *endpoint, const char *field);
+
+//  Runs `incuhub audit` on data with the kit bureau's key for registry;
+//  returns its exit status, its stdout in *out_p and its stderr in *err_p
+//  (caller frees) where those are not NULL.
+int ih_tk_audit (const char *dir, const char *data, const char *registry,
+                 char **out_p, char **err_p);
+
 //  Builds event n (0-based, counted over one ih_tk_ingest call): signs it
 //  for one of the test's sites and returns the malloc'ed signed bytes.
 typedef uint8_t *(ih_tk_event_fn) (int n, size_t *size_p, void *arg);
@@ -171,6 +227,10 @@ void ih_tk_ingest (const char *endpoint, int count, int window, int timeout_ms,
 //  caller destroys). NULL on timeout.
 zmsg_t *ih_tk_request (const char *endpoint, zmsg_t **request_p,
                        ih_wire_t *wire, int timeout_ms);
+
+//  Reads the log in data, opened read-only, from hub_seq 1 through fn;
+//  fails the test if it cannot be opened or read.
+void ih_tk_log_scan (const char *data, ih_log_fn *fn, void *arg);
 
 //  Counts per site in a log opened read-only: checks that each site's
 //  sequences appear exactly once, in order, from 1. Returns the number of

@@ -158,11 +158,7 @@ ih_tkfleet_agent_start (ih_tkfleet_t *self, int a, const char *hub)
     const char *args[] = {"--site",   p->site.site, "--key",    p->key,
                           "--hub",    hub,          "--outbox", p->outbox,
                           "--listen", p->listen,    NULL};
-    p->agent = ih_proc_start (self->dir, "incuhub-agent", args);
-    char *line = ih_proc_wait_line (p->agent, "incuhub-agent: ready", 20000);
-    IH_CHECK (line, "agent %s not ready (see %s)", p->site.site,
-              ih_proc_stderr (p->agent));
-    free (line);
+    p->agent = ih_tk_agent_start_args (self->dir, args, NULL);
     if (!p->chunk) {
         p->dealer = zsock_new_dealer (p->listen);
         IH_CHECK (p->dealer, "DEALER to %s", p->listen);
@@ -363,15 +359,7 @@ ih_tkfleet_finish (ih_tkfleet_t *self)
 json_t *
 ih_tkfleet_status (ih_tkfleet_t *self, int a)
 {
-    const char *endpoint = s_pub (self, a)->listen;
-    zmsg_t *request = ih_wire_status_request ();
-    ih_wire_t wire;
-    zmsg_t *reply = ih_tk_request (endpoint, &request, &wire, 5000);
-    IH_CHECK (reply, "no STATUS from %s", endpoint);
-    json_t *status = json_loadb (wire.json, wire.json_size, 0, NULL);
-    IH_CHECK (status, "STATUS from %s is not JSON", endpoint);
-    zmsg_destroy (&reply);
-    return status;
+    return ih_tk_status (s_pub (self, a)->listen);
 }
 
 json_int_t
@@ -458,10 +446,7 @@ ih_tkfleet_verify (ih_tkfleet_t *self, const char *data,
     assert (self && data && figures);
     memset (figures, 0, sizeof *figures);
     s_scan_t scan = {self, figures};
-    ih_log_t *log = ih_log_new (data, true, 0);
-    IH_CHECK (log, "open log");
-    IH_CHECK (ih_log_read (log, 1, 0, s_scan, &scan) == IH_OK, "read log");
-    ih_log_destroy (&log);
+    ih_tk_log_scan (data, s_scan, &scan);
     for (int a = 0; a < self->size; a++) {
         s_pub_t *p = &self->pubs[a];
         figures->confirmed += p->confirmed_n;
@@ -482,10 +467,24 @@ ih_tkfleet_verify (ih_tkfleet_t *self, const char *data,
     }
 }
 
-void
-ih_tkfleet_check (const ih_tkfleet_figures_t *figures, uint64_t seed)
+int64_t
+ih_tkfleet_settle (ih_tkfleet_t *self, const char *data,
+                   ih_tkfleet_figures_t *figures)
 {
-    assert (figures);
+    assert (self && data && figures);
+    ih_tkfleet_finish (self);
+    int64_t drain_start = ih_tk_now ();
+    ih_tkfleet_drain (self);
+    int64_t drain_ms = ih_tk_now () - drain_start;
+    ih_tkfleet_verify (self, data, figures);
+    return drain_ms;
+}
+
+uint64_t
+ih_tkfleet_conclude (ih_tkfleet_t *self, const ih_tkfleet_figures_t *figures,
+                     uint64_t seed, const char *data, const char *registry)
+{
+    assert (self && figures && data && registry);
     IH_CHECK (figures->lost == 0,
               "%" PRIu64 " confirmed events lost (seed %" PRIu64 ")",
               figures->lost, seed);
@@ -493,21 +492,21 @@ ih_tkfleet_check (const ih_tkfleet_figures_t *figures, uint64_t seed)
               "%" PRIu64 " events stored twice (seed %" PRIu64 ")",
               figures->duplicates, seed);
     IH_CHECK (figures->foreign == 0, "events of unknown sites");
-}
-
-void
-ih_tkfleet_audit (ih_tkfleet_t *self, const char *data, const char *registry)
-{
-    assert (self && data && registry);
-    const char *audit[] = {
-        "audit", "--data", data, "--bureau-key", ih_tk_bureau_pub (registry),
-        NULL};
-    char *out = NULL, *err = NULL;
-    int status =
-        ih_tk_run (self->dir, "incuhub", audit, NULL, &out, &err, 60000);
+    //  Only requests in flight at an agent kill may be stored unconfirmed.
+    IH_CHECK (figures->unconfirmed_stored <= figures->abandoned,
+              "%" PRIu64 " events stored that were never confirmed, but only "
+              "%" PRIu64 " were in flight at agent kills (seed %" PRIu64 ")",
+              figures->unconfirmed_stored, figures->abandoned, seed);
+    uint64_t events = ih_tk_log_check (data, NULL);
+    IH_CHECK (events == figures->confirmed + figures->unconfirmed_stored,
+              "log holds %" PRIu64 " events, %" PRIu64 " confirmed + %" PRIu64
+              " unconfirmed",
+              events, figures->confirmed, figures->unconfirmed_stored);
+    char *err = NULL;
+    int status = ih_tk_audit (self->dir, data, registry, NULL, &err);
     IH_CHECK (status == 0, "audit failed (%d): %s", status, err);
-    free (out);
     free (err);
+    return events;
 }
 
 void

@@ -76,12 +76,22 @@ void ih_tkfleet_drain (ih_tkfleet_t *self);
 //  of its site's range.
 void ih_tkfleet_verify (ih_tkfleet_t *self, const char *data,
                         ih_tkfleet_figures_t *figures);
-//  Fails unless nothing confirmed was lost, no payload was stored twice
-//  and no event of an unknown site is in the log (the messages name seed).
-void ih_tkfleet_check (const ih_tkfleet_figures_t *figures, uint64_t seed);
-//  Runs `incuhub audit` on data and registry; fails unless it passes.
-void ih_tkfleet_audit (ih_tkfleet_t *self, const char *data,
-                       const char *registry);
+//  The end of a run under load: stops publishing (ih_tkfleet_finish),
+//  drains the agents (ih_tkfleet_drain) and reads the log in data back
+//  into *figures (ih_tkfleet_verify). Returns the drain's time in ms.
+int64_t ih_tkfleet_settle (ih_tkfleet_t *self, const char *data,
+                           ih_tkfleet_figures_t *figures);
+//  The verdict on a settled run; fails unless nothing confirmed was lost,
+//  no payload was stored twice, no event of an unknown site is in the log,
+//  no more events were stored unconfirmed than were in flight at agent
+//  kills (so none if no agent was killed), the per-site chains are whole
+//  (ih_tk_log_check) with exactly the confirmed events and those, and
+//  `incuhub audit` on data and registry passes. The messages name seed.
+//  Returns the events in the log.
+uint64_t ih_tkfleet_conclude (ih_tkfleet_t *self,
+                              const ih_tkfleet_figures_t *figures,
+                              uint64_t seed, const char *data,
+                              const char *registry);
 //  Closes the DEALERs and SIGTERMs every agent (checks exit 0).
 void ih_tkfleet_stop (ih_tkfleet_t *self);
 

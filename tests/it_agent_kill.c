@@ -16,20 +16,6 @@
 
 static uint64_t s_confirmed_n[S_TOTAL * 2 + 1]; //  seq -> n (0 = none)
 
-static ih_proc_t *
-s_agent_start (const char *dir, const char *key, const char *ingest,
-               const char *outbox, const char *listen)
-{
-    const char *args[] = {"--site",   "pingdu-inc-03", "--key",    key,
-                          "--hub",    ingest,          "--outbox", outbox,
-                          "--listen", listen,          NULL};
-    ih_proc_t *agent = ih_proc_start (dir, "incuhub-agent", args);
-    char *line = ih_proc_wait_line (agent, "incuhub-agent: ready", 20000);
-    IH_CHECK (line, "agent not ready (see %s)", ih_proc_stderr (agent));
-    free (line);
-    return agent;
-}
-
 static zmsg_t *
 s_publish_msg (uint64_t n)
 {
@@ -84,21 +70,14 @@ main (void)
 {
     srandom ((unsigned) (getpid () ^ time (NULL)));
     const char *dir = ih_tk_tempdir ();
-    char data[512], registry[512], ingest[256], pub[256], key[512], outbox[512],
-        listen[256];
-    snprintf (data, sizeof data, "%s/data", dir);
-    snprintf (registry, sizeof registry, "%s/registry.json", dir);
-    snprintf (ingest, sizeof ingest, "ipc://%s/ingest.sock", dir);
-    snprintf (pub, sizeof pub, "ipc://%s/pub.sock", dir);
-    snprintf (key, sizeof key, "%s/pingdu-inc-03.key", dir);
-    snprintf (outbox, sizeof outbox, "%s/outbox", dir);
-    snprintf (listen, sizeof listen, "ipc://%s/agent.sock", dir);
+    char data[512], registry[512], ingest[256], pub[256], listen[256];
+    ih_tk_paths (dir, data, registry, ingest, pub);
     ih_tk_site_t site;
     ih_tk_site_init (&site, dir, registry, "pingdu-inc-03", "incubator",
                      "pingdu");
     ih_proc_t *hub =
         ih_tk_hub_start (dir, data, registry, ingest, pub, NULL, NULL);
-    ih_proc_t *agent = s_agent_start (dir, key, ingest, outbox, listen);
+    ih_proc_t *agent = ih_tk_agent_start (dir, site.site, ingest, NULL, listen);
 
     uint64_t kill_at = 300 + (uint64_t) (random () % 1200);
     uint64_t next_n = 1, confirmed = 0, max_seq = 0;
@@ -133,48 +112,27 @@ main (void)
             confirmed++;
             zmsg_destroy (&reply);
             if (!killed && confirmed == kill_at) {
-                ih_proc_signal (agent, SIGKILL);
-                IH_CHECK (ih_proc_wait_exit (agent, 10000) == 128 + SIGKILL,
-                          "agent did not die of SIGKILL");
-                ih_proc_destroy (&agent);
+                ih_tk_kill (&agent, "agent");
                 killed = true;
                 restart = true;
             }
         }
         zsock_destroy (&dealer);
         if (restart)
-            agent = s_agent_start (dir, key, ingest, outbox, listen);
+            agent = ih_tk_agent_start (dir, site.site, ingest, NULL, NULL);
     }
-    int64_t deadline = ih_tk_now () + 60000;
-    json_int_t backlog = -1;
-    while (backlog != 0) {
-        IH_CHECK (ih_tk_now () < deadline, "agent does not drain: %lld",
-                  (long long) backlog);
-        zmsg_t *request = ih_wire_status_request ();
-        ih_wire_t wire;
-        zmsg_t *reply = ih_tk_request (listen, &request, &wire, 5000);
-        IH_CHECK (reply, "no STATUS");
-        json_t *status = json_loadb (wire.json, wire.json_size, 0, NULL);
-        backlog = json_integer_value (json_object_get (status, "backlog"));
-        json_decref (status);
-        zmsg_destroy (&reply);
-    }
+    ih_tk_agent_drain (listen, 60000);
     ih_tk_log_check (data, NULL);
-    ih_log_t *log = ih_log_new (data, true, 0);
-    IH_CHECK (log, "open log");
     s_scan_t scan = {0, 0};
-    IH_CHECK (ih_log_read (log, 1, 0, s_scan, &scan) == IH_OK, "read");
-    ih_log_destroy (&log);
+    ih_tk_log_scan (data, s_scan, &scan);
     IH_CHECK (scan.checked == S_TOTAL,
               "%" PRIu64 " of %d confirmed events are in the log", scan.checked,
               S_TOTAL);
     printf ("it_agent_kill: OK (killed after %" PRIu64 " confirms; log has "
             "%" PRIu64 " events, %" PRIu64 " confirmed)\n",
             kill_at, scan.last_seq, confirmed);
-    ih_proc_signal (agent, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (agent, 10000) == 0, "agent did not stop");
-    ih_proc_signal (hub, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (hub, 10000) == 0, "hub did not stop");
+    ih_tk_stop (&agent, "agent");
+    ih_tk_stop (&hub, "hub");
     ih_tk_site_fini (&site);
     ih_tk_cleanup ();
     return 0;

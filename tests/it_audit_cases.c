@@ -51,20 +51,6 @@ s_seq_of (uint64_t hub_seq)
     return seq;
 }
 
-static void
-s_copy (const char *from, const char *to)
-{
-    FILE *in = fopen (from, "rb");
-    FILE *out = fopen (to, "wb");
-    IH_CHECK (in && out, "copy %s -> %s", from, to);
-    char buffer[65536];
-    size_t got;
-    while ((got = fread (buffer, 1, sizeof buffer, in)) > 0)
-        IH_CHECK (fwrite (buffer, 1, got, out) == got, "write %s", to);
-    fclose (in);
-    fclose (out);
-}
-
 //  A copy of the log opened for raw editing in one write transaction.
 typedef struct {
     char dir[600];
@@ -84,7 +70,7 @@ s_open (s_copy_t *self, const char *name)
     char from[600], to[700];
     snprintf (from, sizeof from, "%s/data.mdb", s_data);
     snprintf (to, sizeof to, "%s/data.mdb", self->dir);
-    s_copy (from, to);
+    ih_tk_copy (from, to);
     IH_CHECK (mdb_env_create (&self->env) == 0, "mdb_env_create");
     IH_CHECK (mdb_env_set_maxdbs (self->env, 4) == 0, "maxdbs");
     IH_CHECK (mdb_env_set_mapsize (self->env, (size_t) 1 << 30) == 0, "map");
@@ -195,10 +181,7 @@ main (void)
 {
     s_tmp = ih_tk_tempdir ();
     char data[512], registry[512], ingest[256], pub[256], keys[512];
-    snprintf (data, sizeof data, "%s/data", s_tmp);
-    snprintf (registry, sizeof registry, "%s/registry.json", s_tmp);
-    snprintf (ingest, sizeof ingest, "ipc://%s/ingest.sock", s_tmp);
-    snprintf (pub, sizeof pub, "ipc://%s/pub.sock", s_tmp);
+    ih_tk_paths (s_tmp, data, registry, ingest, pub);
     snprintf (keys, sizeof keys, "%s/other-keys", s_tmp);
     IH_CHECK (mkdir (keys, 0700) == 0, "mkdir %s", keys);
     s_data = data;
@@ -232,8 +215,7 @@ main (void)
         zmsg_destroy (&reply);
     }
     zsock_destroy (&dealer);
-    ih_proc_signal (hub, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (hub, 10000) == 0, "hub did not stop");
+    ih_tk_stop (&hub, "hub");
     int64_t start = ih_tk_now ();
 
     s_expect ("untouched", data, 0, NULL, NULL);

@@ -148,16 +148,6 @@ s_tree_field (const char *out, const char *key, const char *what)
     return value;
 }
 
-//  Stops a hub with SIGTERM and checks that it exits cleanly.
-static void
-s_hub_stop (ih_proc_t **hub_p, const char *name)
-{
-    ih_proc_signal (*hub_p, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (*hub_p, 10000) == 0,
-              "hub %s did not stop cleanly", name);
-    ih_proc_destroy (hub_p);
-}
-
 //  Checks that local and remote summaries agree (see the header).
 static void
 s_compare (const char *local, const char *remote)
@@ -311,8 +301,8 @@ main (void)
     free (s_run (2, both_args, NULL));
 
     free (kept_size);
-    s_hub_stop (&hub2, "b");
-    s_hub_stop (&hub, "a");
+    ih_tk_stop (&hub2, "hub b");
+    ih_tk_stop (&hub, "hub a");
     for (int i = 0; i < S_SITES; i++) {
         ih_tk_site_fini (&sites[i]);
         ih_tk_site_fini (&forgers[i]);

@@ -16,30 +16,13 @@
 #define S_EVENTS 20
 #define S_VICTIM 13
 
-static void
-s_copy (const char *from, const char *to)
-{
-    FILE *in = fopen (from, "rb");
-    FILE *out = fopen (to, "wb");
-    IH_CHECK (in && out, "copy %s -> %s", from, to);
-    char buffer[65536];
-    size_t got;
-    while ((got = fread (buffer, 1, sizeof buffer, in)) > 0)
-        IH_CHECK (fwrite (buffer, 1, got, out) == got, "write %s", to);
-    fclose (in);
-    fclose (out);
-}
-
 int
 main (void)
 {
     const char *dir = ih_tk_tempdir ();
     char data[512], copy[512], registry[512], ingest[256], pub[256];
-    snprintf (data, sizeof data, "%s/data", dir);
+    ih_tk_paths (dir, data, registry, ingest, pub);
     snprintf (copy, sizeof copy, "%s/copy", dir);
-    snprintf (registry, sizeof registry, "%s/registry.json", dir);
-    snprintf (ingest, sizeof ingest, "ipc://%s/ingest.sock", dir);
-    snprintf (pub, sizeof pub, "ipc://%s/pub.sock", dir);
     ih_tk_site_t site;
     ih_tk_site_init (&site, dir, registry, "laixi-inc-02", "incubator",
                      "laixi");
@@ -66,13 +49,9 @@ main (void)
         zmsg_destroy (&reply);
     }
     zsock_destroy (&dealer);
-    ih_proc_signal (hub, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (hub, 10000) == 0, "hub did not stop");
+    ih_tk_stop (&hub, "hub");
 
-    const char *audit[] = {
-        "audit", "--data", data, "--bureau-key", ih_tk_bureau_pub (registry),
-        NULL};
-    IH_CHECK (ih_tk_run (dir, "incuhub", audit, NULL, NULL, NULL, 30000) == 0,
+    IH_CHECK (ih_tk_audit (dir, data, registry, NULL, NULL) == 0,
               "audit of the untouched log failed");
 
     //  Copy the log and change one byte of event 13's payload.
@@ -80,7 +59,7 @@ main (void)
     char from[600], to[600];
     snprintf (from, sizeof from, "%s/data.mdb", data);
     snprintf (to, sizeof to, "%s/data.mdb", copy);
-    s_copy (from, to);
+    ih_tk_copy (from, to);
     FILE *file = fopen (to, "r+b");
     IH_CHECK (file, "open copy");
     fseek (file, 0, SEEK_END);
@@ -106,12 +85,8 @@ main (void)
     fclose (file);
     free (image);
 
-    const char *audit_copy[] = {
-        "audit", "--data", copy, "--bureau-key", ih_tk_bureau_pub (registry),
-        NULL};
     char *err = NULL;
-    int status =
-        ih_tk_run (dir, "incuhub", audit_copy, NULL, NULL, &err, 30000);
+    int status = ih_tk_audit (dir, copy, registry, NULL, &err);
     IH_CHECK (status == 3, "audit of the tampered copy exited %d", status);
     char pattern[64];
     snprintf (pattern, sizeof pattern, "hub_seq=%" PRIu64 ":", base + S_VICTIM);

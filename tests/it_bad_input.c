@@ -51,27 +51,12 @@ s_expect_ack (zmsg_t *msg, uint64_t seq, const char *what)
     return hub_seq;
 }
 
-static zmsg_t *
-s_frames (int count, ...)
-{
-    zmsg_t *msg = zmsg_new ();
-    va_list args;
-    va_start (args, count);
-    for (int i = 0; i < count; i++) {
-        const char *text = va_arg (args, const char *);
-        zmsg_addmem (msg, text, strlen (text));
-    }
-    va_end (args);
-    return msg;
-}
-
 int
 main (void)
 {
     const char *dir = ih_tk_tempdir ();
     char data[512], registry[512], ingest[256], pub[256], forger_dir[512];
-    snprintf (data, sizeof data, "%s/data", dir);
-    snprintf (registry, sizeof registry, "%s/registry.json", dir);
+    ih_tk_paths (dir, data, registry, NULL, NULL);
     snprintf (forger_dir, sizeof forger_dir, "%s/forger", dir);
     mkdir (forger_dir, 0700);
     ih_tk_site_t good, forger, stranger;
@@ -91,20 +76,21 @@ main (void)
     zsock_set_rcvtimeo (s_dealer, 5000);
 
     //  Garbage and frame-count errors.
-    s_expect_nak (s_frames (1, "\x01\xff garbage"), IH_E_COMMAND, "garbage");
-    s_expect_nak (s_frames (1, ""), IH_E_COMMAND, "empty frame");
-    s_expect_nak (s_frames (1, "EVENT"), IH_E_FRAMES, "EVENT without body");
-    s_expect_nak (s_frames (3, "EVENT", "a", "b"), IH_E_FRAMES,
+    s_expect_nak (ih_tk_frames (1, "\x01\xff garbage"), IH_E_COMMAND,
+                  "garbage");
+    s_expect_nak (ih_tk_frames (1, ""), IH_E_COMMAND, "empty frame");
+    s_expect_nak (ih_tk_frames (1, "EVENT"), IH_E_FRAMES, "EVENT without body");
+    s_expect_nak (ih_tk_frames (3, "EVENT", "a", "b"), IH_E_FRAMES,
                   "EVENT with two bodies");
-    s_expect_nak (s_frames (3, "STATUS", "x", "y"), IH_E_FRAMES,
+    s_expect_nak (ih_tk_frames (3, "STATUS", "x", "y"), IH_E_FRAMES,
                   "STATUS with two bodies");
-    s_expect_nak (s_frames (2, "STATUS", "{}"), IH_E_COMMAND,
+    s_expect_nak (ih_tk_frames (2, "STATUS", "{}"), IH_E_COMMAND,
                   "a STATUS reply sent to the hub");
-    s_expect_nak (s_frames (2, "ACK", "x"), IH_E_MALFORMED, "broken ACK");
+    s_expect_nak (ih_tk_frames (2, "ACK", "x"), IH_E_MALFORMED, "broken ACK");
     s_expect_nak (ih_wire_ack ("laoshan-inc-01", 1, 1), IH_E_COMMAND,
                   "hub-to-agent command sent to the hub");
-    s_expect_nak (s_frames (1, "PUBLISH"), IH_E_FRAMES, "short PUBLISH");
-    s_expect_nak (s_frames (2, "EVENT", ""), IH_E_MALFORMED, "empty event");
+    s_expect_nak (ih_tk_frames (1, "PUBLISH"), IH_E_FRAMES, "short PUBLISH");
+    s_expect_nak (ih_tk_frames (2, "EVENT", ""), IH_E_MALFORMED, "empty event");
     //  Invalid msgpack behind a 64-byte "signature".
     char junk[200];
     memset (junk, 'S', 64);
@@ -196,7 +182,7 @@ main (void)
 
     //  A flood of garbage, then the hub still serves a good event.
     for (int i = 0; i < 500; i++) {
-        msg = s_frames (2, "EVENT", "garbage garbage garbage garbage");
+        msg = ih_tk_frames (2, "EVENT", "garbage garbage garbage garbage");
         zmsg_send (&msg, s_dealer);
     }
     for (int i = 0; i < 500; i++) {
@@ -215,8 +201,7 @@ main (void)
     zsock_destroy (&s_dealer);
     IH_CHECK (ih_tk_log_check (data, NULL) == 2,
               "the log holds something other than the two valid events");
-    ih_proc_signal (hub, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (hub, 10000) == 0, "hub did not stop");
+    ih_tk_stop (&hub, "hub");
     ih_tk_site_fini (&good);
     ih_tk_site_fini (&forger);
     ih_tk_site_fini (&stranger);

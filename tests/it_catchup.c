@@ -65,11 +65,7 @@ static s_log_t
 s_log_load (const char *data)
 {
     s_log_t log = {NULL, 0};
-    ih_log_t *handle = ih_log_new (data, true, 0);
-    IH_CHECK (handle, "cannot open %s read-only", data);
-    IH_CHECK (ih_log_read (handle, 1, 0, s_log_one, &log) == IH_OK,
-              "ih_log_read");
-    ih_log_destroy (&handle);
+    ih_tk_log_scan (data, s_log_one, &log);
     return log;
 }
 
@@ -178,41 +174,6 @@ s_tail_start (const char *dir, const char *pub, const char *replay,
     return ih_proc_start (dir, "incuhub", args);
 }
 
-static uint64_t
-s_status_events (const char *endpoint)
-{
-    zmsg_t *request = ih_wire_status_request ();
-    ih_wire_t wire;
-    zmsg_t *reply = ih_tk_request (endpoint, &request, &wire, 5000);
-    IH_CHECK (reply && wire.kind == IH_WIRE_STATUS, "no STATUS from %s",
-              endpoint);
-    json_t *status = json_loadb (wire.json, wire.json_size, 0, NULL);
-    IH_CHECK (status, "STATUS is not JSON");
-    uint64_t events =
-        (uint64_t) json_integer_value (json_object_get (status, "events"));
-    json_decref (status);
-    zmsg_destroy (&reply);
-    return events;
-}
-
-static ih_proc_t *
-s_agent_start (const char *dir, int i, const char *hub, char *listen)
-{
-    char key[512], outbox[512], bind[256];
-    snprintf (key, sizeof key, "%s/%s.key", dir, s_site[i]);
-    snprintf (outbox, sizeof outbox, "%s/outbox-%s", dir, s_site[i]);
-    snprintf (bind, sizeof bind, "ipc://%s/agent-%d.sock", dir, i);
-    const char *args[] = {"--site",   s_site[i], "--key",    key,  "--hub", hub,
-                          "--outbox", outbox,    "--listen", bind, NULL};
-    ih_proc_t *agent = ih_proc_start (dir, "incuhub-agent", args);
-    char *line = ih_proc_wait_line (agent, "incuhub-agent: ready", 20000);
-    IH_CHECK (line, "agent %s not ready (see %s)", s_site[i],
-              ih_proc_stderr (agent));
-    free (line);
-    snprintf (listen, 256, "%s", bind);
-    return agent;
-}
-
 //  Event n of a burst: alternating between sites, padded.
 typedef struct {
     ih_tk_site_t *sites;
@@ -246,8 +207,7 @@ s_test_load (void)
 {
     const char *dir = ih_tk_tempdir ();
     char data[512], registry[512], ingest[256], pub[256], replay[256];
-    snprintf (data, sizeof data, "%s/data", dir);
-    snprintf (registry, sizeof registry, "%s/registry.json", dir);
+    ih_tk_paths (dir, data, registry, NULL, NULL);
     ih_tk_site_t sites[S_SITES];
     for (int i = 0; i < S_SITES; i++)
         ih_tk_site_init (&sites[i], dir, registry, s_site[i], s_kind[i],
@@ -261,7 +221,7 @@ s_test_load (void)
     ih_proc_t *agents[S_SITES];
     char listen[S_SITES][256];
     for (int i = 0; i < S_SITES; i++)
-        agents[i] = s_agent_start (dir, i, ingest, listen[i]);
+        agents[i] = ih_tk_agent_start (dir, s_site[i], ingest, NULL, listen[i]);
 
     char in_path[512];
     snprintf (in_path, sizeof in_path, "%s/events.jsonl", dir);
@@ -282,14 +242,15 @@ s_test_load (void)
     //  publishers are still going: they must replay, then switch to live.
     int64_t deadline = ih_tk_now () + 60000;
     uint64_t stored = 0;
-    while ((stored = s_status_events (ingest)) < base + 100 &&
+    while ((stored = (uint64_t) ih_tk_status_int (ingest, "events")) <
+               base + 100 &&
            ih_tk_now () < deadline)
         ;
     IH_CHECK (stored >= base + 100, "the hub stores nothing");
     ih_proc_t *tail_all =
         s_tail_start (dir, pub, replay, NULL, base + S_SITES * S_EVENTS);
     ih_proc_t *tail_site = s_tail_start (dir, pub, replay, s_site[1], S_EVENTS);
-    uint64_t at_start = s_status_events (ingest);
+    uint64_t at_start = (uint64_t) ih_tk_status_int (ingest, "events");
 
     for (int i = 0; i < S_SITES; i++) {
         IH_CHECK (ih_proc_wait_exit (publishers[i], 120000) == 0,
@@ -317,15 +278,9 @@ s_test_load (void)
     ih_proc_destroy (&tail_all);
     ih_proc_destroy (&tail_site);
 
-    for (int i = 0; i < S_SITES; i++) {
-        ih_proc_signal (agents[i], SIGTERM);
-        IH_CHECK (ih_proc_wait_exit (agents[i], 10000) == 0,
-                  "agent did not stop cleanly");
-        ih_proc_destroy (&agents[i]);
-    }
-    ih_proc_signal (hub, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (hub, 10000) == 0, "hub did not stop cleanly");
-    ih_proc_destroy (&hub);
+    for (int i = 0; i < S_SITES; i++)
+        ih_tk_stop (&agents[i], s_site[i]);
+    ih_tk_stop (&hub, "hub");
     for (int i = 0; i < S_SITES; i++)
         ih_tk_site_fini (&sites[i]);
 }
@@ -337,8 +292,7 @@ s_test_stopped (void)
     const char *dir = ih_tk_tempdir ();
     char data[512], registry[512], ingest[256], pub[256], replay[256];
     char ingest_ep[300], pub_ep[300], replay_ep[300];
-    snprintf (data, sizeof data, "%s/data", dir);
-    snprintf (registry, sizeof registry, "%s/registry.json", dir);
+    ih_tk_paths (dir, data, registry, NULL, NULL);
     snprintf (ingest_ep, sizeof ingest_ep, "ipc://%s/ingest.sock", dir);
     snprintf (pub_ep, sizeof pub_ep, "ipc://%s/pub.sock", dir);
     snprintf (replay_ep, sizeof replay_ep, "ipc://%s/replay.sock", dir);
@@ -402,9 +356,7 @@ s_test_stopped (void)
     free (log.entries);
     ih_proc_destroy (&tail_all);
     ih_proc_destroy (&tail_site);
-    ih_proc_signal (hub, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (hub, 10000) == 0, "hub did not stop cleanly");
-    ih_proc_destroy (&hub);
+    ih_tk_stop (&hub, "hub");
     ih_tk_site_fini (&sites[0]);
     ih_tk_site_fini (&sites[1]);
 }

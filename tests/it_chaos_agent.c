@@ -33,10 +33,7 @@ main (void)
     ih_tkfleet_test (false);
     const char *dir = ih_tk_tempdir ();
     char data[512], registry[512], ingest[256], pub[256];
-    snprintf (data, sizeof data, "%s/data", dir);
-    snprintf (registry, sizeof registry, "%s/registry.json", dir);
-    snprintf (ingest, sizeof ingest, "ipc://%s/ingest.sock", dir);
-    snprintf (pub, sizeof pub, "ipc://%s/pub.sock", dir);
+    ih_tk_paths (dir, data, registry, ingest, pub);
     const char *districts[S_AGENTS] = {"shinan", "shibei", "licang", "laoshan",
                                        "chengyang"};
     ih_tkfleet_t *fleet =
@@ -90,19 +87,10 @@ main (void)
     }
     int64_t load_ms = ih_tk_now () - load_start;
 
-    //  Stop publishing: collect what is in flight.
-    ih_tkfleet_finish (fleet);
-    //  Drain: every agent's backlog to 0, connected, nothing in flight.
-    int64_t drain_start = ih_tk_now ();
-    ih_tkfleet_drain (fleet);
-    int64_t drain_ms = ih_tk_now () - drain_start;
-
-    //  The log against what was confirmed.
+    //  Stop publishing, drain every agent (backlog 0, connected, nothing
+    //  in flight), and hold the log against what was confirmed.
     ih_tkfleet_figures_t fig;
-    ih_tkfleet_verify (fleet, data, &fig);
-    uint64_t confirmed = fig.confirmed, lost = fig.lost,
-             unconfirmed_stored = fig.unconfirmed_stored,
-             abandoned = fig.abandoned;
+    int64_t drain_ms = ih_tkfleet_settle (fleet, data, &fig);
     for (int a = 0; a < S_AGENTS; a++)
         IH_CHECK (agent_kills[a] == S_KILLS_EACH, "%s killed %d times",
                   ih_tkfleet_site (fleet, a), agent_kills[a]);
@@ -111,26 +99,15 @@ main (void)
             " duplicates_stored=%" PRIu64 " abandoned_in_flight=%" PRIu64
             " of_which_stored=%" PRIu64 " restart_max_ms=%" PRId64
             " restart_avg_ms=%" PRId64 " drain_ms=%" PRId64 "\n",
-            kills, load_ms, confirmed, lost, fig.duplicates, abandoned,
-            unconfirmed_stored, restart_max, restart_sum / kills, drain_ms);
-    ih_tkfleet_check (&fig, seed);
+            kills, load_ms, fig.confirmed, fig.lost, fig.duplicates,
+            fig.abandoned, fig.unconfirmed_stored, restart_max,
+            restart_sum / kills, drain_ms);
     //  Only requests in flight at a kill may be stored unconfirmed.
-    IH_CHECK (unconfirmed_stored <= abandoned,
-              "%" PRIu64 " events stored that were never confirmed, but only "
-              "%" PRIu64 " were in flight at the kills",
-              unconfirmed_stored, abandoned);
-    uint64_t events = ih_tk_log_check (data, NULL);
-    IH_CHECK (events == confirmed + unconfirmed_stored,
-              "log holds %" PRIu64 " events, %" PRIu64 " confirmed + %" PRIu64
-              " unconfirmed",
-              events, confirmed, unconfirmed_stored);
-    ih_tkfleet_audit (fleet, data, registry);
+    uint64_t events = ih_tkfleet_conclude (fleet, &fig, seed, data, registry);
 
     ih_tkfleet_stop (fleet);
     ih_tkfleet_destroy (&fleet);
-    ih_proc_signal (hub, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (hub, 10000) == 0, "hub did not stop");
-    ih_proc_destroy (&hub);
+    ih_tk_stop (&hub, "hub");
     ih_tk_cleanup ();
     printf ("it_chaos_agent: OK (%" PRIu64 " events, %d kills, %" PRId64
             " ms total)\n",

@@ -16,10 +16,7 @@ main (void)
 {
     const char *dir = ih_tk_tempdir ();
     char data[512], registry[512], ingest[256], pub[256], hub_key[512];
-    snprintf (data, sizeof data, "%s/data", dir);
-    snprintf (registry, sizeof registry, "%s/registry.json", dir);
-    snprintf (ingest, sizeof ingest, "ipc://%s/ingest.sock", dir);
-    snprintf (pub, sizeof pub, "ipc://%s/pub.sock", dir);
+    ih_tk_paths (dir, data, registry, ingest, pub);
     snprintf (hub_key, sizeof hub_key, "%s/hub.key", dir);
     ih_tk_site_t hub_site, site;
     ih_tk_site_init (&hub_site, dir, NULL, "hub", "bureau", "city");
@@ -49,9 +46,7 @@ main (void)
         zmsg_destroy (&reply);
     }
     zsock_destroy (&dealer);
-    ih_proc_signal (hub, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (hub, 10000) == 0, "hub did not stop");
-    ih_proc_destroy (&hub);
+    ih_tk_stop (&hub, "hub");
 
     ih_log_t *log = ih_log_new (data, true, 0);
     IH_CHECK (log, "open log");
@@ -77,8 +72,7 @@ main (void)
     hub = ih_tk_hub_start_ex (dir, data, registry, ingest, pub, extra, NULL,
                               NULL);
     IH_CHECK (ih_proc_alive (hub), "hub refused its own checkpointed log");
-    ih_proc_signal (hub, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (hub, 10000) == 0, "hub did not stop");
+    ih_tk_stop (&hub, "hub");
     ih_tk_site_fini (&hub_site);
     ih_tk_site_fini (&site);
     ih_tk_cleanup ();

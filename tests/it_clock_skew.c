@@ -38,10 +38,7 @@ main (void)
 {
     const char *dir = ih_tk_tempdir ();
     char data[512], registry[512], ingest[256], pub[256];
-    snprintf (data, sizeof data, "%s/data", dir);
-    snprintf (registry, sizeof registry, "%s/registry.json", dir);
-    snprintf (ingest, sizeof ingest, "ipc://%s/ingest.sock", dir);
-    snprintf (pub, sizeof pub, "ipc://%s/pub.sock", dir);
+    ih_tk_paths (dir, data, registry, ingest, pub);
     ih_tk_site_t slow, fast, good;
     ih_tk_site_init (&slow, dir, registry, "remote-sz-01", "remote",
                      "shenzhen");
@@ -102,16 +99,12 @@ main (void)
               "good clock reported as off");
     json_decref (status);
 
-    ih_log_t *log = ih_log_new (data, true, 0);
-    IH_CHECK (log, "open log");
     s_order_t scan = {0, 0};
-    IH_CHECK (ih_log_read (log, 1, 0, s_order, &scan) == IH_OK, "read");
-    ih_log_destroy (&log);
+    ih_tk_log_scan (data, s_order, &scan);
     IH_CHECK (scan.events == base + 3 * S_ROUNDS,
               "%" PRIu64 " events stored, expected %" PRIu64, scan.events,
               base + 3 * S_ROUNDS);
-    ih_proc_signal (hub, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (hub, 10000) == 0, "hub did not stop");
+    ih_tk_stop (&hub, "hub");
     ih_tk_site_fini (&slow);
     ih_tk_site_fini (&fast);
     ih_tk_site_fini (&good);

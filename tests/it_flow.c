@@ -19,47 +19,12 @@ static const char *s_site[S_SITES] = {"shinan-district", "laoshan-inc-01",
 static const char *s_kind[S_SITES] = {"district", "incubator", "offshore"};
 static const char *s_district[S_SITES] = {"shinan", "laoshan", "laoshan"};
 
-//  Starts an agent for site i and returns it; its listen endpoint in listen.
-static ih_proc_t *
-s_agent_start (const char *dir, int i, const char *hub, char *listen)
-{
-    char key[512], outbox[512], bind[256];
-    snprintf (key, sizeof key, "%s/%s.key", dir, s_site[i]);
-    snprintf (outbox, sizeof outbox, "%s/outbox-%s", dir, s_site[i]);
-    snprintf (bind, sizeof bind, "ipc://%s/agent-%d.sock", dir, i);
-    const char *args[] = {"--site",   s_site[i], "--key",    key,  "--hub", hub,
-                          "--outbox", outbox,    "--listen", bind, NULL};
-    ih_proc_t *agent = ih_proc_start (dir, "incuhub-agent", args);
-    char *line = ih_proc_wait_line (agent, "incuhub-agent: ready", 20000);
-    IH_CHECK (line, "agent %s not ready (see %s)", s_site[i],
-              ih_proc_stderr (agent));
-    free (line);
-    snprintf (listen, 256, "%s", bind);
-    return agent;
-}
-
-static json_t *
-s_status (const char *endpoint)
-{
-    zmsg_t *request = ih_wire_status_request ();
-    ih_wire_t wire;
-    zmsg_t *reply = ih_tk_request (endpoint, &request, &wire, 5000);
-    IH_CHECK (reply, "no STATUS reply from %s", endpoint);
-    IH_CHECK (wire.kind == IH_WIRE_STATUS && wire.json_size > 0,
-              "STATUS reply kind %d", wire.kind);
-    json_t *status = json_loadb (wire.json, wire.json_size, 0, NULL);
-    IH_CHECK (status, "STATUS reply is not JSON");
-    zmsg_destroy (&reply);
-    return status;
-}
-
 int
 main (void)
 {
     const char *dir = ih_tk_tempdir ();
     char data[512], registry[512], ingest[256], pub[256];
-    snprintf (data, sizeof data, "%s/data", dir);
-    snprintf (registry, sizeof registry, "%s/registry.json", dir);
+    ih_tk_paths (dir, data, registry, NULL, NULL);
     ih_tk_site_t sites[S_SITES];
     for (int i = 0; i < S_SITES; i++)
         ih_tk_site_init (&sites[i], dir, registry, s_site[i], s_kind[i],
@@ -75,7 +40,7 @@ main (void)
     ih_proc_t *agents[S_SITES];
     char listen[S_SITES][256];
     for (int i = 0; i < S_SITES; i++)
-        agents[i] = s_agent_start (dir, i, ingest, listen[i]);
+        agents[i] = ih_tk_agent_start (dir, s_site[i], ingest, NULL, listen[i]);
 
     //  The subscriber. A SUB socket is live only once its subscription has
     //  reached the PUB side, so publish warm-up events until one arrives.
@@ -161,19 +126,8 @@ main (void)
         ih_proc_destroy (&publishers[i]);
     }
     //  Every agent drains: backlog reaches 0.
-    for (int i = 0; i < S_SITES; i++) {
-        deadline = ih_tk_now () + 30000;
-        json_int_t backlog = -1;
-        while (ih_tk_now () < deadline) {
-            json_t *status = s_status (listen[i]);
-            backlog = json_integer_value (json_object_get (status, "backlog"));
-            json_decref (status);
-            if (backlog == 0)
-                break;
-        }
-        IH_CHECK (backlog == 0, "agent %s backlog stays %lld", s_site[i],
-                  (long long) backlog);
-    }
+    for (int i = 0; i < S_SITES; i++)
+        ih_tk_agent_drain (listen[i], 30000);
 
     //  The log: exactly once, per-site order (checked inside), counts.
     zhashx_t *counts;
@@ -190,7 +144,7 @@ main (void)
 
     //  The hub's own STATUS agrees (it counts the bureau's registry
     //  events too).
-    json_t *status = s_status (ingest);
+    json_t *status = ih_tk_status (ingest);
     IH_CHECK (json_integer_value (json_object_get (status, "events")) ==
                   (json_int_t) (events + ih_tk_journal_count (registry)),
               "hub STATUS events disagrees with the log");
@@ -206,24 +160,16 @@ main (void)
     json_decref (status);
 
     //  The audit passes.
-    const char *audit[] = {
-        "audit", "--data", data, "--bureau-key", ih_tk_bureau_pub (registry),
-        NULL};
     char *out = NULL;
-    IH_CHECK (ih_tk_run (dir, "incuhub", audit, NULL, &out, NULL, 60000) == 0,
+    IH_CHECK (ih_tk_audit (dir, data, registry, &out, NULL) == 0,
               "audit failed: %s", out);
     IH_CHECK (strstr (out, "audit: OK"), "audit output: %s", out);
     free (out);
 
     zsock_destroy (&sub);
-    for (int i = 0; i < S_SITES; i++) {
-        ih_proc_signal (agents[i], SIGTERM);
-        IH_CHECK (ih_proc_wait_exit (agents[i], 10000) == 0,
-                  "agent did not stop cleanly on SIGTERM");
-    }
-    ih_proc_signal (hub, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (hub, 10000) == 0,
-              "hub did not stop cleanly on SIGTERM");
+    for (int i = 0; i < S_SITES; i++)
+        ih_tk_stop (&agents[i], s_site[i]);
+    ih_tk_stop (&hub, "hub");
     for (int i = 0; i < S_SITES; i++)
         ih_tk_site_fini (&sites[i]);
     ih_tk_cleanup ();

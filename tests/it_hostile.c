@@ -35,20 +35,6 @@ typedef struct {
 #define S_KINDS_MAX 40
 
 static zmsg_t *
-s_frames (int count, ...)
-{
-    zmsg_t *msg = zmsg_new ();
-    va_list args;
-    va_start (args, count);
-    for (int i = 0; i < count; i++) {
-        const char *text = va_arg (args, const char *);
-        zmsg_addmem (msg, text, strlen (text));
-    }
-    va_end (args);
-    return msg;
-}
-
-static zmsg_t *
 s_event_msg (const uint8_t *bytes, size_t size)
 {
     return ih_wire_event (bytes, size);
@@ -69,8 +55,7 @@ main (void)
 {
     const char *dir = ih_tk_tempdir ();
     char data[512], registry[512], ingest[256], pub[256], other[512];
-    snprintf (data, sizeof data, "%s/data", dir);
-    snprintf (registry, sizeof registry, "%s/registry.json", dir);
+    ih_tk_paths (dir, data, registry, NULL, NULL);
     snprintf (other, sizeof other, "%s/other", dir);
     mkdir (other, 0700);
     ih_tk_site_t good[S_GOOD], hostile, forger, stranger, fake_bureau;
@@ -114,21 +99,22 @@ main (void)
 #define S_KIND(m, e, n) kinds[nkinds++] = (s_bad_t){(m), (e), 0, (n), NULL}
 #define S_KIND_WHY(m, e, n, r)                                                 \
     kinds[nkinds++] = (s_bad_t) { (m), (e), 0, (n), (r) }
-    S_KIND (s_frames (1, "\x01\xff garbage"), IH_E_COMMAND, "garbage");
-    S_KIND (s_frames (1, ""), IH_E_COMMAND, "empty frame");
-    S_KIND (s_frames (1, "event"), IH_E_COMMAND, "lower-case command");
-    S_KIND (s_frames (1, "EVENT"), IH_E_FRAMES, "EVENT, 1 frame");
-    S_KIND (s_frames (3, "EVENT", "a", "b"), IH_E_FRAMES, "EVENT, 3 frames");
-    S_KIND (s_frames (2, "EVENT", ""), IH_E_MALFORMED, "EVENT, empty body");
-    S_KIND (s_frames (3, "STATUS", "a", "b"), IH_E_FRAMES, "STATUS, 3");
-    S_KIND (s_frames (2, "STATUS", "{}"), IH_E_COMMAND, "STATUS reply");
+    S_KIND (ih_tk_frames (1, "\x01\xff garbage"), IH_E_COMMAND, "garbage");
+    S_KIND (ih_tk_frames (1, ""), IH_E_COMMAND, "empty frame");
+    S_KIND (ih_tk_frames (1, "event"), IH_E_COMMAND, "lower-case command");
+    S_KIND (ih_tk_frames (1, "EVENT"), IH_E_FRAMES, "EVENT, 1 frame");
+    S_KIND (ih_tk_frames (3, "EVENT", "a", "b"), IH_E_FRAMES,
+            "EVENT, 3 frames");
+    S_KIND (ih_tk_frames (2, "EVENT", ""), IH_E_MALFORMED, "EVENT, empty body");
+    S_KIND (ih_tk_frames (3, "STATUS", "a", "b"), IH_E_FRAMES, "STATUS, 3");
+    S_KIND (ih_tk_frames (2, "STATUS", "{}"), IH_E_COMMAND, "STATUS reply");
     S_KIND (ih_wire_ack ("hostile-01", 1, 1), IH_E_COMMAND, "ACK to hub");
     S_KIND (ih_wire_nak (IH_E_GAP, NULL, "hostile-01", 1, 1), IH_E_COMMAND,
             "NAK to hub");
     S_KIND (ih_wire_confirm ("hostile-01", 1), IH_E_COMMAND, "CONFIRM");
     S_KIND (ih_wire_publish ("x.y", (const uint8_t *) "\x80", 1), IH_E_COMMAND,
             "PUBLISH to hub");
-    S_KIND (s_frames (1, "PUBLISH"), IH_E_FRAMES, "PUBLISH, 1 frame");
+    S_KIND (ih_tk_frames (1, "PUBLISH"), IH_E_FRAMES, "PUBLISH, 1 frame");
     msg = zmsg_new ();
     zmsg_addstr (msg, "EVENT");
     for (int i = 0; i < 100; i++)
@@ -339,13 +325,9 @@ main (void)
     uint64_t *last = (uint64_t *) zhashx_lookup (counts, "hostile-01");
     IH_CHECK (last && *last == 1, "hostile site has more than its one event");
     zhashx_destroy (&counts);
-    const char *audit[] = {
-        "audit", "--data", data, "--bureau-key", ih_tk_bureau_pub (registry),
-        NULL};
-    IH_CHECK (ih_tk_run (dir, "incuhub", audit, NULL, NULL, NULL, 60000) == 0,
+    IH_CHECK (ih_tk_audit (dir, data, registry, NULL, NULL) == 0,
               "audit failed");
-    ih_proc_signal (hub, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (hub, 10000) == 0, "hub did not stop");
+    ih_tk_stop (&hub, "hub");
     for (int i = 0; i < S_GOOD; i++)
         ih_tk_site_fini (&good[i]);
     ih_tk_site_fini (&hostile);

@@ -18,39 +18,13 @@
 #define S_EVENTS 1000
 #define S_WINDOW 64
 
-static json_t *
-s_status (const char *endpoint)
-{
-    zmsg_t *request = ih_wire_status_request ();
-    ih_wire_t wire;
-    zmsg_t *reply = ih_tk_request (endpoint, &request, &wire, 5000);
-    if (!reply)
-        return NULL;
-    json_t *status = json_loadb (wire.json, wire.json_size, 0, NULL);
-    zmsg_destroy (&reply);
-    return status;
-}
-
-static json_int_t
-s_status_int (const char *endpoint, const char *field)
-{
-    json_t *status = s_status (endpoint);
-    IH_CHECK (status, "no STATUS from %s", endpoint);
-    json_int_t value = json_integer_value (json_object_get (status, field));
-    json_decref (status);
-    return value;
-}
-
 int
 main (void)
 {
     srandom ((unsigned) (getpid () ^ time (NULL)));
     const char *dir = ih_tk_tempdir ();
     char data[512], registry[512], ingest[256], pub[256];
-    snprintf (data, sizeof data, "%s/data", dir);
-    snprintf (registry, sizeof registry, "%s/registry.json", dir);
-    snprintf (ingest, sizeof ingest, "ipc://%s/ingest.sock", dir);
-    snprintf (pub, sizeof pub, "ipc://%s/pub.sock", dir);
+    ih_tk_paths (dir, data, registry, ingest, pub);
 
     ih_tk_site_t direct;
     ih_tk_site_init (&direct, dir, registry, "jimo-inc-07", "incubator",
@@ -92,10 +66,7 @@ main (void)
         acked = wire.seq;
         zmsg_destroy (&reply);
     }
-    ih_proc_signal (hub, SIGKILL);
-    IH_CHECK (ih_proc_wait_exit (hub, 10000) == 128 + SIGKILL,
-              "hub did not die of SIGKILL");
-    ih_proc_destroy (&hub);
+    ih_tk_kill (&hub, "hub");
     zsock_destroy (&dealer);
     zhashx_t *counts;
     ih_tk_log_check (data, &counts);
@@ -118,21 +89,8 @@ main (void)
         ih_tk_site_init (&sites[i], dir, registry, names[i], kinds[i],
                          "licang");
     hub = ih_tk_hub_start (dir, data, registry, ingest, pub, NULL, NULL);
-    for (int i = 0; i < 2; i++) {
-        char key[512], outbox[512];
-        snprintf (key, sizeof key, "%s/%s.key", dir, names[i]);
-        snprintf (outbox, sizeof outbox, "%s/outbox-%d", dir, i);
-        snprintf (listen[i], sizeof listen[i], "ipc://%s/agent-%d.sock", dir,
-                  i);
-        const char *args[] = {"--site",   names[i],  "--key",    key,
-                              "--hub",    ingest,    "--outbox", outbox,
-                              "--listen", listen[i], NULL};
-        agents[i] = ih_proc_start (dir, "incuhub-agent", args);
-        char *line =
-            ih_proc_wait_line (agents[i], "incuhub-agent: ready", 20000);
-        IH_CHECK (line, "agent %d not ready", i);
-        free (line);
-    }
+    for (int i = 0; i < 2; i++)
+        agents[i] = ih_tk_agent_start (dir, names[i], ingest, NULL, listen[i]);
     char in_path[512];
     snprintf (in_path, sizeof in_path, "%s/events.jsonl", dir);
     FILE *file = fopen (in_path, "w");
@@ -148,16 +106,13 @@ main (void)
         publishers[i] = ih_proc_start_stdin (dir, "incuhub", args, in_path);
     }
     //  Kill when the log has grown by a random amount.
-    json_int_t base = s_status_int (ingest, "events");
+    json_int_t base = ih_tk_status_int (ingest, "events");
     json_int_t target = base + 100 + random () % 900;
     int64_t deadline = ih_tk_now () + 60000;
-    while (s_status_int (ingest, "events") < target)
+    while (ih_tk_status_int (ingest, "events") < target)
         IH_CHECK (ih_tk_now () < deadline, "log did not reach %lld",
                   (long long) target);
-    ih_proc_signal (hub, SIGKILL);
-    IH_CHECK (ih_proc_wait_exit (hub, 10000) == 128 + SIGKILL,
-              "hub did not die of SIGKILL");
-    ih_proc_destroy (&hub);
+    ih_tk_kill (&hub, "hub");
     hub = ih_tk_hub_start (dir, data, registry, ingest, pub, NULL, NULL);
 
     //  Resend phase 1's stream from the start: old ones are duplicates.
@@ -198,11 +153,8 @@ main (void)
                   ih_proc_stderr (publishers[i]));
         ih_proc_destroy (&publishers[i]);
     }
-    for (int i = 0; i < 2; i++) {
-        deadline = ih_tk_now () + 60000;
-        while (s_status_int (listen[i], "backlog") != 0)
-            IH_CHECK (ih_tk_now () < deadline, "agent %d does not drain", i);
-    }
+    for (int i = 0; i < 2; i++)
+        ih_tk_agent_drain (listen[i], 60000);
     uint64_t events_n = ih_tk_log_check (data, &counts);
     IH_CHECK (events_n == S_DIRECT + 2 * S_EVENTS,
               "log holds %" PRIu64 " events, expected %d", events_n,
@@ -212,18 +164,14 @@ main (void)
         IH_CHECK (last && *last == S_EVENTS, "site %s incomplete", names[i]);
     }
     zhashx_destroy (&counts);
-    const char *audit[] = {
-        "audit", "--data", data, "--bureau-key", ih_tk_bureau_pub (registry),
-        NULL};
-    IH_CHECK (ih_tk_run (dir, "incuhub", audit, NULL, NULL, NULL, 60000) == 0,
+    IH_CHECK (ih_tk_audit (dir, data, registry, NULL, NULL) == 0,
               "audit failed after the crashes");
 
     for (int i = 0; i < 2; i++) {
         ih_proc_destroy (&agents[i]);
         ih_tk_site_fini (&sites[i]);
     }
-    ih_proc_signal (hub, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (hub, 10000) == 0, "hub did not stop");
+    ih_tk_stop (&hub, "hub");
     for (int n = 1; n <= S_DIRECT; n++)
         free (events[n]);
     ih_tk_site_fini (&direct);

@@ -65,24 +65,8 @@ s_publish (zsock_t *dealer, uint64_t n, uint64_t *seq_p, char *reason,
     return code;
 }
 
-static json_int_t
-s_status_int (const char *listen, const char *name)
-{
-    zmsg_t *request = ih_wire_status_request ();
-    ih_wire_t wire;
-    zmsg_t *reply = ih_tk_request (listen, &request, &wire, 5000);
-    IH_CHECK (reply, "no STATUS from the agent");
-    json_t *status = json_loadb (wire.json, wire.json_size, 0, NULL);
-    IH_CHECK (status, "STATUS is not JSON");
-    json_int_t value = json_integer_value (json_object_get (status, name));
-    json_decref (status);
-    zmsg_destroy (&reply);
-    return value;
-}
-
 typedef struct {
     uint64_t checked;
-    uint64_t events;
 } s_scan_t;
 
 static int
@@ -110,7 +94,6 @@ s_scan (uint64_t hub_seq, uint64_t received, const uint8_t *bytes, size_t size,
               " but it was confirmed for n=%" PRIu64,
               event.seq, n, s_confirmed_n[event.seq]);
     scan->checked++;
-    scan->events++;
     return 0;
 }
 
@@ -119,27 +102,15 @@ main (void)
 {
     const char *dir = ih_tk_tempdir ();
     s_confirmed_n = (uint64_t *) zmalloc (S_MAX * sizeof (uint64_t));
-    char data[512], registry[512], ingest[256], pub[256], key[512], outbox[512],
-        listen[256];
-    snprintf (data, sizeof data, "%s/data", dir);
-    snprintf (registry, sizeof registry, "%s/registry.json", dir);
-    snprintf (ingest, sizeof ingest, "ipc://%s/ingest.sock", dir);
-    snprintf (pub, sizeof pub, "ipc://%s/pub.sock", dir);
-    snprintf (key, sizeof key, "%s/jimo-inc-07.key", dir);
-    snprintf (outbox, sizeof outbox, "%s/outbox", dir);
-    snprintf (listen, sizeof listen, "ipc://%s/agent.sock", dir);
+    char data[512], registry[512], ingest[256], pub[256], listen[256];
+    ih_tk_paths (dir, data, registry, ingest, pub);
     ih_tk_site_t site;
     ih_tk_site_init (&site, dir, registry, "jimo-inc-07", "incubator", "jimo");
 
     //  The agent, with nothing listening at the hub endpoint yet
-    const char *agent_args[] = {
-        "--site",       "jimo-inc-07", "--key", key,        "--hub",
-        ingest,         "--outbox",    outbox,  "--listen", listen,
-        "--outbox-map", "1",           NULL};
-    ih_proc_t *agent = ih_proc_start (dir, "incuhub-agent", agent_args);
-    char *line = ih_proc_wait_line (agent, "incuhub-agent: ready", 20000);
-    IH_CHECK (line, "agent not ready (see %s)", ih_proc_stderr (agent));
-    free (line);
+    const char *small[] = {"--outbox-map", "1", NULL};
+    ih_proc_t *agent =
+        ih_tk_agent_start (dir, site.site, ingest, small, listen);
 
     //  Fill the outbox until the agent refuses with IH_E_FULL
     zsock_t *dealer = zsock_new_dealer (listen);
@@ -167,7 +138,7 @@ main (void)
     uint64_t seq = 0;
     IH_CHECK (s_publish (dealer, ++n, &seq, reason, sizeof reason) == IH_E_FULL,
               "a retry was accepted while full");
-    IH_CHECK (s_status_int (listen, "backlog") == (json_int_t) confirmed,
+    IH_CHECK (ih_tk_status_int (listen, "backlog") == (json_int_t) confirmed,
               "backlog is not %" PRIu64, confirmed);
 
     //  `incuhub publish` says so clearly and exits 1
@@ -186,19 +157,11 @@ main (void)
     ih_proc_t *hub =
         ih_tk_hub_start (dir, data, registry, ingest, pub, NULL, NULL);
     int64_t started = ih_tk_now ();
-    int64_t deadline = started + 120000;
-    json_int_t backlog = -1;
-    while (backlog != 0) {
-        IH_CHECK (ih_tk_now () < deadline, "agent does not drain: backlog %lld",
-                  (long long) backlog);
-        backlog = s_status_int (listen, "backlog");
-        if (backlog)
-            zclock_sleep (20); //  polling interval of a condition wait
-    }
+    ih_tk_agent_drain (listen, 120000);
     int64_t drained_ms = ih_tk_now () - started;
 
     //  ... and accepts new events again, once the deletes made room
-    deadline = ih_tk_now () + 60000;
+    int64_t deadline = ih_tk_now () + 60000;
     uint64_t accepted = 0;
     while (accepted < 50) {
         IH_CHECK (ih_tk_now () < deadline,
@@ -217,12 +180,7 @@ main (void)
             zclock_sleep (20); //  polling interval of a condition wait
         }
     }
-    deadline = ih_tk_now () + 60000;
-    while ((backlog = s_status_int (listen, "backlog")) != 0) {
-        IH_CHECK (ih_tk_now () < deadline, "agent does not drain: backlog %lld",
-                  (long long) backlog);
-        zclock_sleep (20);
-    }
+    ih_tk_agent_drain (listen, 60000);
     zsock_destroy (&dealer);
 
     //  Every confirmed event is in the log exactly once, with its payload
@@ -232,11 +190,8 @@ main (void)
     IH_CHECK (total == confirmed,
               "log has %" PRIu64 " events, %" PRIu64 " were confirmed", total,
               confirmed);
-    ih_log_t *log = ih_log_new (data, true, 0);
-    IH_CHECK (log, "open log");
-    s_scan_t scan = {0, 0};
-    IH_CHECK (ih_log_read (log, 1, 0, s_scan, &scan) == IH_OK, "read");
-    ih_log_destroy (&log);
+    s_scan_t scan = {0};
+    ih_tk_log_scan (data, s_scan, &scan);
     IH_CHECK (scan.checked == confirmed,
               "%" PRIu64 " of %" PRIu64 " confirmed events are in the log",
               scan.checked, confirmed);
@@ -244,12 +199,8 @@ main (void)
             "%" PRId64 " ms, %" PRIu64 " accepted after)\n",
             confirmed - accepted, drained_ms, accepted);
 
-    ih_proc_signal (agent, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (agent, 10000) == 0, "agent did not stop");
-    ih_proc_signal (hub, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (hub, 10000) == 0, "hub did not stop");
-    ih_proc_destroy (&agent);
-    ih_proc_destroy (&hub);
+    ih_tk_stop (&agent, "agent");
+    ih_tk_stop (&hub, "hub");
     ih_tk_site_fini (&site);
     free (s_confirmed_n);
     ih_tk_cleanup ();

@@ -20,20 +20,6 @@
 
 static uint64_t s_stored_line[S_LINES * 2]; //  seq -> payload line (0 none)
 
-static ih_proc_t *
-s_agent_start (const char *dir, const char *key, const char *ingest,
-               const char *outbox, const char *listen)
-{
-    const char *args[] = {
-        "--site", "chengyang-inc-02", "--key", key, "--hub", ingest, "--outbox",
-        outbox,   "--listen",         listen,  NULL};
-    ih_proc_t *agent = ih_proc_start (dir, "incuhub-agent", args);
-    char *line = ih_proc_wait_line (agent, "incuhub-agent: ready", 20000);
-    IH_CHECK (line, "agent not ready (see %s)", ih_proc_stderr (agent));
-    free (line);
-    return agent;
-}
-
 static int
 s_scan (uint64_t hub_seq, uint64_t received, const uint8_t *bytes, size_t size,
         void *arg)
@@ -59,33 +45,13 @@ s_scan (uint64_t hub_seq, uint64_t received, const uint8_t *bytes, size_t size,
     return 0;
 }
 
-static char *
-s_slurp (const char *path)
-{
-    FILE *file = fopen (path, "r");
-    IH_CHECK (file, "cannot read %s", path);
-    fseek (file, 0, SEEK_END);
-    long size = ftell (file);
-    fseek (file, 0, SEEK_SET);
-    char *text = (char *) zmalloc ((size_t) size + 1);
-    IH_CHECK (fread (text, 1, (size_t) size, file) == (size_t) size, "read");
-    fclose (file);
-    return text;
-}
-
 int
 main (void)
 {
     const char *dir = ih_tk_tempdir ();
-    char data[512], registry[512], ingest[256], pub[256], key[512], outbox[512],
-        listen[256], input[512];
-    snprintf (data, sizeof data, "%s/data", dir);
-    snprintf (registry, sizeof registry, "%s/registry.json", dir);
-    snprintf (ingest, sizeof ingest, "ipc://%s/ingest.sock", dir);
-    snprintf (pub, sizeof pub, "ipc://%s/pub.sock", dir);
-    snprintf (key, sizeof key, "%s/chengyang-inc-02.key", dir);
-    snprintf (outbox, sizeof outbox, "%s/outbox", dir);
-    snprintf (listen, sizeof listen, "ipc://%s/agent.sock", dir);
+    char data[512], registry[512], ingest[256], pub[256], listen[256],
+        input[512];
+    ih_tk_paths (dir, data, registry, ingest, pub);
     snprintf (input, sizeof input, "%s/events.jsonl", dir);
     ih_tk_site_t site;
     ih_tk_site_init (&site, dir, registry, "chengyang-inc-02", "incubator",
@@ -99,7 +65,7 @@ main (void)
 
     ih_proc_t *hub =
         ih_tk_hub_start (dir, data, registry, ingest, pub, NULL, NULL);
-    ih_proc_t *agent = s_agent_start (dir, key, ingest, outbox, listen);
+    ih_proc_t *agent = ih_tk_agent_start (dir, site.site, ingest, NULL, listen);
     const char *args[] = {"publish",   "--agent", listen,
                           "--timeout", "5000",    NULL};
     ih_proc_t *cli = ih_proc_start_stdin (dir, "incuhub", args, input);
@@ -112,41 +78,20 @@ main (void)
               ih_proc_stderr (cli));
     free (seen);
     bool mid_stream = ih_proc_alive (cli);
-    ih_proc_signal (agent, SIGKILL);
-    IH_CHECK (ih_proc_wait_exit (agent, 10000) == 128 + SIGKILL,
-              "agent did not die of SIGKILL");
-    ih_proc_destroy (&agent);
-    agent = s_agent_start (dir, key, ingest, outbox, listen);
+    ih_tk_kill (&agent, "agent");
+    agent = ih_tk_agent_start (dir, site.site, ingest, NULL, NULL);
     int status = ih_proc_wait_exit (cli, 60000);
     IH_CHECK (status == 0 || status == 1, "publish exited %d (see %s)", status,
               ih_proc_stderr (cli));
 
     //  Let the agent drain, then read what the hub stored
-    int64_t deadline = ih_tk_now () + 60000;
-    json_int_t backlog = -1;
-    while (backlog != 0) {
-        IH_CHECK (ih_tk_now () < deadline, "agent does not drain: %lld",
-                  (long long) backlog);
-        zmsg_t *request = ih_wire_status_request ();
-        ih_wire_t wire;
-        zmsg_t *reply = ih_tk_request (listen, &request, &wire, 5000);
-        IH_CHECK (reply, "no STATUS");
-        json_t *json = json_loadb (wire.json, wire.json_size, 0, NULL);
-        backlog = json_integer_value (json_object_get (json, "backlog"));
-        json_decref (json);
-        zmsg_destroy (&reply);
-        if (backlog)
-            zclock_sleep (20); //  polling interval of the condition
-    }
+    ih_tk_agent_drain (listen, 60000);
     uint64_t stored = ih_tk_log_check (data, NULL);
-    ih_log_t *log = ih_log_new (data, true, 0);
-    IH_CHECK (log, "open log");
-    IH_CHECK (ih_log_read (log, 1, 0, s_scan, NULL) == IH_OK, "read");
-    ih_log_destroy (&log);
+    ih_tk_log_scan (data, s_scan, NULL);
 
     //  Every seq= line the CLI printed is true
     uint8_t *printed = (uint8_t *) zmalloc (S_LINES + 1);
-    char *out = s_slurp (ih_proc_stdout (cli));
+    char *out = ih_tk_slurp (ih_proc_stdout (cli));
     uint64_t confirmed = 0;
     for (char *text = strtok (out, "\n"); text; text = strtok (NULL, "\n")) {
         uint64_t seq, line;
@@ -165,7 +110,7 @@ main (void)
     free (out);
 
     //  ... and the lines without an answer are named, never printed
-    char *err = s_slurp (ih_proc_stderr (cli));
+    char *err = ih_tk_slurp (ih_proc_stderr (cli));
     uint64_t unknown = 0;
     for (char *at = strstr (err, "publish: line "); at;
          at = strstr (at + 1, "publish: line ")) {
@@ -195,12 +140,8 @@ main (void)
             status, confirmed, unknown, stored);
 
     ih_proc_destroy (&cli);
-    ih_proc_signal (agent, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (agent, 10000) == 0, "agent did not stop");
-    ih_proc_signal (hub, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (hub, 10000) == 0, "hub did not stop");
-    ih_proc_destroy (&agent);
-    ih_proc_destroy (&hub);
+    ih_tk_stop (&agent, "agent");
+    ih_tk_stop (&hub, "hub");
     ih_tk_site_fini (&site);
     ih_tk_cleanup ();
     return 0;

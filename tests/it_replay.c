@@ -439,9 +439,7 @@ main (void)
     s_test_credit (total);
     s_test_proofs (total);
 
-    ih_proc_signal (hub, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (hub, 10000) == 0, "hub did not stop cleanly");
-    ih_proc_destroy (&hub);
+    ih_tk_stop (&hub, "hub");
     for (int i = 0; i < S_SITES; i++)
         ih_tk_site_fini (&sites[i]);
     ih_tk_cleanup ();

@@ -387,9 +387,8 @@ s_cli (const char *const *args, char **out_p, char **err_p)
 static ih_proc_t *
 s_agent_start (const char *const *args, const char *next_seq)
 {
-    ih_proc_t *agent = ih_proc_start (s_dir, "incuhub-agent", args);
-    char *line = ih_proc_wait_line (agent, "incuhub-agent: ready", 20000);
-    IH_CHECK (line, "agent not ready (see %s)", ih_proc_stderr (agent));
+    char *line;
+    ih_proc_t *agent = ih_tk_agent_start_args (s_dir, args, &line);
     if (next_seq) {
         char *next = ih_tk_field (line, "next_seq");
         IH_CHECK (next && streq (next, next_seq), "next_seq '%s' in '%s'",
@@ -446,15 +445,6 @@ s_wait_stderr (ih_proc_t *proc, const char *text, int timeout, const char *what)
         zclock_sleep (50); //  poll at 20 Hz, deadline above
     }
     printf ("  %s\n", what);
-}
-
-//  Stops the agent with SIGTERM and checks that it exits cleanly.
-static void
-s_agent_stop (ih_proc_t **agent_p)
-{
-    ih_proc_signal (*agent_p, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (*agent_p, 10000) == 0, "agent exit");
-    ih_proc_destroy (agent_p);
 }
 
 //  Publishes the JSON line count times, one `incuhub publish` each,
@@ -900,7 +890,7 @@ main (void)
         IH_CHECK (s_cli (publish, NULL, NULL) == 0, "publish via the agent");
         s_feed_expect (city.sock, "district (agent's event)", "bj-remote-01");
         s_client_destroy (&city);
-        s_agent_stop (&agent);
+        ih_tk_stop (&agent, "agent");
         printf ("agent over CURVE: event stored and published\n");
 
         //  Key rotation with an agent, events in its outbox: seqs 2..5
@@ -913,7 +903,7 @@ main (void)
                          "{\"type\":\"remote.project_introduced\","
                          "\"data\":{\"key\":\"old\"}}\n",
                          4, "publish into the outbox");
-        s_agent_stop (&agent);
+        ih_tk_stop (&agent, "agent");
         //  ... the agent restarts with a new key, which the hub does not
         //  know yet: its ready line tells the operator from_seq ...
         char newdir[600], newkey[700];
@@ -957,7 +947,7 @@ main (void)
             if (acked < 10)
                 zclock_sleep (50); //  poll at 20 Hz, deadline above
         }
-        s_agent_stop (&agent);
+        ih_tk_stop (&agent, "agent");
         ih_key_destroy (&key2);
         ih_tk_site_fini (&remote);
         printf ("agent key rotation: 4 old-key events from the outbox and 5 "

@@ -70,24 +70,6 @@ s_hub (const char *dir, const char *data, const char *registry,
     return hub;
 }
 
-static void
-s_stop (ih_proc_t **hub_p)
-{
-    ih_proc_signal (*hub_p, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (*hub_p, 10000) == 0, "hub did not stop");
-    ih_proc_destroy (hub_p);
-}
-
-static void
-s_audit (const char *dir, const char *data, const char *registry)
-{
-    const char *args[] = {
-        "audit", "--data", data, "--bureau-key", ih_tk_bureau_pub (registry),
-        NULL};
-    IH_CHECK (ih_tk_run (dir, "incuhub", args, NULL, NULL, NULL, 60000) == 0,
-              "audit of %s failed", data);
-}
-
 int
 main (void)
 {
@@ -117,7 +99,7 @@ main (void)
               "second try not IH_E_FULL");
     zsock_destroy (&dealer);
     IH_CHECK (ih_proc_alive (hub), "hub died on a full map");
-    s_stop (&hub);
+    ih_tk_stop (&hub, "hub");
     IH_CHECK (ih_tk_log_check (data, NULL) == acked,
               "log does not hold exactly the %" PRIu64 " ACKed events", acked);
     hub = s_hub (dir, data, registry, ingest, "4", NULL);
@@ -130,9 +112,10 @@ main (void)
                   "not storing after restart");
     acked += 11;
     zsock_destroy (&dealer);
-    s_stop (&hub);
+    ih_tk_stop (&hub, "hub");
     IH_CHECK (ih_tk_log_check (data, NULL) == acked, "log incomplete");
-    s_audit (dir, data, registry);
+    IH_CHECK (ih_tk_audit (dir, data, registry, NULL, NULL) == 0,
+              "audit of %s failed", data);
     printf ("map full: %" PRIu64 " events stored, IH_E_FULL, resumed\n", acked);
 
     //  2. The same load with a growing map: no NAK at all.
@@ -147,7 +130,7 @@ main (void)
         IH_CHECK (s_send (dealer, &grower, &pending, &pending_size) == IH_OK,
                   "event %" PRIu64 " refused although the map may grow", n);
     zsock_destroy (&dealer);
-    s_stop (&hub);
+    ih_tk_stop (&hub, "hub");
     IH_CHECK (ih_tk_log_check (data, NULL) == acked + 200, "log incomplete");
     char mdb[700];
     snprintf (mdb, sizeof mdb, "%s/data.mdb", data);
@@ -197,10 +180,11 @@ main (void)
                   "not storing after space came back");
     stored += 11;
     zsock_destroy (&dealer);
-    s_stop (&hub);
+    ih_tk_stop (&hub, "hub");
     IH_CHECK (ih_tk_log_check (data, NULL) == stored,
               "log on the full disk does not hold exactly the ACKed events");
-    s_audit (dir, data, registry);
+    IH_CHECK (ih_tk_audit (dir, data, registry, NULL, NULL) == 0,
+              "audit of %s failed", data);
     printf ("file system full: %" PRIu64 " events stored, IH_E_FULL when "
             "full, resumed when space came back\n",
             stored);
@@ -229,10 +213,7 @@ main (void)
         "--site",   "bj-remote-01", "--key",        key,  "--hub",    away,
         "--outbox", outbox,         "--outbox-map", "64", "--listen", listen,
         NULL};
-    ih_proc_t *agent = ih_proc_start (dir, "incuhub-agent", agent_args);
-    char *line = ih_proc_wait_line (agent, "incuhub-agent: ready", 20000);
-    IH_CHECK (line, "agent not ready (see %s)", ih_proc_stderr (agent));
-    free (line);
+    ih_proc_t *agent = ih_tk_agent_start_args (dir, agent_args, NULL);
     dealer = zsock_new_dealer (listen);
     zsock_set_rcvtimeo (dealer, 10000);
     uint64_t confirmed = 0;
@@ -273,7 +254,7 @@ main (void)
         "--pub",       "inproc://y",   NULL};
     snprintf (data, sizeof data, "%s/data-agent", dir);
     hub = ih_proc_start (dir, "incuhubd", hub_args);
-    line = ih_proc_wait_line (hub, "incuhubd: ready", 20000);
+    char *line = ih_proc_wait_line (hub, "incuhubd: ready", 20000);
     IH_CHECK (line, "hub not ready");
     free (line);
     zhashx_t *counts = NULL;
@@ -287,11 +268,10 @@ main (void)
         last = (uint64_t *) zhashx_lookup (counts, "bj-remote-01");
     }
     zhashx_destroy (&counts);
-    ih_proc_signal (agent, SIGTERM);
-    IH_CHECK (ih_proc_wait_exit (agent, 10000) == 0, "agent did not stop");
-    ih_proc_destroy (&agent);
-    s_stop (&hub);
-    s_audit (dir, data, registry);
+    ih_tk_stop (&agent, "agent");
+    ih_tk_stop (&hub, "hub");
+    IH_CHECK (ih_tk_audit (dir, data, registry, NULL, NULL) == 0,
+              "audit of %s failed", data);
     printf ("outbox disk full: %" PRIu64 " events confirmed, IH_E_FULL when "
             "full, all delivered once space and the hub came back\n",
             confirmed);
